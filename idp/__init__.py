@@ -1,0 +1,53 @@
+"""The provincial OpenID Connect single sign-on identity provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from idp.settings import ROOT, check_settings, load_settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: settings, then one init_app per part."""
+    settings = load_settings(config)
+    check_settings(settings)
+
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), instance_relative_config=False)
+    app.config.update(settings)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"]),
+        SESSION_COOKIE_NAME="idp_ui",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["ISSUER"].startswith("https://"),
+        PREFERRED_URL_SCHEME="https" if settings["ISSUER"].startswith("https://") else "http",
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_AS_ASCII=False,
+    )
+
+    from idp import account, cli, errors, extensions, health, i18n, interaction, logs, security
+    from idp import models, sessions  # noqa: F401  (models: every table registered)
+
+    logs.init_app(app)
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
+    extensions.csrf.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    health.init_app(app)
+    sessions.init_app(app)
+    interaction.init_app(app)
+    account.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # One connection per thread; WAL lets readers run beside the writer.
+        return {"connect_args": {"timeout": 10, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}

@@ -1,0 +1,13 @@
+"""The user's own pages ("Tài khoản của tôi")."""
+
+from flask import Flask, redirect, url_for
+
+
+def init_app(app: Flask) -> None:
+    from idp.account.views import bp
+
+    app.register_blueprint(bp)
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("account.index"))

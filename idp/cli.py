@@ -1,0 +1,93 @@
+"""The `idp` command: Flask's CLI group (run, shell, db ...) plus our own commands.
+
+Each package registers its commands on `app.cli` in its init_app; this module holds the
+entry point, the shared helpers for clear one-line errors, and `serve`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def create_cli_app() -> Flask:
+    from idp import create_app
+    from idp.settings import SettingsError
+
+    try:
+        return create_app()
+    except SettingsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
+class CliError(click.ClickException):
+    """A one-line error and exit status 1."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def cli_actor() -> str:
+    return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
+
+
+def read_password_stdin() -> str:
+    """The password from standard input (first line), so it never appears in `ps` or history."""
+    data = sys.stdin.readline()
+    password = data.rstrip("\r\n")
+    if not password:
+        raise CliError("no password given on standard input")
+    return password
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--server",
+    type=click.Choice(["granian", "gunicorn"]),
+    default="granian",
+    show_default=True,
+    help="The WSGI server (granian measured fastest; see docs/performance.md).",
+)
+def serve_command(host: str, port: int, workers: int, server: str) -> None:
+    """Serve the provider with the production WSGI server."""
+    if server == "granian":
+        args = [
+            sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host,
+            "--port", str(port), "--workers", str(workers), "--blocking-threads", "1",
+            "--no-ws", "--log-level", "warning", "--backlog", "2048", "wsgi:app",
+        ]
+    else:
+        args = [
+            sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
+            str(workers), "--access-logfile", "-", "wsgi:app",
+        ]
+    from idp.settings import ROOT
+
+    os.chdir(ROOT)
+    os.execv(sys.executable, args)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(serve_command)
+    from idp.directory import cli as directory_cli
+
+    directory_cli.init_app(app)
+
+
+@click.group(cls=FlaskGroup, create_app=create_cli_app, add_version_option=False)
+def main() -> None:
+    """Provincial single sign-on identity provider."""

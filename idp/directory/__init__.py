@@ -1,0 +1,1 @@
+"""The directory: units, users, their addresses and passwords; import and sync."""

@@ -1,0 +1,129 @@
+"""Directory tables: organisational units (a tree), users and their e-mail addresses."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.extensions import UTCDateTime, db, utcnow
+
+USER_ACTIVE = "active"
+USER_DISABLED = "disabled"
+USER_STATUSES = (USER_ACTIVE, USER_DISABLED)
+
+UNIT_KINDS = (
+    "province",
+    "department",
+    "sub_unit",
+    "district",
+    "office",
+    "commune",
+    "high_school",
+    "school",
+    "health_centre",
+    "other",
+)
+
+
+def new_sub() -> str:
+    """A stable, opaque subject identifier: never derived from the e-mail or the name."""
+    return secrets.token_urlsafe(16)
+
+
+def normalize_email(address: str) -> str:
+    """The form addresses are compared and stored in: trimmed and lower-cased."""
+    return address.strip().lower()
+
+
+class Unit(db.Model):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(32), default="other")
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("units.id", ondelete="RESTRICT"), index=True
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent")
+
+    def path(self) -> list[Unit]:
+        """Units from the root down to this one."""
+        chain: list[Unit] = []
+        node: Unit | None = self
+        seen: set[int] = set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            chain.append(node)
+            node = node.parent
+        return list(reversed(chain))
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sub: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_sub)
+    # The primary address, as written; every address (primary included) is also a row of
+    # user_emails, whose unique index keeps addresses unique across all users.
+    email: Mapped[str] = mapped_column(sa.String(320))
+    family_name: Mapped[str] = mapped_column(sa.String(128), default="")
+    middle_name: Mapped[str] = mapped_column(sa.String(128), default="")
+    given_name: Mapped[str] = mapped_column(sa.String(128), default="")
+    phone_number: Mapped[str | None] = mapped_column(sa.String(32))
+    title: Mapped[str | None] = mapped_column(sa.String(255))
+    unit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )
+    roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    status: Mapped[str] = mapped_column(sa.String(16), default=USER_ACTIVE)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(512))
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    unit: Mapped[Unit | None] = relationship()
+    addresses: Mapped[list[UserEmail]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserEmail.id"
+    )
+
+    @property
+    def name(self) -> str:
+        """Full name in Vietnamese order: family, middle, given."""
+        return " ".join(p for p in (self.family_name, self.middle_name, self.given_name) if p)
+
+    @property
+    def aliases(self) -> list[str]:
+        primary = normalize_email(self.email)
+        return [a.email for a in self.addresses if a.address != primary]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == USER_ACTIVE
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in (self.roles or [])
+
+
+class UserEmail(db.Model):
+    """One address of a user: the primary one or an alias."""
+
+    __tablename__ = "user_emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(320))
+    # normalize_email(email): the unique key that sign-in looks up.
+    address: Mapped[str] = mapped_column(sa.String(320), unique=True)
+
+    user: Mapped[User] = relationship(back_populates="addresses")

@@ -1,0 +1,103 @@
+"""Domain exceptions and the one place that turns errors into responses.
+
+People get a readable page in their language; API clients get JSON. Nothing ever shows a
+stack trace, and unexpected exceptions are logged with their detail and answered generically.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("idp.errors")
+
+
+class IdpError(Exception):
+    """Base of our domain exceptions."""
+
+
+class NotFound(IdpError):
+    pass
+
+
+class Conflict(IdpError):
+    pass
+
+
+class ValidationFailed(IdpError):
+    pass
+
+
+# Paths whose callers are programs, not people: errors there are JSON.
+API_PREFIXES = ("/oauth2/", "/api/", "/.well-known/", "/healthz", "/readyz", "/jwks", "/connect/")
+
+
+def wants_json() -> bool:
+    if request.path.startswith(API_PREFIXES):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _messages() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("Yêu cầu không hợp lệ"), _("Yêu cầu gửi đến không đúng định dạng hoặc thiếu thông tin.")),
+        403: (_("Không được phép"), _("Bạn không có quyền truy cập trang này.")),
+        404: (_("Không tìm thấy trang"), _("Địa chỉ bạn mở không tồn tại.")),
+        405: (_("Phương thức không được hỗ trợ"), _("Trang này không nhận loại yêu cầu đó.")),
+        413: (_("Dữ liệu quá lớn"), _("Dữ liệu gửi lên vượt quá giới hạn cho phép.")),
+        429: (_("Quá nhiều yêu cầu"), _("Vui lòng đợi một lát rồi thử lại.")),
+        500: (_("Đã xảy ra lỗi"), _("Hệ thống gặp sự cố. Vui lòng thử lại sau.")),
+        503: (_("Tạm thời không phục vụ"), _("Hệ thống đang bận hoặc bảo trì. Vui lòng thử lại sau.")),
+    }
+
+
+def render_error(status: int, title: str | None = None, message: str | None = None):
+    if wants_json():
+        code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            status, "server_error" if status >= 500 else "error"
+        )
+        return {"error": code, "error_description": message or ""}, status
+    default_title, default_message = _messages().get(status, _messages()[500 if status >= 500 else 400])
+    return (
+        render_template(
+            "errors/error.html",
+            status=status,
+            title=title or default_title,
+            message=message or default_message,
+        ),
+        status,
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return render_error(
+            400,
+            _("Phiên biểu mẫu đã hết hạn"),
+            _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return render_error(exc.code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _http(exc)
+        log.error("unhandled exception on %s %s", request.method, request.path, exc_info=exc)
+        try:
+            from idp.extensions import db
+
+            db.session.rollback()
+        except Exception:  # the session may itself be broken
+            log.debug("rollback after error failed", exc_info=True)
+        return render_error(InternalServerError.code)

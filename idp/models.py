@@ -1,0 +1,7 @@
+"""Every table of the provider, imported once so migrations and create_all see them all."""
+
+from idp.audit import AuditEvent
+from idp.directory.models import Unit, User, UserEmail
+from idp.sessions.models import LoginThrottle, SsoSession
+
+__all__ = ["AuditEvent", "LoginThrottle", "SsoSession", "Unit", "User", "UserEmail"]

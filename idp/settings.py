@@ -1,0 +1,70 @@
+"""Settings: defaults from config/defaults.toml, overridden by IDP_* environment variables.
+
+`load_settings()` returns a plain dict of upper-case keys; `check_settings()` fails fast
+with a one-line reason when a production deployment is misconfigured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = ROOT / "config" / "defaults.toml"
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+ENV_PREFIX = "IDP_"
+
+
+class SettingsError(Exception):
+    """A setting has a value the provider cannot run with."""
+
+
+def _parse_env_value(raw: str, default: Any) -> Any:
+    if isinstance(default, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    with DEFAULTS_FILE.open("rb") as fh:
+        settings: dict[str, Any] = tomllib.load(fh)
+    for name, raw in os.environ.items():
+        if name.startswith(ENV_PREFIX):
+            key = name[len(ENV_PREFIX) :]
+            settings[key] = _parse_env_value(raw, settings.get(key))
+    if overrides:
+        settings.update(overrides)
+    settings["ISSUER"] = str(settings["ISSUER"]).rstrip("/")
+    if not settings.get("DATABASE_URL"):
+        instance = ROOT / "instance"
+        instance.mkdir(exist_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{instance / 'idp.sqlite3'}"
+    return settings
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """Raise SettingsError with a one-line reason when the settings cannot be used."""
+    issuer = urlsplit(settings["ISSUER"])
+    if issuer.scheme not in ("http", "https") or not issuer.netloc:
+        raise SettingsError(f"IDP_ISSUER must be an absolute http(s) URL, got {settings['ISSUER']!r}")
+    if issuer.query or issuer.fragment:
+        raise SettingsError("IDP_ISSUER must not contain a query or fragment")
+    if settings["ENV"] not in ("development", "production"):
+        raise SettingsError("IDP_ENV must be 'development' or 'production'")
+    for key in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM"):
+        if not isinstance(settings[key], int) or settings[key] < 1:
+            raise SettingsError(f"IDP_{key} must be a positive integer")
+    if settings["ENV"] == "production":
+        if settings["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(str(settings["SECRET_KEY"])) < 32:
+            raise SettingsError(
+                "refusing to start in production: IDP_SECRET_KEY is the default or shorter than 32 characters"
+            )
+        if issuer.scheme != "https":
+            raise SettingsError("refusing to start in production: IDP_ISSUER must be an https URL")

@@ -1,0 +1,250 @@
+"""Test fixtures: an app per test with a freshly migrated database, SQLite and PostgreSQL.
+
+PostgreSQL is at IDP_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/test). When it
+cannot be reached the PostgreSQL variants are skipped, except with CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+PG_URL = os.environ.get("IDP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Fast argon2 parameters for tests (the production defaults are tested explicitly).
+FAST_HASH = {"ARGON2_MEMORY_KIB": 1024, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELISM": 1}
+BASE_CONFIG = {
+    "ENV": "development",
+    "ISSUER": "http://idp.test",
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    "LOG_FORMAT": "text",
+    "LOG_LEVEL": "WARNING",
+    **FAST_HASH,
+}
+
+
+def _pg_admin_url(database: str = "postgres") -> sa.engine.URL:
+    return sa.make_url(PG_URL).set(database=database)
+
+
+def _pg_reachable() -> str | None:
+    try:
+        engine = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any driver error: not reachable
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    from idp import create_app
+
+    app = create_app({**BASE_CONFIG, "DATABASE_URL": url})
+    with app.app_context():
+        upgrade()
+        from idp.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tmpl") / "template.sqlite3"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    reason = _pg_reachable()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_URL}: {reason}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({reason})")
+    name = f"idp_tmpl_{os.getpid()}"
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    _migrate(_pg_admin_url(name).render_as_string(hide_password=False))
+    yield name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_database(kind: str, request, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "idp.sqlite3"
+        shutil.copy(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"idp_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _pg_admin_url(name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A freshly migrated database, once on SQLite and once on PostgreSQL."""
+    yield from _fresh_database(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def sqlite_url(request, tmp_path) -> Iterator[str]:
+    """A freshly migrated SQLite database, for tests where the engine does not matter."""
+    yield from _fresh_database("sqlite", request, tmp_path)
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Override in a test module to change settings."""
+    return {}
+
+
+def _make_app(url: str, extra: dict):
+    from idp import create_app
+
+    app = create_app({**BASE_CONFIG, "DATABASE_URL": url, **extra})
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = _make_app(database_url, app_config)
+    yield app
+    with app.app_context():
+        from idp.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url, app_config):
+    app = _make_app(sqlite_url, app_config)
+    yield app
+    with app.app_context():
+        from idp.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_unit(app):
+    """Factory: make_unit(code, name=..., kind=..., parent=code) -> Unit."""
+
+    def make(code: str, name: str | None = None, kind: str = "department", parent: str | None = None):
+        from idp.directory.models import Unit
+        from idp.directory.store import find_unit
+        from idp.extensions import db
+
+        with app.app_context():
+            unit = Unit(code=code, name=name or f"Đơn vị {code}", kind=kind)
+            if parent:
+                unit.parent_id = find_unit(parent).id
+            db.session.add(unit)
+            db.session.commit()
+            return unit.id
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    """Factory: make_user(email, password=..., aliases=[...], roles=[...], unit=code) -> sub."""
+
+    def make(
+        email: str = "nguyen.van.an@haugiang.gov.vn",
+        password: str | None = "Mật-khẩu-đủ-dài-2026",
+        *,
+        aliases: list[str] | None = None,
+        family_name: str = "Nguyễn",
+        middle_name: str = "Văn",
+        given_name: str = "An",
+        roles: list[str] | None = None,
+        unit: str | None = None,
+        status: str = "active",
+    ) -> str:
+        from idp.directory.models import User
+        from idp.directory.passwords import hash_password
+        from idp.directory.store import find_unit, set_addresses
+        from idp.extensions import db
+
+        with app.test_request_context():
+            user = User(
+                family_name=family_name,
+                middle_name=middle_name,
+                given_name=given_name,
+                roles=roles or [],
+                status=status,
+                password_hash=hash_password(password) if password else None,
+            )
+            if unit:
+                user.unit_id = find_unit(unit).id
+            set_addresses(user, email, aliases or [])
+            db.session.add(user)
+            db.session.commit()
+            return user.sub
+
+    return make
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def csrf_token(self, path: str = "/login") -> str:
+        import re
+
+        page = self._client.get(path).get_data(as_text=True)
+        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert match, "no CSRF token on " + path
+        return match.group(1)
+
+    def login(self, email="nguyen.van.an@haugiang.gov.vn", password="Mật-khẩu-đủ-dài-2026", **extra):
+        token = self.csrf_token()
+        return self._client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token, **extra}
+        )
+
+    def logout(self):
+        token = self.csrf_token("/logout")
+        return self._client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
