@@ -28,7 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
 
-    from idp import account, cli, errors, extensions, health, i18n, interaction, logs, security
+    from idp import account, cli, errors, extensions, health, i18n, interaction, keys, logs, security
     from idp import models, sessions  # noqa: F401  (models: every table registered)
 
     logs.init_app(app)
@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     health.init_app(app)
     sessions.init_app(app)
+    keys.init_app(app)
     interaction.init_app(app)
     account.init_app(app)
     cli.init_app(app)

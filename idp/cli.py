@@ -66,14 +66,38 @@ def serve_command(host: str, port: int, workers: int, server: str) -> None:
     """Serve the provider with the production WSGI server."""
     if server == "granian":
         args = [
-            sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host,
-            "--port", str(port), "--workers", str(workers), "--blocking-threads", "1",
-            "--no-ws", "--log-level", "warning", "--backlog", "2048", "wsgi:app",
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            "1",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+            "wsgi:app",
         ]
     else:
         args = [
-            sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
-            str(workers), "--access-logfile", "-", "wsgi:app",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "wsgi:app",
         ]
     from idp.settings import ROOT
 

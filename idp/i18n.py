@@ -53,6 +53,11 @@ def local_time(value: datetime | None, fmt: str = "medium") -> str:
     return format_datetime(value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])), fmt)
 
 
+def local_time_plain(value: datetime) -> str:
+    """A timestamp for command-line output: ISO-like, in the province's time zone."""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def init_app(app: Flask) -> None:
     from idp.settings import ROOT
 

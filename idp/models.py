@@ -2,6 +2,7 @@
 
 from idp.audit import AuditEvent
 from idp.directory.models import Unit, User, UserEmail
+from idp.keys.models import SigningKey
 from idp.sessions.models import LoginThrottle, SsoSession
 
-__all__ = ["AuditEvent", "LoginThrottle", "SsoSession", "Unit", "User", "UserEmail"]
+__all__ = ["AuditEvent", "LoginThrottle", "SigningKey", "SsoSession", "Unit", "User", "UserEmail"]

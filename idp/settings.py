@@ -53,7 +53,9 @@ def check_settings(settings: dict[str, Any]) -> None:
     """Raise SettingsError with a one-line reason when the settings cannot be used."""
     issuer = urlsplit(settings["ISSUER"])
     if issuer.scheme not in ("http", "https") or not issuer.netloc:
-        raise SettingsError(f"IDP_ISSUER must be an absolute http(s) URL, got {settings['ISSUER']!r}")
+        raise SettingsError(
+            f"IDP_ISSUER must be an absolute http(s) URL, got {settings['ISSUER']!r}"
+        )
     if issuer.query or issuer.fragment:
         raise SettingsError("IDP_ISSUER must not contain a query or fragment")
     if settings["ENV"] not in ("development", "production"):

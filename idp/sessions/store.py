@@ -90,7 +90,9 @@ def touch(sso: SsoSession, now: datetime | None = None) -> bool:
     return True
 
 
-def reauthenticate(sso: SsoSession, *, amr: list[str], acr: str, now: datetime | None = None) -> None:
+def reauthenticate(
+    sso: SsoSession, *, amr: list[str], acr: str, now: datetime | None = None
+) -> None:
     """The user proved themselves again in the same session: a new auth_time (and maybe acr)."""
     now = now or utcnow()
     sso.auth_time = now
@@ -109,7 +111,11 @@ def live_sessions_of(user_id: int, now: datetime | None = None) -> list[SsoSessi
     now = now or utcnow()
     rows = db.session.execute(
         sa.select(SsoSession)
-        .where(SsoSession.user_id == user_id, SsoSession.ended_at.is_(None), SsoSession.expires_at > now)
+        .where(
+            SsoSession.user_id == user_id,
+            SsoSession.ended_at.is_(None),
+            SsoSession.expires_at > now,
+        )
         .order_by(SsoSession.last_seen_at.desc())
     ).scalars()
     return [s for s in rows if is_live(s, now)]

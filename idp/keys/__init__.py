@@ -1,0 +1,10 @@
+"""Signing keys: generation, encryption at rest, rotation, JWKS."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from idp.keys import cli, views
+
+    app.register_blueprint(views.bp)
+    cli.init_app(app)
