@@ -28,7 +28,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
 
-    from idp import account, cli, errors, extensions, health, i18n, interaction, keys, logs, security
+    from idp import account, cli, errors, extensions, health, i18n, interaction, keys, logs, oidc
+    from idp import security
     from idp import models, sessions  # noqa: F401  (models: every table registered)
 
     logs.init_app(app)
@@ -41,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     health.init_app(app)
     sessions.init_app(app)
     keys.init_app(app)
+    oidc.init_app(app)
     interaction.init_app(app)
     account.init_app(app)
     cli.init_app(app)

@@ -3,6 +3,17 @@
 from idp.audit import AuditEvent
 from idp.directory.models import Unit, User, UserEmail
 from idp.keys.models import SigningKey
+from idp.oidc.models import Client, InitialAccessToken
 from idp.sessions.models import LoginThrottle, SsoSession
 
-__all__ = ["AuditEvent", "LoginThrottle", "SigningKey", "SsoSession", "Unit", "User", "UserEmail"]
+__all__ = [
+    "AuditEvent",
+    "Client",
+    "InitialAccessToken",
+    "LoginThrottle",
+    "SigningKey",
+    "SsoSession",
+    "Unit",
+    "User",
+    "UserEmail",
+]
