@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
@@ -40,6 +42,13 @@ def emit_json(data: Any) -> None:
 
 def cli_actor() -> str:
     return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
+
+
+def local_time_plain(value: datetime) -> str:
+    """A timestamp for command-line output, in the province's time zone."""
+    from flask import current_app
+
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def read_password_stdin() -> str:

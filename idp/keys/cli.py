@@ -7,9 +7,8 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from idp import audit
-from idp.cli import CliError, cli_actor, emit_json
+from idp.cli import CliError, cli_actor, emit_json, local_time_plain
 from idp.extensions import db
-from idp.i18n import local_time_plain
 from idp.keys.ring import SUPPORTED_ALGS, KeyRingError, ensure_keys, list_keys, rotate, rotation_due
 
 

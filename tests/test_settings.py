@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from idp import create_app
+from idp.settings import DEFAULT_SECRET_KEY, SettingsError, check_settings, load_settings
+
+GOOD_SECRET = "x" * 48
+
+
+def test_environment_overrides_defaults(monkeypatch):
+    monkeypatch.setenv("IDP_ISSUER", "https://sso.haugiang.gov.vn/")
+    monkeypatch.setenv("IDP_ARGON2_TIME_COST", "3")
+    monkeypatch.setenv("IDP_LANGUAGES", '["en", "vi"]')
+    settings = load_settings()
+    assert settings["ISSUER"] == "https://sso.haugiang.gov.vn"
+    assert settings["ARGON2_TIME_COST"] == 3
+    assert settings["LANGUAGES"] == ["en", "vi"]
+
+
+def test_default_database_is_sqlite_under_instance(monkeypatch):
+    monkeypatch.delenv("IDP_DATABASE_URL", raising=False)
+    assert load_settings()["DATABASE_URL"].endswith("instance/idp.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"SECRET_KEY": DEFAULT_SECRET_KEY, "ISSUER": "https://sso.example.vn"}, "IDP_SECRET_KEY"),
+        ({"SECRET_KEY": "short", "ISSUER": "https://sso.example.vn"}, "IDP_SECRET_KEY"),
+        ({"SECRET_KEY": GOOD_SECRET, "ISSUER": "http://sso.example.vn"}, "https"),
+    ],
+)
+def test_production_refuses_unsafe_settings_with_one_line(overrides, reason):
+    with pytest.raises(SettingsError) as caught:
+        create_app({"ENV": "production", "DATABASE_URL": "sqlite://", **overrides})
+    message = str(caught.value)
+    assert reason in message and "\n" not in message
+
+
+def test_production_starts_with_safe_settings():
+    app = create_app(
+        {"ENV": "production", "SECRET_KEY": GOOD_SECRET, "ISSUER": "https://sso.example.vn", "DATABASE_URL": "sqlite://"}
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"ISSUER": "sso.example.vn"},
+        {"ISSUER": "https://sso.example.vn/?x=1"},
+        {"ENV": "staging"},
+        {"ARGON2_TIME_COST": 0},
+        {"ARGON2_MEMORY_KIB": "lots"},
+    ],
+)
+def test_malformed_settings_are_refused(bad):
+    settings = {**load_settings(), **bad}
+    with pytest.raises(SettingsError):
+        check_settings(settings)
+
+
+def test_cli_reports_bad_settings_in_one_line(monkeypatch):
+    from click.testing import CliRunner
+
+    from idp.cli import main
+
+    monkeypatch.setenv("IDP_ENV", "production")
+    monkeypatch.setenv("IDP_ISSUER", "http://insecure.example.vn")
+    monkeypatch.setenv("IDP_SECRET_KEY", GOOD_SECRET)
+    result = CliRunner().invoke(main, ["keys", "list"])
+    assert result.exit_code == 2
+    assert "https" in result.output
