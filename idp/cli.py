@@ -111,7 +111,7 @@ def serve_command(host: str, port: int, workers: int, server: str) -> None:
     from idp.settings import ROOT
 
     os.chdir(ROOT)
-    os.execv(sys.executable, args)
+    os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
 
 
 def init_app(app: Flask) -> None:

@@ -39,9 +39,13 @@ def test_production_refuses_unsafe_settings_with_one_line(overrides, reason):
 
 
 def test_production_starts_with_safe_settings():
-    app = create_app(
-        {"ENV": "production", "SECRET_KEY": GOOD_SECRET, "ISSUER": "https://sso.example.vn", "DATABASE_URL": "sqlite://"}
-    )
+    settings = {
+        "ENV": "production",
+        "SECRET_KEY": GOOD_SECRET,
+        "ISSUER": "https://sso.example.vn",
+        "DATABASE_URL": "sqlite://",
+    }
+    app = create_app(settings)
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
