@@ -29,10 +29,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     from idp import account, cli, errors, extensions, health, i18n, interaction, keys, logs, oidc
-    from idp import security
+    from idp import http, security
     from idp import models, sessions  # noqa: F401  (models: every table registered)
 
     logs.init_app(app)
+    http.init_app(app)
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
     extensions.csrf.init_app(app)
