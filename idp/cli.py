@@ -124,3 +124,7 @@ def init_app(app: Flask) -> None:
 @click.group(cls=FlaskGroup, create_app=create_cli_app, add_version_option=False)
 def main() -> None:
     """Provincial single sign-on identity provider."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+-- refresh_token grant with rotation: each thread keeps a pool of live refresh tokens read
+-- from BENCH_TOKENS_FILE (one per line, split between threads); every answer's new refresh
+-- token goes back into the pool, so no token is ever presented twice.
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  pool = {}
+  local nthreads = tonumber(os.getenv("BENCH_THREADS"))
+  local i = 0
+  for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do
+    if (i % nthreads) + 1 == id then table.insert(pool, line) end
+    i = i + 1
+  end
+  path = os.getenv("BENCH_PATH")
+  basic = os.getenv("BENCH_BASIC")
+  lost = 0
+end
+
+function request()
+  local token = table.remove(pool)
+  if token == nil then
+    return wrk.format("GET", "/healthz")
+  end
+  return wrk.format("POST", path, {
+    ["Authorization"] = basic,
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, "grant_type=refresh_token&refresh_token=" .. token)
+end
+
+function response(status, headers, body)
+  local token = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
+  if token then
+    table.insert(pool, token)
+  end
+end
