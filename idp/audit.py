@@ -64,4 +64,6 @@ def request_origin() -> dict[str, str | None]:
 
     if not has_request_context():
         return {"ip": None, "user_agent": None}
-    return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent")}
+    # Headers are client input: PostgreSQL text cannot hold NUL, and logs want one line.
+    agent = "".join(c for c in request.headers.get("User-Agent", "") if c.isprintable())
+    return {"ip": request.remote_addr, "user_agent": agent or None}

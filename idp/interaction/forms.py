@@ -1,23 +1,69 @@
+"""Forms of the interaction pages. Every form carries a CSRF token (Flask-WTF).
+
+Validator messages are given explicitly: WTForms ships no Vietnamese catalogue.
+"""
+
 from __future__ import annotations
+
+import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, Field, Form, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+# Longest address RFC 5321 allows; longest password we bother hashing (the policy's maximum
+# is lower; this only bounds the work an anonymous request can cause).
+EMAIL_MAX_LENGTH = 320
+PASSWORD_MAX_LENGTH = 1024
 
 
-class LoginForm(FlaskForm):
+def has_control_characters(value: str) -> bool:
+    """True for NUL, line breaks and other control or unassigned characters."""
+    return any(unicodedata.category(c) in ("Cc", "Cs", "Cn") for c in value)
+
+
+def no_control_characters(form: Form, field: Field) -> None:
+    if field.data and has_control_characters(field.data):
+        raise ValidationError(_l("Địa chỉ thư điện tử không hợp lệ."))
+
+
+class PageForm(FlaskForm):
+    """A form people fill in: read from form-encoded bodies only.
+
+    Flask-WTF would otherwise build the form from a JSON body, and a JSON array or number
+    there raises deep inside WTForms. Pages are posted by browsers, never as JSON.
+    """
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            from flask import request
+
+            if request.is_json and not request.form:
+                return None
+            return super().wrap_formdata(form, formdata)
+
+
+class LoginForm(PageForm):
     email = StringField(
         _l("Địa chỉ thư điện tử"),
-        validators=[DataRequired(message=_l("Vui lòng nhập địa chỉ thư điện tử.")), Length(max=320)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            DataRequired(message=_l("Vui lòng nhập địa chỉ thư điện tử.")),
+            Length(max=EMAIL_MAX_LENGTH, message=_l("Địa chỉ thư điện tử quá dài.")),
+            no_control_characters,
+        ],
     )
     password = PasswordField(
         _l("Mật khẩu"),
-        validators=[DataRequired(message=_l("Vui lòng nhập mật khẩu.")), Length(max=1024)],
+        validators=[
+            DataRequired(message=_l("Vui lòng nhập mật khẩu.")),
+            Length(max=PASSWORD_MAX_LENGTH, message=_l("Mật khẩu quá dài.")),
+        ],
     )
     remember = BooleanField(_l("Duy trì đăng nhập trên thiết bị này"))
     next = HiddenField()
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(PageForm):
     pass

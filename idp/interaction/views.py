@@ -1,62 +1,92 @@
-"""Sign-in and sign-out pages."""
+"""Sign-in and sign-out pages.
+
+The contract with the protocol side: anything that needs a signed-in person redirects to
+`/login?next=<local URL>`; after a successful sign-in the browser carries the SSO cookie and
+is sent back to that URL, where `idp.sessions.current_session()` finds the session.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import db
-from idp.interaction.forms import LoginForm, LogoutForm
+from idp.interaction.forms import LoginForm, LogoutForm, has_control_characters
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
 from idp.sessions.store import end_session, start_session
 
 bp = Blueprint("interaction", __name__)
 
+# A local authorization URL with a request object can be long; anything longer is not ours.
+NEXT_MAX_LENGTH = 4096
+LANG_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
+
+
+def is_local_path(target: str | None) -> bool:
+    """True for a path on this site ("/account/?x=1"), never for another origin.
+
+    Browsers read "//host", "/\\host" and "/<TAB>/host" as another host, and ignore
+    leading spaces, so all of these are refused along with any scheme.
+    """
+    if not target or len(target) > NEXT_MAX_LENGTH:
+        return False
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if has_control_characters(target) or any(c.isspace() for c in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
 
 def safe_next(target: str | None) -> str:
     """Only local paths are followed after sign-in: never an open redirect."""
-    if not target:
-        return url_for("account.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("account.index")
-    return target
+    return target if target and is_local_path(target) else url_for("account.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
-        if request.args.get("login_hint"):
-            form.email.data = request.args["login_hint"][:320]
-    status = 200
-    error = None
+        form.next.data = (
+            request.args.get("next", "") if is_local_path(request.args.get("next")) else ""
+        )
+        hint = request.args.get("login_hint", "")
+        if hint and not has_control_characters(hint):
+            form.email.data = hint[:320]
+    status, error, retry_after = 200, None, 0
     if form.validate_on_submit():
         origin = audit.request_origin()
         result = sign_in(form.email.data, form.password.data, **origin)
         if result.user is not None:
+            remember = bool(form.remember.data)
             handle, _sso = start_session(
-                result.user, amr=[AMR_PASSWORD], acr=ACR_PASSWORD,
-                remember=bool(form.remember.data), **origin,
+                result.user, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, remember=remember, **origin
             )
             db.session.commit()
             response = redirect(safe_next(form.next.data))
-            set_session_cookie(response, handle, bool(form.remember.data))
+            set_session_cookie(response, handle, remember)
             return response
         if result.retry_after:
-            error = _("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau %(n)d giây.", n=result.retry_after)
+            retry_after = result.retry_after
+            error = _(
+                "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau %(n)d giây.", n=retry_after
+            )
             status = 429
         else:
             error = _("Địa chỉ thư điện tử hoặc mật khẩu không đúng.")
             status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("interaction/login.html", form=form, error=error), status
+    response = current_app.make_response(
+        (render_template("interaction/login.html", form=form, error=error), status)
+    )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -66,7 +96,9 @@ def logout():
     if request.method == "POST" and form.validate_on_submit():
         if sso is not None:
             end_session(sso, "user")
-            audit.record("logout", actor=sso.user.sub, subject=sso.user.sub, **audit.request_origin())
+            audit.record(
+                "logout", actor=sso.user.sub, subject=sso.user.sub, **audit.request_origin()
+            )
             db.session.commit()
         g.sso = None
         response = redirect(url_for("interaction.logged_out"))
@@ -84,12 +116,17 @@ def logged_out():
 
 @bp.get("/lang/<code>")
 def switch_language(code: str):
-    from flask import current_app
-
+    """The language switch: remembers the choice in a cookie and goes back where it was."""
     from idp.i18n import LANG_COOKIE
 
-    target = safe_next(request.args.get("next"))
-    response = redirect(target)
+    response = redirect(safe_next(request.args.get("next")))
     if code in current_app.config["LANGUAGES"]:
-        response.set_cookie(LANG_COOKIE, code, max_age=31536000, samesite="Lax", httponly=True)
+        response.set_cookie(
+            LANG_COOKIE,
+            code,
+            max_age=LANG_COOKIE_MAX_AGE_SECONDS,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config["ISSUER"].startswith("https://"),
+        )
     return response
