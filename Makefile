@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint demo migrate seed bench clean
+.PHONY: run test lint demo migrate seed bench clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ run: seed
 test: $(STAMP)
 	$(BIN)/ruff check idp tests bench
 	$(BIN)/python -m pytest
+
+## make translations: re-extract the Vietnamese source strings, update and compile the English catalogue
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-location=file --sort-by-file \
+		--no-wrap --project=idp --header-comment="# Source strings (Vietnamese) of the pages." \
+		-o idp/translations/messages.pot .
+	$(BIN)/pybabel update -i idp/translations/messages.pot -d idp/translations -D messages \
+		--no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -d idp/translations -D messages --statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check idp tests bench

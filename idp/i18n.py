@@ -1,43 +1,88 @@
 """Language and time zone: Vietnamese first, English second.
 
-The language is chosen, in order, by the `ui_locales` request parameter (OpenID Connect
-Core 3.1.2.1), the language switch (a cookie), the browser's Accept-Language, and the default.
+The language of a page is chosen, in order, by:
+
+1. the language switch on every page (a cookie): the person's own explicit choice wins;
+2. the `ui_locales` request parameter (OpenID Connect Core 3.1.2.1), either on the request
+   itself or inside the local `next` URL the sign-in page returns to (the authorization
+   request that sent the person to sign in);
+3. the browser's Accept-Language header;
+4. the default, the first of LANGUAGES (Vietnamese).
+
+Times are shown in the province's time zone (TIMEZONE, Asia/Ho_Chi_Minh).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request
 from flask_babel import format_datetime, get_locale
+from werkzeug.exceptions import HTTPException
 
 from idp.extensions import babel
 
 LANG_COOKIE = "idp_lang"
 
 
-def pick_locale(ui_locales: str | None, cookie: str | None, supported: list[str]) -> str | None:
+def pick_locale(ui_locales: str | None, supported: list[str]) -> str | None:
+    """The first supported language of a space-separated list of BCP 47 tags ("en-US vi")."""
     for tag in (ui_locales or "").split():
         lang = tag.split("-")[0].lower()
         if lang in supported:
             return lang
-    if cookie in supported:
-        return cookie
     return None
 
 
+def _form_value(name: str) -> str | None:
+    if request.method != "POST":
+        return None
+    try:
+        return request.form.get(name)
+    except HTTPException:  # an oversized or malformed body: the error page still needs a language
+        return None
+
+
+def _ui_locales_of_next(target: str | None) -> str | None:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    values = parse_qs(urlsplit(target).query).get("ui_locales")
+    return values[0] if values else None
+
+
+def requested_ui_locales() -> str | None:
+    """ui_locales of this request, or of the authorization request waiting behind sign-in."""
+    return (
+        request.args.get("ui_locales")
+        or _form_value("ui_locales")
+        or request.args.get("lang")
+        or _ui_locales_of_next(request.args.get("next") or _form_value("next"))
+    )
+
+
+def accepted_language(supported: list[str]) -> str:
+    """The browser's most preferred supported language, by primary subtag ("vi-VN" is "vi").
+
+    Werkzeug's best_match prefers an exact match of lower quality ("en;q=0.5") over a
+    regional variant of the first choice, which would show English to "vi-VN,en;q=0.5".
+    """
+    for value, quality in request.accept_languages:
+        lang = value.split("-")[0].split("_")[0].lower()
+        if quality > 0 and lang in supported:
+            return lang
+    return supported[0]
+
+
 def select_locale() -> str:
-    supported = current_app.config["LANGUAGES"]
     if "locale" in g:
         return g.locale
-    chosen = pick_locale(
-        request.values.get("ui_locales") or request.args.get("lang"),
-        request.cookies.get(LANG_COOKIE),
-        supported,
-    )
+    supported = current_app.config["LANGUAGES"]
+    cookie = request.cookies.get(LANG_COOKIE)
+    chosen = cookie if cookie in supported else pick_locale(requested_ui_locales(), supported)
     if chosen is None:
-        chosen = request.accept_languages.best_match(supported, default=supported[0])
+        chosen = accepted_language(supported)
     g.locale = chosen
     return chosen
 
@@ -51,11 +96,6 @@ def local_time(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
     return format_datetime(value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])), fmt)
-
-
-def local_time_plain(value: datetime) -> str:
-    """A timestamp for command-line output: ISO-like, in the province's time zone."""
-    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def init_app(app: Flask) -> None:
