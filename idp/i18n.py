@@ -98,6 +98,13 @@ def local_time(value: datetime | None, fmt: str = "medium") -> str:
     return format_datetime(value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])), fmt)
 
 
+def local_iso(value: datetime | None) -> str:
+    """The same instant as ISO 8601 with the province's offset, for <time datetime="...">."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).isoformat(timespec="seconds")
+
+
 def init_app(app: Flask) -> None:
     from idp.settings import ROOT
 
@@ -106,6 +113,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "idp" / "translations")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["localiso"] = local_iso
 
     def org_name() -> str:
         return app.config["ORG_NAME_EN"] if str(get_locale()) == "en" else app.config["ORG_NAME"]

@@ -1,33 +1,77 @@
-"""Security headers on every response.
+"""Security headers on every response, and the request size limit.
 
-Pages may relax framing for a single response with `allow_framing(response, origins)`:
-front-channel logout needs its iframes (OpenID Connect Front-Channel Logout 1.0).
+Every response gets a strict Content-Security-Policy (nothing but our own scripts, styles and
+images; never framed), nosniff, no Referer, and HSTS when the issuer is https. A view may
+relax the policy for one response:
+
+- `allow_form_redirects(response)` for pages whose form submission ends, through redirects,
+  at a relying party (the sign-in page: POST /login -> /oauth2/authorize -> redirect_uri).
+  Chrome applies `form-action` to every redirect after a form submission, so `'self'` there
+  would block the way back to the relying party.
+- `allow_framing(response, origins)` for a page that embeds relying parties' pages in
+  iframes (OpenID Connect Front-Channel Logout 1.0, section 4). The page itself still
+  cannot be framed by anyone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Flask, Response
 
-DEFAULT_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
+# Largest request body accepted (413 beyond): forms and registration documents are small.
+MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
+HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
+CSP_HEADER = "Content-Security-Policy"
+
+
+def content_security_policy(
+    *, form_action: Iterable[str] | None = ("'self'",), frame_src: Iterable[str] = ()
+) -> str:
+    """The policy: `form_action=None` leaves form targets unrestricted (see module doc)."""
+    directives = [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "script-src 'self'",
+    ]
+    if form_action is not None:
+        directives.append("form-action " + " ".join(form_action))
+    frames = list(frame_src)
+    if frames:
+        directives.append("frame-src " + " ".join(frames))
+    directives += ["frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"]
+    return "; ".join(directives)
+
+
+DEFAULT_CSP = content_security_policy()
+
+
+def allow_form_redirects(response: Response) -> Response:
+    response.headers[CSP_HEADER] = content_security_policy(form_action=None)
+    return response
+
+
+def allow_framing(response: Response, origins: Iterable[str]) -> Response:
+    """Let this page embed the given origins (scheme://host[:port]) in iframes."""
+    response.headers[CSP_HEADER] = content_security_policy(frame_src=sorted(set(origins)))
+    return response
 
 
 def init_app(app: Flask) -> None:
-    hsts = app.config["ISSUER"].startswith("https://")
-    # form_post responses post to the relying party's redirect URI; views that need it set
-    # their own CSP. The default allows forms only to ourselves.
-    csp = DEFAULT_CSP.format(form_action="").replace("'self' ;", "'self';")
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH_BYTES
     static_headers = {
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "X-Frame-Options": "DENY",
         "Cross-Origin-Opener-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     }
-    if hsts:
-        static_headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if app.config["ISSUER"].startswith("https://"):
+        static_headers["Strict-Transport-Security"] = (
+            f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
+        )
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -35,8 +79,8 @@ def init_app(app: Flask) -> None:
         for name, value in static_headers.items():
             if name not in headers:
                 headers[name] = value
-        if "Content-Security-Policy" not in headers:
-            headers["Content-Security-Policy"] = csp
+        if CSP_HEADER not in headers:
+            headers[CSP_HEADER] = DEFAULT_CSP
         if response.mimetype == "text/html" and "Cache-Control" not in headers:
             headers["Cache-Control"] = "no-store"
         return response

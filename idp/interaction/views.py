@@ -16,6 +16,7 @@ from idp import audit
 from idp.extensions import db
 from idp.interaction.forms import LoginForm, LogoutForm, has_control_characters
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
+from idp.security import allow_form_redirects
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
 from idp.sessions.store import end_session, start_session
 
@@ -86,7 +87,8 @@ def login():
     )
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
-    return response
+    # The form's submission ends at the relying party when `next` is an authorization request.
+    return allow_form_redirects(response)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
