@@ -1,11 +1,16 @@
-"""Liveness and readiness endpoints for load balancers and orchestrators."""
+"""Liveness and readiness endpoints for load balancers and orchestrators.
+
+/healthz answers as long as the process serves requests; /readyz also runs `SELECT 1` on
+the database and answers 503 when it cannot, so the load balancer stops sending traffic to
+this worker until the database is back. Neither is ever cached.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 
 from idp.extensions import db
 
@@ -13,10 +18,15 @@ bp = Blueprint("health", __name__)
 log = logging.getLogger("idp.health")
 
 
+def _uncached(response: Response, status: int = 200) -> tuple[Response, int]:
+    response.headers["Cache-Control"] = "no-store"
+    return response, status
+
+
 @bp.get("/healthz")
 def healthz():
     """The process is alive and answering."""
-    return jsonify(status="ok")
+    return _uncached(jsonify(status="ok"))
 
 
 @bp.get("/readyz")
@@ -27,8 +37,8 @@ def readyz():
     except Exception:  # any driver error means "not ready"
         log.warning("readiness check failed", exc_info=True)
         db.session.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+        return _uncached(jsonify(status="unavailable", database="unreachable"), 503)
+    return _uncached(jsonify(status="ok", database="ok"))
 
 
 def init_app(app: Flask) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
 
 # Largest request body accepted (413 beyond): forms and registration documents are small.
 MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
@@ -58,9 +58,32 @@ def allow_framing(response: Response, origins: Iterable[str]) -> Response:
     return response
 
 
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def has_nul_byte() -> bool:
+    """True when the path, the query or a form field of this request holds a NUL character.
+
+    No legitimate value here contains one, and PostgreSQL refuses NUL in text: refusing the
+    request up front keeps every endpoint from answering such input with a database error.
+    """
+    if "\x00" in request.path:
+        return True
+    values = list(request.args.items(multi=True))
+    if request.method != "GET" and request.mimetype in FORM_MIMETYPES:
+        values += request.form.items(multi=True)
+    return any("\x00" in key or "\x00" in value for key, value in values)
+
+
 def init_app(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH_BYTES
+
+    @app.before_request
+    def _refuse_nul_bytes() -> None:
+        if has_nul_byte():
+            abort(400)
+
     static_headers = {
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",

@@ -116,7 +116,7 @@ def test_failed_attempts_are_audited_without_the_password(app, auth, make_user):
         ),
         ({"email": "nguyen.van.an@haugiang.gov.vn", "password": "x" * 5000}, "Mật khẩu quá dài."),
         (
-            {"email": "an\x00@haugiang.gov.vn", "password": PASSWORD},
+            {"email": "an\x01@haugiang.gov.vn", "password": PASSWORD},
             "Địa chỉ thư điện tử không hợp lệ.",
         ),
     ],
@@ -135,6 +135,16 @@ def test_bad_form_input_gets_a_readable_message_tied_to_the_field(
     tag = re.search(rf'<input [^>]*id="{field}"[^>]*>', html).group(0)
     assert f'aria-describedby="{field}-error"' in tag
     assert 'aria-invalid="true"' in tag
+    assert client.get("/account/").status_code == 302
+
+
+def test_nul_bytes_are_refused_before_reaching_the_database(client, auth, make_user):
+    make_user()
+    for data in ({"email": "an\x00@haugiang.gov.vn"}, {"password": "x\x00"}, {"next": "/\x00"}):
+        form = {"email": "nguyen.van.an@haugiang.gov.vn", "password": PASSWORD, **data}
+        response = client.post("/login", data={**form, "csrf_token": auth.csrf_token()})
+        assert response.status_code == 400
+        assert "Yêu cầu không hợp lệ" in response.get_data(as_text=True)
     assert client.get("/account/").status_code == 302
 
 
