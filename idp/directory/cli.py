@@ -1,9 +1,392 @@
-"""`idp users`, `idp units`, `idp directory` and `idp demo` commands."""
+"""`idp users`, `idp units`, `idp directory` and `idp demo` commands.
+
+Each command parses its arguments, makes one call into the directory services and prints
+the result: text for people, `--json` for scripts. Failures are one line on standard error
+and exit status 1; an import that rejected some rows exits with status 3.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app, g
+from flask.cli import AppGroup
+
+from idp.cli import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
+from idp.directory import demo, records, service
+from idp.directory.csvfile import read_csv
+from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units
+from idp.directory.models import USER_STATUSES, User
+from idp.directory.user_import import USER_COLUMNS, USER_REQUIRED, import_users
+from idp.errors import IdpError
+
+EXIT_ROWS_REJECTED = 3
+
+users_group = AppGroup("users", help="Accounts of the directory.")
+units_group = AppGroup("units", help="Organisational units (a tree).")
+directory_group = AppGroup("directory", help="Import the directory of accounts.")
+demo_group = AppGroup("demo", help="Demo data for development.")
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Our domain exceptions become one line on standard error and exit status 1."""
+    # Messages of the password policy are rendered in the default language; a command has
+    # no browser whose language could be asked.
+    g.locale = current_app.config["LANGUAGES"][0]
+    try:
+        yield
+    except IdpError as exc:
+        raise CliError(str(exc)) from None
+
+
+# -- output helpers ------------------------------------------------------------------------
+
+
+def user_data(user: User) -> dict[str, Any]:
+    unit = user.unit
+    return {
+        "sub": user.sub,
+        "email": user.email,
+        "aliases": user.aliases,
+        "name": user.name,
+        "family_name": user.family_name,
+        "middle_name": user.middle_name,
+        "given_name": user.given_name,
+        "unit": None
+        if unit is None
+        else {"code": unit.code, "name": unit.name, "path": [u.code for u in unit.path()]},
+        "title": user.title,
+        "phone_number": user.phone_number,
+        "roles": list(user.roles or []),
+        "status": user.status,
+        "has_password": user.password_hash is not None,
+        "created_at": user.created_at.isoformat() if user.created_at else None,
+        "updated_at": user.updated_at.isoformat() if user.updated_at else None,
+        "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+    }
+
+
+def print_summary(summary: ImportSummary) -> None:
+    what = "units" if summary.kind == "units" else "accounts"
+    click.echo(
+        f"{summary.source}: {summary.rows} rows of {what}"
+        + (" (dry run)" if summary.dry_run else "")
+    )
+    for name, count in summary.counts().items():
+        if name != "rows":
+            click.echo(f"  {name:<10}{count:>7}")
+    for rejection in summary.rejected:
+        click.echo(f"    line {rejection.line}: {rejection.reason}")
+    if summary.ignored_columns:
+        click.echo(f"  ignored columns: {', '.join(summary.ignored_columns)}")
+    if summary.dry_run:
+        click.echo("Dry run: nothing was written.")
+    elif not summary.changed:
+        click.echo("Nothing changed: the directory already matches the file.")
+
+
+def run_import(kind: str, file: Path, dry_run: bool, as_json: bool) -> None:
+    columns, required, function = (
+        (UNIT_COLUMNS, UNIT_REQUIRED, import_units)
+        if kind == "units"
+        else (USER_COLUMNS, USER_REQUIRED, import_users)
+    )
+    with domain_errors():
+        table = read_csv(file, known=columns, required=required)
+        if sys.stdout.isatty() and not as_json:
+            with click.progressbar(length=len(table.rows), label=f"Importing {kind}") as bar:
+                summary = function(table, actor=cli_actor(), dry_run=dry_run, progress=bar.update)
+        else:
+            summary = function(table, actor=cli_actor(), dry_run=dry_run)
+    if as_json:
+        emit_json(summary.as_dict())
+    else:
+        print_summary(summary)
+    if summary.rejected:
+        sys.exit(EXIT_ROWS_REJECTED)
+
+
+def import_options(fn: Any) -> Any:
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")(fn)
+    fn = click.option("--dry-run", is_flag=True, help="Check and count, but write nothing.")(fn)
+    return click.argument("file", type=click.Path(dir_okay=False, path_type=Path))(fn)
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help='Full name, family name first: "Nguyễn Thị Minh Thư".')
+@click.option("--alias", "aliases", multiple=True, help="Another address (repeatable).")
+@click.option("--unit", "unit_code", help="Code of the user's unit.")
+@click.option("--role", "roles", multiple=True, help="A role, e.g. admin (repeatable).")
+@click.option("--title", help="Job title.")
+@click.option("--phone", help="Phone number.")
+@click.option("--password-stdin", is_flag=True, help="Read a password from standard input.")
+@click.option("--json", "as_json", is_flag=True)
+def users_create(
+    email: str,
+    name: str,
+    aliases: tuple[str, ...],
+    unit_code: str | None,
+    roles: tuple[str, ...],
+    title: str | None,
+    phone: str | None,
+    password_stdin: bool,
+    as_json: bool,
+) -> None:
+    """Create an account. Without --password-stdin it cannot sign in until a password is set."""
+    password = read_password_stdin() if password_stdin else None
+    new = service.NewUser(
+        email=email,
+        name=name,
+        aliases=aliases,
+        unit_code=unit_code,
+        roles=roles,
+        title=title,
+        phone=phone,
+        password=password,
+    )
+    with domain_errors():
+        user = service.create_user(new, actor=cli_actor())
+    if as_json:
+        emit_json(user_data(user))
+        return
+    click.echo(f"Created {user.email} (sub {user.sub}).")
+    if user.password_hash is None:
+        click.echo("No password: the account cannot sign in until `idp users set-password`.")
+
+
+def _unit_subtree(code: str) -> list[int]:
+    root = service.get_unit(code)
+    children: dict[int | None, list[int]] = {}
+    for unit in records.load_units():
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    found, todo = [], [root.id]
+    while todo:
+        unit_id = todo.pop()
+        if unit_id not in found:
+            found.append(unit_id)
+            todo.extend(children.get(unit_id, []))
+    return found
+
+
+@users_group.command("list")
+@click.option("--unit", "unit_code", help="Only users of this unit.")
+@click.option("--subtree", is_flag=True, help="With --unit: include the units below it.")
+@click.option("--status", type=click.Choice(USER_STATUSES))
+@click.option("--json", "as_json", is_flag=True)
+def users_list(unit_code: str | None, subtree: bool, status: str | None, as_json: bool) -> None:
+    """List accounts, ordered by e-mail address."""
+    if subtree and not unit_code:
+        raise CliError("--subtree needs --unit")
+    with domain_errors():
+        unit_ids = None
+        if unit_code:
+            unit_ids = _unit_subtree(unit_code) if subtree else [service.get_unit(unit_code).id]
+        users = records.list_users(unit_ids, status)
+    if as_json:
+        emit_json([user_data(u) for u in users])
+        return
+    for user in users:
+        unit = user.unit.code if user.unit else "-"
+        roles = ",".join(user.roles or []) or "-"
+        click.echo(f"{user.email:<45} {user.name:<30} {unit:<22} {user.status:<8} {roles}")
+    click.echo(f"{len(users)} accounts", err=True)
+
+
+@users_group.command("show")
+@click.argument("identifier", metavar="EMAIL_OR_SUB")
+@click.option("--json", "as_json", is_flag=True)
+def users_show(identifier: str, as_json: bool) -> None:
+    """Show one account, found by any of its addresses or by its sub."""
+    with domain_errors():
+        user = service.find_user(identifier)
+    data = user_data(user)
+    if as_json:
+        emit_json(data)
+        return
+    unit = data["unit"]
+    lines = [
+        ("sub", data["sub"]),
+        ("e-mail", data["email"]),
+        ("aliases", ", ".join(data["aliases"]) or "-"),
+        (
+            "name",
+            f"{data['name']} (family: {data['family_name'] or '-'}, middle: "
+            f"{data['middle_name'] or '-'}, given: {data['given_name'] or '-'})",
+        ),
+        ("unit", f"{unit['code']} {user.unit.name} ({' / '.join(unit['path'])})" if unit else "-"),
+        ("title", data["title"] or "-"),
+        ("phone", data["phone_number"] or "-"),
+        ("roles", ", ".join(data["roles"]) or "-"),
+        ("status", data["status"]),
+        ("password", "set" if data["has_password"] else "none (cannot sign in)"),
+        ("created", local_time_plain(user.created_at)),
+        ("updated", local_time_plain(user.updated_at)),
+        ("last login", local_time_plain(user.last_login_at) if user.last_login_at else "never"),
+    ]
+    for label, value in lines:
+        click.echo(f"{label + ':':<12} {value}")
+
+
+@users_group.command("disable")
+@click.argument("identifier", metavar="EMAIL_OR_SUB")
+def users_disable(identifier: str) -> None:
+    """Disable an account: it can no longer sign in, and its sessions end."""
+    with domain_errors():
+        user = service.find_user(identifier)
+        changed = service.disable_user(user, cli_actor())
+    click.echo(f"Disabled {user.email}." if changed else f"{user.email} was already disabled.")
+
+
+@users_group.command("enable")
+@click.argument("identifier", metavar="EMAIL_OR_SUB")
+def users_enable(identifier: str) -> None:
+    """Enable a disabled account."""
+    with domain_errors():
+        user = service.find_user(identifier)
+        changed = service.enable_user(user, cli_actor())
+    click.echo(f"Enabled {user.email}." if changed else f"{user.email} was already active.")
+
+
+@users_group.command("set-password")
+@click.argument("identifier", metavar="EMAIL_OR_SUB")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_set_password(identifier: str, password_stdin: bool) -> None:
+    """Set an account's password, checked against the password policy."""
+    if not password_stdin:
+        raise CliError("give the password on standard input with --password-stdin")
+    with domain_errors():
+        user = service.find_user(identifier)
+        service.set_password(user, read_password_stdin(), cli_actor())
+    click.echo(f"Password of {user.email} set.")
+
+
+# -- units ---------------------------------------------------------------------------------
+
+
+def unit_tree() -> list[dict[str, Any]]:
+    units = records.all_units()
+    counts = records.user_counts_by_unit()
+    nodes = {
+        u.id: {
+            "code": u.code,
+            "name": u.name,
+            "kind": u.kind,
+            "active": u.active,
+            "users": counts.get(u.id, 0),
+            "children": [],
+        }
+        for u in units
+    }
+    roots = []
+    for unit in units:  # ordered by code, so children are too
+        parent = nodes.get(unit.parent_id) if unit.parent_id else None
+        (parent["children"] if parent else roots).append(nodes[unit.id])
+    return roots
+
+
+def _print_tree(nodes: list[dict[str, Any]], depth: int = 0) -> None:
+    for node in nodes:
+        flags = "" if node["active"] else "  (inactive)"
+        click.echo(
+            f"{'  ' * depth}{node['code']}  {node['name']}  [{node['kind']}, "
+            f"{node['users']} users]{flags}"
+        )
+        _print_tree(node["children"], depth + 1)
+
+
+@units_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="The tree as nested JSON.")
+def units_list(as_json: bool) -> None:
+    """Show the unit tree."""
+    tree = unit_tree()
+    if as_json:
+        emit_json(tree)
+    else:
+        _print_tree(tree)
+
+
+@units_group.command("import")
+@import_options
+def units_import(file: Path, dry_run: bool, as_json: bool) -> None:
+    """Create or update units from a CSV file: code, name, kind, parent_code, active.
+
+    Parents may come after their children; cycles are rejected. Running the same file twice
+    changes nothing the second time.
+    """
+    run_import("units", file, dry_run, as_json)
+
+
+@directory_group.command("import")
+@import_options
+def directory_import(file: Path, dry_run: bool, as_json: bool) -> None:
+    """Create or update accounts from a CSV file (see README: columns).
+
+    Users are matched by any of their addresses. Imported accounts get no password.
+    Running the same file twice changes nothing the second time.
+    """
+    run_import("users", file, dry_run, as_json)
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+
+@demo_group.command("seed")
+@click.option("--json", "as_json", is_flag=True)
+def demo_seed(as_json: bool) -> None:
+    """Load a demo directory shaped like the province (704 units, 9,800 accounts)."""
+    with domain_errors():
+        if sys.stdout.isatty() and not as_json:
+            with click.progressbar(length=demo.USER_COUNT, label="Loading demo accounts") as bar:
+                result = demo.seed(actor=cli_actor(), progress=bar.update)
+        else:
+            result = demo.seed(actor=cli_actor())
+    accounts = [
+        {
+            "email": a.email,
+            "password": a.password,
+            "name": a.full_name,
+            "roles": a.roles.split() if a.roles else [],
+            "password_set_now": changed,
+        }
+        for a, changed in result.accounts
+    ]
+    if as_json:
+        emit_json(
+            {"units": result.units.as_dict(), "users": result.users.as_dict(), "accounts": accounts}
+        )
+        return
+    for label, summary in (("Units", result.units), ("Accounts", result.users)):
+        counts = summary.counts()
+        click.echo(f"{label}: " + ", ".join(f"{counts[k]} {k}" for k in counts if k != "rows"))
+    if not result.units.changed and not result.users.changed:
+        click.echo("Nothing changed: the demo directory was already loaded.")
+    click.echo("Demo accounts (development only):")
+    for account in accounts:
+        role = "administrator" if "admin" in account["roles"] else "civil servant"
+        click.echo(f"  {role:<14} {account['email']:<24} password: {account['password']}")
+
+
+@demo_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def demo_export(directory: Path) -> None:
+    """Write the demo directory as units.csv and users.csv, to try the import commands."""
+    try:
+        units_path, users_path = demo.export_csv(directory)
+    except OSError as exc:
+        raise CliError(f"cannot write to {directory}: {exc.strerror or exc}") from None
+    click.echo(f"Wrote {units_path} and {users_path}.")
 
 
 def init_app(app: Flask) -> None:
-    """Commands are added here by the directory package."""
+    for group in (users_group, units_group, directory_group, demo_group):
+        app.cli.add_command(group)

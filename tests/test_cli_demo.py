@@ -1,0 +1,105 @@
+"""`idp demo seed` and `idp demo export`: the demo directory through the import machinery."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from idp.directory.demo import DEMO_ACCOUNTS
+from idp.directory.models import Unit, User
+from idp.extensions import db
+
+
+def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth):
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith(
+        "Units: 704 created, 0 updated, 0 disabled, 0 unchanged, 0 rejected\n"
+        "Accounts: 9800 created, 0 updated, 0 disabled, 0 unchanged, 0 rejected\n"
+    )
+    for account in DEMO_ACCOUNTS:
+        assert f"{account.email:<24} password: {account.password}" in first.stdout
+    with app.app_context():
+        assert db.session.query(Unit).count() == 704
+        assert db.session.query(User).count() == 9800
+        with_password = db.session.execute(
+            sa.select(User.email).where(User.password_hash.is_not(None))
+        )
+        assert sorted(with_password.scalars()) == sorted(a.email for a in DEMO_ACCOUNTS)
+        subs = dict(db.session.execute(sa.select(User.email, User.sub)).all())
+
+    second = runner.invoke(args=["demo", "seed", "--json"])
+    assert second.exit_code == 0, second.output
+    report = json.loads(second.stdout)
+    assert (report["units"]["unchanged"], report["units"]["changed"]) == (704, False)
+    assert (report["users"]["unchanged"], report["users"]["changed"]) == (9800, False)
+    assert [a["password_set_now"] for a in report["accounts"]] == [False, False]
+    with app.app_context():
+        assert dict(db.session.execute(sa.select(User.email, User.sub)).all()) == subs
+
+    admin, civil_servant = DEMO_ACCOUNTS
+    assert (
+        auth.login(email=civil_servant.aliases.upper(), password=civil_servant.password).status_code
+        == 302
+    )
+    page = client.get("/account/").get_data(as_text=True)
+    assert "Nguyễn Thị Minh Thư" in page
+    auth.logout()
+    assert auth.login(email=admin.email, password=admin.password).status_code == 302
+
+
+def test_seed_restores_a_changed_demo_password(sqlite_app):
+    runner = sqlite_app.test_cli_runner()
+    runner.invoke(args=["demo", "seed"])
+    email = DEMO_ACCOUNTS[1].email
+    changed = runner.invoke(
+        args=["users", "set-password", email, "--password-stdin"], input="Một-mật-khẩu-khác-2026\n"
+    )
+    assert changed.exit_code == 0
+    report = json.loads(runner.invoke(args=["demo", "seed", "--json"]).stdout)
+    assert [a["password_set_now"] for a in report["accounts"]] == [False, True]
+
+
+def test_exported_csv_files_import_to_the_same_directory(sqlite_app, tmp_path):
+    runner = sqlite_app.test_cli_runner()
+    exported = runner.invoke(args=["demo", "export", str(tmp_path)])
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "users.csv").read_bytes().startswith(b"\xef\xbb\xbfemail,aliases,full_name,")
+    units = runner.invoke(args=["units", "import", str(tmp_path / "units.csv"), "--json"])
+    users = runner.invoke(args=["directory", "import", str(tmp_path / "users.csv"), "--json"])
+    assert json.loads(units.stdout)["created"] == 704
+    assert json.loads(users.stdout)["created"] == 9800
+    seeded = json.loads(runner.invoke(args=["demo", "seed", "--json"]).stdout)
+    assert seeded["units"]["changed"] is False and seeded["users"]["changed"] is False
+
+
+def test_seed_refuses_production(sqlite_url):
+    from conftest import BASE_CONFIG
+
+    from idp import create_app
+
+    app = create_app(
+        {
+            **BASE_CONFIG,
+            "DATABASE_URL": sqlite_url,
+            "ENV": "production",
+            "ISSUER": "https://sso.haugiang.gov.vn",
+        }
+    )
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: refusing to load demo accounts with published passwords in production"
+    )
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+        db.engine.dispose()
+
+
+def test_export_to_a_file_path_is_one_line_error(sqlite_app, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    result = sqlite_app.test_cli_runner().invoke(args=["demo", "export", str(blocker / "sub")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith(f"Error: cannot write to {blocker / 'sub'}")
