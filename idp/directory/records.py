@@ -20,6 +20,14 @@ from idp.sessions.models import SsoSession
 
 _CHUNK = 500
 
+# Inserts go through the tables (Core), not the ORM: the ORM leaves None values out of each
+# row and starts a new statement whenever the set of columns changes, which turned a bulk
+# insert into thousands of single-row statements on PostgreSQL. Rows are matched back by a
+# unique column, not by parameter order, so RETURNING stays batched too.
+_UNITS = Unit.__table__
+_USERS = User.__table__
+_USER_EMAILS = UserEmail.__table__
+
 
 @dataclass
 class UnitRecord:
@@ -101,7 +109,7 @@ def insert_units(rows: list[dict[str, Any]]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in _chunks(rows):
         result = db.session.execute(
-            sa.insert(Unit).returning(Unit.id, Unit.code, sort_by_parameter_order=True), list(chunk)
+            sa.insert(_UNITS).returning(_UNITS.c.id, _UNITS.c.code), list(chunk)
         )
         ids.update({code: unit_id for unit_id, code in result})
     return ids
@@ -114,14 +122,18 @@ def update_units(rows: list[dict[str, Any]]) -> None:
 
 
 def insert_users(rows: list[dict[str, Any]]) -> list[int]:
-    """Insert users; returns their ids in the order of `rows`."""
-    ids: list[int] = []
+    """Insert users (each row with its new `sub`); returns their ids in the order of `rows`."""
+    # A plain executemany, then the ids looked up by sub: with RETURNING every batch is one
+    # huge statement that psycopg re-parses in Python (2 s for 9,800 rows; this takes 0.4 s).
+    ids: dict[str, int] = {}
     for chunk in _chunks(rows):
-        result = db.session.execute(
-            sa.insert(User).returning(User.id, sort_by_parameter_order=True), list(chunk)
+        db.session.execute(sa.insert(_USERS), list(chunk))
+        subs = [row["sub"] for row in chunk]
+        found = db.session.execute(
+            sa.select(_USERS.c.sub, _USERS.c.id).where(_USERS.c.sub.in_(subs))
         )
-        ids.extend(result.scalars())
-    return ids
+        ids.update({sub: user_id for sub, user_id in found})
+    return [ids[row["sub"]] for row in rows]
 
 
 def update_users(rows: list[dict[str, Any]]) -> None:
@@ -141,7 +153,7 @@ def update_addresses(rows: list[dict[str, Any]]) -> None:
 
 def insert_addresses(rows: list[dict[str, Any]]) -> None:
     for chunk in _chunks(rows):
-        db.session.execute(sa.insert(UserEmail), list(chunk))
+        db.session.execute(sa.insert(_USER_EMAILS), list(chunk))
 
 
 def end_sessions_of_users(user_ids: list[int], reason: str, now: datetime | None = None) -> int:
