@@ -149,3 +149,66 @@ def test_sign_in_without_or_with_an_address(app, make_user, ip):
     make_user()
     with app.test_request_context():
         assert sign_in(EMAIL, PASSWORD, ip=ip, user_agent=None).user is not None
+
+
+def test_concurrent_failures_for_a_new_key_neither_collide_nor_get_lost(app):
+    """Two workers record the first failure of the same key at once (morning storm)."""
+    import threading
+
+    from idp.interaction.service import note_failure
+
+    t = utcnow()
+    first_written, release_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            with app.app_context():
+                note_failure(["acct:race@haugiang.gov.vn"], t)
+                first_written.set()
+                release_first.wait(30)
+                db.session.commit()
+        except BaseException as exc:
+            errors.append(exc)
+            first_written.set()
+
+    def second():
+        try:
+            with app.app_context():
+                note_failure(["acct:race@haugiang.gov.vn"], t)  # waits for the first's lock
+                db.session.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_written.wait(30)
+    two = threading.Thread(target=second)
+    two.start()
+    if app.config["DATABASE_URL"].startswith("postgresql"):
+        _wait_until_blocked_on_a_lock(app)
+    release_first.set()
+    one.join(30)
+    two.join(30)
+    assert errors == []
+    with app.app_context():
+        assert db.session.get(LoginThrottle, "acct:race@haugiang.gov.vn").failures == 2
+
+
+def _wait_until_blocked_on_a_lock(app) -> None:
+    """Poll pg_stat_activity until a session of this database waits on a row or tuple lock."""
+    import time
+
+    with app.app_context():
+        for _ in range(300):
+            waiting = db.session.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            db.session.rollback()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the second worker never waited for the first")
