@@ -67,6 +67,8 @@ def create_token(
         raise ValidationFailed(
             f"the note must be printable text of at most {NOTE_MAX_LENGTH} characters"
         )
+    # Tokens that can no longer register anything are removed now and then: here.
+    removed = store.delete_spent_initial_access_tokens(utcnow())
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = InitialAccessToken(
         token_hash=hash_secret(token),
@@ -80,7 +82,7 @@ def create_token(
         "registration_token.create",
         actor=actor,
         subject=str(row.id),
-        detail={"expires_in": expires_in, "uses": uses, "note": note},
+        detail={"expires_in": expires_in, "uses": uses, "note": note, "removed_spent": removed},
     )
     store.commit()
     return IssuedToken(row, token)
@@ -123,8 +125,9 @@ def spend_token(token: str) -> bool:
     return store.consume_initial_access_token(hash_secret(token), utcnow())
 
 
-def remove_spent_tokens() -> int:
-    """Delete expired and used-up tokens (for `idp cleanup`); returns how many."""
-    count = store.delete_spent_initial_access_tokens(utcnow())
-    store.commit()
-    return count
+def remove_spent_tokens(now: datetime | None = None) -> int:
+    """Delete expired and used-up tokens, in the caller's transaction; returns how many.
+
+    For `idp cleanup`; creating a token also does it.
+    """
+    return store.delete_spent_initial_access_tokens(now or utcnow())

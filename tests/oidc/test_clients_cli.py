@@ -348,3 +348,26 @@ def test_registration_token_errors(app, runner, args, message):
     assert message in one_line_error(runner.invoke(args=["registration-token", *args]))
     with app.app_context():
         assert db.session.query(InitialAccessToken).count() == 0
+
+
+def test_spent_registration_tokens_are_removed(app, runner):
+    from datetime import timedelta
+
+    from idp.extensions import utcnow
+    from idp.oidc import initial_access
+
+    expired = run_json(runner, "registration-token", "create")["id"]
+    used = run_json(runner, "registration-token", "create", "--uses", "1")["id"]
+    kept = run_json(runner, "registration-token", "create", "--uses", "2")["id"]
+    with app.app_context():
+        db.session.get(InitialAccessToken, expired).expires_at = utcnow() - timedelta(seconds=1)
+        db.session.get(InitialAccessToken, used).uses_left = 0
+        db.session.commit()
+    states = {t["id"]: t["state"] for t in run_json(runner, "registration-token", "list")}
+    assert states == {expired: "expired", used: "used", kept: "valid"}
+    with app.app_context():
+        assert initial_access.remove_spent_tokens() == 2
+        db.session.rollback()  # the caller's transaction: nothing removed without a commit
+    # Creating a token removes the spent ones (opportunistic clean-up).
+    newest = run_json(runner, "registration-token", "create")["id"]
+    assert [t["id"] for t in run_json(runner, "registration-token", "list")] == [kept, newest]

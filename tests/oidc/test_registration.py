@@ -432,3 +432,16 @@ def test_registration_is_audited_without_secrets(app, register):
         assert event.subject == body["client_id"] and event.actor.startswith("registration-token:")
         assert event.user_agent == "rp-tool/1.0"
         assert body["client_secret"] not in json.dumps(event.detail)
+
+
+def test_discovery_lists_the_registration_endpoint(client):
+    metadata = client.get("/.well-known/openid-configuration").get_json()
+    assert metadata["registration_endpoint"] == "http://idp.test/oauth2/register"
+    # What a client may register agrees with what discovery says is supported.
+    assert metadata["subject_types_supported"] == ["public"]
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    }
