@@ -4,16 +4,32 @@ from idp.audit import AuditEvent
 from idp.directory.models import Unit, User, UserEmail
 from idp.keys.models import SigningKey
 from idp.oidc.models import Client, InitialAccessToken
+from idp.oidc.token_models import (
+    AuthorizationCode,
+    Consent,
+    Grant,
+    RefreshToken,
+    Revocation,
+    SessionClient,
+    UsedAssertion,
+)
 from idp.sessions.models import LoginThrottle, SsoSession
 
 __all__ = [
     "AuditEvent",
+    "AuthorizationCode",
     "Client",
+    "Consent",
+    "Grant",
     "InitialAccessToken",
     "LoginThrottle",
+    "RefreshToken",
+    "Revocation",
+    "SessionClient",
     "SigningKey",
     "SsoSession",
     "Unit",
+    "UsedAssertion",
     "User",
     "UserEmail",
 ]

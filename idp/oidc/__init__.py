@@ -5,3 +5,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Endpoints, grants and commands are registered here."""
+    from idp.oidc import cli, clients_cli, registration, server, token_models, views  # noqa: F401
+
+    server.create_server(app)
+    views.init_app(app)
+    registration.init_registration(app)
+    cli.init_app(app)
+    clients_cli.init_cli(app)

@@ -1,0 +1,219 @@
+"""The authorization endpoint (RFC 6749 4.1.1, OIDC Core 3.1.2): from request to response.
+
+1. Authlib validates the request (client, exact redirect URI, response type, scope, PKCE,
+   nonce, our parameter checks). An unknown or disabled client or a redirect URI that is
+   not registered gets an error page; every later error goes back to the client.
+2. idp.oidc.checks decides whether the person must sign in (again), consent, or neither.
+3. A code is issued (with `iss`, RFC 9207) by redirect or by form_post.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
+from flask import Response, render_template, url_for
+from flask import request as flask_request
+from flask_babel import gettext as _
+
+from idp import audit
+from idp.extensions import utcnow
+from idp.interaction.views import is_local_path
+from idp.oidc import checks, consent, store
+from idp.oidc.grants import RedirectUriError
+from idp.oidc.profile import AUTHORIZATION_PATH
+from idp.oidc.server import ProviderServer
+from idp.oidc.tokens import Principal
+from idp.security import allow_form_redirects
+from idp.sessions import current_session
+from idp.sessions.store import touch
+
+log = logging.getLogger("idp.oidc")
+
+# Expired codes and tokens are also removed on the way, about once per this many codes.
+CLEANUP_EVERY_CODES = 500
+# Parameters of our own pages that are not part of the authorization request.
+PAGE_PARAMETERS = {"csrf_token", consent.CONSENT_ACTION, checks.LOGIN_TICKET_PARAM}
+
+
+def handle(server: ProviderServer) -> Response:
+    sso = current_session()
+    try:
+        grant = server.get_consent_grant(end_user=sso.user if sso else None)
+    except OAuth2Error as error:
+        return error_response(server, error)
+    request = grant.request
+    data = request.payload.data
+    client = request.client
+    scopes = (request.scope or "").split()
+    form = flask_request.form if flask_request.method == "POST" else {}
+    action = form.get(consent.CONSENT_ACTION)
+    consent_form = consent.ConsentForm()
+    if action is not None and sso is not None:
+        if not consent_form.validate():
+            return consent_page(grant, sso, consent_form, status=400)
+        if action != consent.ALLOW:
+            return error_response(server, _for(grant, AccessDeniedError()))
+    ctx = checks.AuthorizationContext(
+        client_id=client.client_id,
+        first_party=client.first_party,
+        scopes=scopes,
+        prompts=set((data.get("prompt") or "").split()),
+        max_age=int(data["max_age"]) if data.get("max_age") else None,
+        id_token_hint=data.get("id_token_hint"),
+        acr_values=(data.get("acr_values") or "").split(),
+        claims=request.claims_request,
+        login_ticket=data.get(checks.LOGIN_TICKET_PARAM),
+        consented_scopes=(
+            consent.consented_scopes(sso.user.id, client.client_id)
+            if sso is not None and not client.first_party
+            else set()
+        ),
+        consent_given=action == consent.ALLOW and sso is not None,
+    )
+    now = utcnow()
+    try:
+        decision = checks.decide(ctx, sso, now)
+    except OAuth2Error as error:
+        return error_response(server, _for(grant, error))
+    if isinstance(decision, checks.NeedLogin):
+        return login_redirect(server, grant, decision)
+    if isinstance(decision, checks.NeedConsent):
+        return consent_page(grant, sso, consent_form)
+    assert sso is not None
+    if ctx.consent_given:
+        consent.give_consent(sso.user, client.client_id, scopes, now, audit.request_origin())
+    principal = Principal(
+        user=sso.user,
+        auth_time=sso.auth_time,
+        acr=decision.acr,
+        amr=list(sso.amr or []),
+        sid=sso.sid,
+        sso_session_id=sso.id,
+        claims=request.claims_request,
+    )
+    status, body, headers = grant.create_authorization_response(grant.redirect_uri, principal)
+    response = server.handle_response(status, body, headers)
+    server.execute_hook("after_create_authorization_response", response)
+    touch(sso, now)
+    store.commit()
+    _maybe_cleanup()
+    return deliver(response, grant.redirect_uri, data.get("response_mode"))
+
+
+def _for(grant, error: OAuth2Error) -> OAuth2Error:
+    """Address an error to the client of a validated request."""
+    error.redirect_uri = grant.redirect_uri
+    error.state = grant.request.payload.state
+    return error
+
+
+def error_response(server: ProviderServer, error: OAuth2Error) -> Response:
+    """Back to the client when its redirect URI is known and valid, else an error page."""
+    if not error.redirect_uri:
+        return error_page(error)
+    request = server.create_oauth2_request(None)
+    response = server.handle_error_response(request, error)
+    server.execute_hook("after_create_authorization_response", response)
+    return deliver(response, error.redirect_uri, request.payload.data.get("response_mode"))
+
+
+def error_page(error: OAuth2Error) -> Response:
+    if isinstance(error, InvalidClientError):
+        title = _("Ứng dụng không được phép đăng nhập")
+        message = _(
+            "Ứng dụng đã chuyển bạn đến đây chưa được đăng ký hoặc đã bị vô hiệu hóa. "
+            "Vui lòng quay lại ứng dụng hoặc liên hệ bộ phận hỗ trợ."
+        )
+    elif isinstance(error, RedirectUriError):
+        title = _("Địa chỉ quay lại không hợp lệ")
+        message = _(
+            "Ứng dụng yêu cầu quay lại một địa chỉ chưa được đăng ký, nên yêu cầu đăng nhập "
+            "đã bị dừng để bảo vệ bạn. Vui lòng báo cho bộ phận hỗ trợ của ứng dụng."
+        )
+    else:
+        title = _("Yêu cầu đăng nhập không hợp lệ")
+        message = _(
+            "Ứng dụng đã gửi một yêu cầu đăng nhập không hợp lệ. Vui lòng quay lại ứng dụng "
+            "và thử lại."
+        )
+    page = render_template("oidc/error.html", title=title, message=message, code=error.error)
+    return Response(page, status=400, mimetype="text/html")
+
+
+def _request_items() -> list[tuple[str, str]]:
+    return [
+        (key, value)
+        for key, value in flask_request.values.items(multi=True)
+        if key not in PAGE_PARAMETERS
+    ]
+
+
+def login_redirect(server: ProviderServer, grant, decision: checks.NeedLogin) -> Response:
+    """To the sign-in page, which brings the person back here (idp.interaction.views)."""
+    client_id = grant.request.client.client_id
+    items = [*_request_items(), (checks.LOGIN_TICKET_PARAM, checks.issue_login_ticket(client_id))]
+    target = f"{AUTHORIZATION_PATH}?{urlencode(items)}"
+    if not is_local_path(target):
+        error = InvalidRequestError("The authorization request is too long for sign-in.")
+        return error_response(server, _for(grant, error))
+    params = {"next": target}
+    hint = grant.request.payload.data.get("login_hint")
+    if hint:
+        params["login_hint"] = hint
+    if decision.force:
+        params["force"] = "1"
+    if decision.acr:
+        params["acr"] = decision.acr
+    response = Response(status=302)
+    response.headers["Location"] = url_for("interaction.login", **params)
+    return response
+
+
+def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Response:
+    request = grant.request
+    scopes = (request.scope or "").split()
+    page = render_template(
+        "oidc/consent.html",
+        form=form,
+        client=request.client,
+        user=sso.user,
+        scopes=consent.describe_scopes(scopes),
+        fields=_request_items(),
+        action_name=consent.CONSENT_ACTION,
+        allow=consent.ALLOW,
+        deny=consent.DENY,
+        error=bool(form.errors),
+    )
+    # Allowing the form ends, through redirects, at the relying party.
+    return allow_form_redirects(Response(page, status=status, mimetype="text/html"))
+
+
+def deliver(response: Response, redirect_uri: str, response_mode: str | None) -> Response:
+    """RFC 6749 query redirect, or OAuth 2.0 Form Post Response Mode for form_post."""
+    if response_mode != "form_post":
+        return response
+    location = response.headers.get("Location")
+    if response.status_code != 302 or not location:
+        return response
+    own = parse_qsl(urlsplit(redirect_uri).query, keep_blank_values=True)
+    params = parse_qsl(urlsplit(location).query, keep_blank_values=True)[len(own) :]
+    page = render_template("oidc/form_post.html", action=redirect_uri, params=params)
+    posted = Response(page, status=200, mimetype="text/html")
+    posted.headers["Cache-Control"] = "no-store"
+    # The page posts itself to the relying party (idp/static/form-post.js).
+    return allow_form_redirects(posted)
+
+
+def _maybe_cleanup() -> None:
+    if random.randrange(CLEANUP_EVERY_CODES):  # noqa: S311 (not a secret)
+        return
+    try:
+        store.remove_expired()
+        store.commit()
+    except Exception:  # cleanup must never fail the sign-in it rides on
+        log.warning("opportunistic cleanup failed", exc_info=True)
+        store.rollback()

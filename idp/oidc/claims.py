@@ -1,0 +1,132 @@
+"""Claims about a person: which ones a request gets, and their values from the directory.
+
+Scopes choose claims (OIDC Core 5.4; `org` is ours, for the unit, title and roles), and the
+`claims` request parameter (OIDC Core 5.5) can add single claims to the ID token or the
+userinfo response. Names are in profile.SCOPE_CLAIMS and documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from flask import current_app
+
+from idp.directory.models import User
+from idp.oidc.profile import SCOPE_CLAIMS, USER_CLAIMS
+
+CLAIMS_PARAMETER_MAX_LENGTH = 4096
+CLAIMS_PER_MEMBER_MAX = 64
+UNIT_CLAIMS = ("unit_code", "unit_name", "unit_path")
+
+
+def parse_claims_request(raw: str | None) -> dict[str, dict[str, dict[str, Any]]] | None:
+    """The claims parameter as {"id_token": {name: spec}, "userinfo": {name: spec}}.
+
+    A spec keeps `essential` (bool), `value` and `values`; null becomes {}. Raises
+    InvalidRequestError for anything that is not such a JSON object.
+    """
+    if raw is None or raw == "":
+        return None
+    if len(raw) > CLAIMS_PARAMETER_MAX_LENGTH:
+        raise InvalidRequestError("The 'claims' parameter is too long.")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidRequestError("The 'claims' parameter is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestError("The 'claims' parameter must be a JSON object.")
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for member in ("id_token", "userinfo"):
+        requested = data.get(member)
+        if requested is None:
+            continue
+        if not isinstance(requested, dict) or len(requested) > CLAIMS_PER_MEMBER_MAX:
+            raise InvalidRequestError(f"The 'claims.{member}' member must be a JSON object.")
+        entries: dict[str, dict[str, Any]] = {}
+        for name, spec in requested.items():
+            if spec is None:
+                entries[name] = {}
+            elif isinstance(spec, dict):
+                entry: dict[str, Any] = {}
+                if "essential" in spec:
+                    if not isinstance(spec["essential"], bool):
+                        raise InvalidRequestError("'essential' must be true or false.")
+                    entry["essential"] = spec["essential"]
+                if "value" in spec:
+                    entry["value"] = spec["value"]
+                if "values" in spec:
+                    if not isinstance(spec["values"], list):
+                        raise InvalidRequestError("'values' must be a JSON array.")
+                    entry["values"] = spec["values"]
+                entries[name] = entry
+            else:
+                raise InvalidRequestError(f"Claim requests in 'claims.{member}' must be objects.")
+        result[member] = entries
+    return result or None
+
+
+def requested_names(scope: str, claims: dict[str, Any] | None, member: str) -> set[str]:
+    """User claim names for a token or response: those of the scopes plus those asked for."""
+    names: set[str] = set()
+    for part in (scope or "").split():
+        names.update(SCOPE_CLAIMS.get(part, ()))
+    if claims and member in claims:
+        names.update(n for n in claims[member] if n in USER_CLAIMS)
+    return names
+
+
+def user_claims(
+    user: User, names: Iterable[str], unit_path: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """Values of the named claims that the user has (missing values are left out).
+
+    `unit_path` (root first, as from store.load_unit_path) is needed only for unit claims.
+    """
+    wanted = set(names)
+    values: dict[str, Any] = {"sub": user.sub}
+    if wanted & {"name", "family_name", "middle_name", "given_name"}:
+        for claim, value in (
+            ("name", user.name),
+            ("family_name", user.family_name),
+            ("middle_name", user.middle_name),
+            ("given_name", user.given_name),
+        ):
+            if claim in wanted and value:
+                values[claim] = value
+    if "preferred_username" in wanted:
+        values["preferred_username"] = user.email
+    if "locale" in wanted:
+        values["locale"] = user.locale or current_app.config["LANGUAGES"][0]
+    if "updated_at" in wanted and user.updated_at is not None:
+        values["updated_at"] = int(user.updated_at.timestamp())
+    if "email" in wanted:
+        values["email"] = user.email
+    if "email_verified" in wanted:
+        # Addresses come from the province's mail system, which owns them.
+        values["email_verified"] = True
+    if user.phone_number:
+        if "phone_number" in wanted:
+            values["phone_number"] = user.phone_number
+        if "phone_number_verified" in wanted:
+            # Copied from the personnel records, not confirmed by the person.
+            values["phone_number_verified"] = False
+    if unit_path and wanted & set(UNIT_CLAIMS):
+        unit = unit_path[-1]
+        if "unit_code" in wanted:
+            values["unit_code"] = unit["code"]
+        if "unit_name" in wanted:
+            values["unit_name"] = unit["name"]
+        if "unit_path" in wanted:
+            values["unit_path"] = unit_path
+    if "title" in wanted and user.title:
+        values["title"] = user.title
+    if "roles" in wanted:
+        values["roles"] = list(user.roles or [])
+    return values
+
+
+def needs_unit_path(names: Iterable[str]) -> bool:
+    return bool(set(names) & set(UNIT_CLAIMS))

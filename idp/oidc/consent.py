@@ -1,0 +1,96 @@
+"""Consent: what a person agreed an application may receive, remembered per scope set.
+
+A request needing a scope the person has not agreed to for that client asks again; first-
+party clients (the province's own applications) do not ask unless prompt=consent. Consent
+can be withdrawn from the account page, which also revokes the client's tokens.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from idp import audit
+from idp.directory.models import User
+from idp.oidc import store
+from idp.oidc.grants import family_revocation_until
+
+CONSENT_ACTION = "consent_action"
+ALLOW, DENY = "allow", "deny"
+
+
+class ConsentForm(FlaskForm):
+    """Only the CSRF token: the decision is the button pressed, the request rides along."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            from flask import request
+
+            if request.is_json and not request.form:
+                return None
+            return super().wrap_formdata(form, formdata)
+
+
+def describe_scope(scope: str) -> str:
+    """One sentence per scope, for people (Vietnamese first, English via the catalogue)."""
+    known = {
+        "openid": _("Biết bạn là ai: mã định danh tài khoản của bạn."),
+        "profile": _("Xem họ và tên, tên đăng nhập và ngôn ngữ của bạn."),
+        "email": _("Xem địa chỉ thư điện tử công vụ của bạn."),
+        "phone": _("Xem số điện thoại của bạn."),
+        "org": _("Xem đơn vị công tác, chức danh và vai trò của bạn."),
+        "offline_access": _(
+            "Tiếp tục truy cập khi bạn không đăng nhập, cho đến khi bạn thu hồi quyền."
+        ),
+    }
+    return known.get(scope) or _("Quyền truy cập “%(scope)s”.", scope=scope)
+
+
+def describe_scopes(scopes: list[str]) -> list[str]:
+    return [describe_scope(s) for s in dict.fromkeys(scopes)]
+
+
+def consented_scopes(user_id: int, client_id: str) -> set[str]:
+    consent = store.find_consent(user_id, client_id)
+    return set(consent.scope.split()) if consent else set()
+
+
+def give_consent(
+    user: User, client_id: str, scopes: list[str], now: datetime, origin: dict
+) -> None:
+    store.save_consent(user.id, client_id, scopes, now)
+    audit.record(
+        "consent_given",
+        actor=user.sub,
+        subject=client_id,
+        detail={"scope": " ".join(scopes)},
+        **origin,
+    )
+
+
+def withdraw_consent(user: User, client_id: str, now: datetime, origin: dict) -> bool:
+    """Forget the consent and revoke every token the client holds for this person."""
+    client = store.find_client(client_id)
+    removed = store.delete_consent(user.id, client_id)
+    for grant in store.live_grants(user_id=user.id, client_id=client_id):
+        until = family_revocation_until(client, now) if client else grant.expires_at
+        store.revoke_grant_family(grant.gid, until=until, reason="consent_withdrawn", now=now)
+    if removed:
+        audit.record("consent_withdrawn", actor=user.sub, subject=client_id, **origin)
+    return removed
+
+
+def granted_apps(user_id: int) -> list[dict[str, Any]]:
+    """The applications a person gave consent to, for the account page."""
+    return [
+        {
+            "client_id": client.client_id,
+            "name": client.client_name,
+            "scopes": describe_scopes(consent.scope.split()),
+            "updated_at": consent.updated_at,
+        }
+        for consent, client in store.consents_of(user_id)
+    ]

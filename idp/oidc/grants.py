@@ -1,0 +1,490 @@
+"""Authlib grants and grant extensions, their storage hooks filled in with idp.oidc.store.
+
+- AuthorizationCodeGrant (RFC 6749 4.1) with CodeChallenge (RFC 7636, S256 only),
+  OpenIDCode (OIDC Core 3.1) and AuthorizationRequestChecks (the parameters Authlib leaves
+  to us: request objects, response_mode, the claims parameter, prompt and max_age syntax).
+- RefreshTokenGrant (RFC 6749 6) with rotation and replay detection (RFC 9700 4.14.2)
+  and OpenIDRefresh (an ID token on refresh, OIDC Core 12.2).
+- ClientCredentialsGrant (RFC 6749 4.4), scopes and audiences limited per client.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
+from authlib.oidc.core import OpenIDCode as _OpenIDCode
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
+from flask import current_app
+
+from idp import audit
+from idp.extensions import utcnow
+from idp.oidc import store, tokens
+from idp.oidc.claims import parse_claims_request
+from idp.oidc.profile import (
+    PROMPT_VALUES,
+    RESPONSE_MODES,
+    SCOPE_OFFLINE,
+    TOKEN_ENDPOINT_AUTH_METHODS,
+    USER_SCOPES,
+)
+from idp.oidc.token_models import AuthorizationCode, Grant, RefreshToken
+from idp.oidc.tokens import Principal
+from idp.sessions.store import is_live
+
+log = logging.getLogger("idp.oidc")
+
+# Longest value accepted for an ordinary authorization request parameter; a few carry more.
+PARAMETER_MAX_LENGTH = 2048
+LONG_PARAMETERS = {"claims": 4096, "id_token_hint": 8192, "state": 4096}
+# Parameters that must appear at most once (RFC 6749 3.1; Authlib checks the five core ones).
+SINGLE_PARAMETERS = (
+    "response_mode",
+    "nonce",
+    "prompt",
+    "max_age",
+    "claims",
+    "acr_values",
+    "id_token_hint",
+    "login_hint",
+    "ui_locales",
+    "display",
+    "code_challenge",
+    "code_challenge_method",
+    "request",
+    "request_uri",
+)
+CONFIDENTIAL_AUTH_METHODS = [m for m in TOKEN_ENDPOINT_AUTH_METHODS if m != "none"]
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 2: a `resource` the client may not obtain tokens for."""
+
+    error = "invalid_target"
+
+
+class RedirectUriError(InvalidRequestError):
+    """A missing or unregistered redirect_uri: answered on a page, never by redirecting."""
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+def requested_audience(client: Any, form: Any) -> list[str] | None:
+    """RFC 8707 `resource` values, each one of the client's allowed audiences."""
+    resources = form.getlist("resource") if hasattr(form, "getlist") else []
+    if not resources:
+        return None
+    allowed = set(client.audiences)
+    for resource in resources:
+        if resource not in allowed:
+            raise InvalidTargetError("The resource is not an allowed audience of this client.")
+    return list(dict.fromkeys(resources))
+
+
+def refresh_lifetime(client: Any, offline: bool) -> int:
+    if client.refresh_token_ttl:
+        return int(client.refresh_token_ttl)
+    key = "OFFLINE_TOKEN_TTL_SECONDS" if offline else "REFRESH_TOKEN_TTL_SECONDS"
+    return int(current_app.config[key])
+
+
+def family_revocation_until(client: Any, now: datetime) -> datetime:
+    """Every access token of a family expires before this: keep its revocation till then."""
+    return now + timedelta(seconds=tokens.lifetime(client, "access_token"))
+
+
+def principal_of_grant(grant: Grant) -> Principal:
+    return Principal(
+        user=grant.user,
+        auth_time=grant.auth_time,
+        acr=grant.acr,
+        amr=list(grant.amr or []),
+        sid=grant.sid,
+        sso_session_id=grant.sso_session_id,
+        grant_id=grant.gid,
+        claims=grant.claims,
+    )
+
+
+class AudienceMixin:
+    """Token generation through idp.oidc.tokens, with the audience of RFC 8707 resources."""
+
+    request: Any
+
+    def generate_token(
+        self,
+        user=None,
+        scope=None,
+        grant_type=None,
+        expires_in=None,
+        include_refresh_token=True,
+    ):
+        return tokens.generate_token(
+            grant_type or self.GRANT_TYPE,  # type: ignore[attr-defined]
+            self.request.client,
+            user=user,
+            scope=scope,
+            include_refresh_token=include_refresh_token,
+            audience=requested_audience(self.request.client, self.request.form),
+        )
+
+
+# ---------------------------------------------------------------- authorization code
+
+
+class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
+    """RFC 6749 4.1. Codes are single use, short-lived and stored hashed."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """RFC 6749 3.1.2.3 / RFC 9700 2.1: exact match, never a redirect on failure."""
+        redirect_uri = request.payload.redirect_uri
+        if redirect_uri:
+            if not client.check_redirect_uri(redirect_uri):
+                raise RedirectUriError("The redirect_uri is not registered for this client.")
+            return redirect_uri
+        default = client.get_default_redirect_uri()
+        if not default:
+            raise RedirectUriError("Missing 'redirect_uri' in request.")
+        return default
+
+    def save_authorization_code(self, code: str, request) -> None:
+        principal: Principal = request.user
+        client = request.client
+        now = _now()
+        data = request.payload.data
+        store.save_code(
+            code,
+            client_id=client.client_id,
+            user_id=principal.user.id,
+            sso_session_id=principal.sso_session_id,
+            grant_id=store.new_secret(),
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope or "",
+            nonce=data.get("nonce") or None,
+            auth_time=principal.auth_time,
+            acr=principal.acr,
+            amr=list(principal.amr),
+            claims=principal.claims,
+            code_challenge=data.get("code_challenge") or None,
+            code_challenge_method=(
+                data.get("code_challenge_method") if data.get("code_challenge") else None
+            ),
+            created_at=now,
+            expires_at=now
+            + timedelta(seconds=current_app.config["AUTHORIZATION_CODE_TTL_SECONDS"]),
+        )
+        if principal.sso_session_id and tokens.wants_id_token(request.scope):
+            store.record_session_client(principal.sso_session_id, client.client_id, now)
+
+    def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
+        """The code if it is this client's, unexpired and unused; claimed atomically.
+
+        A second use is refused and revokes what the first use issued (RFC 6749 4.1.2).
+        """
+        row = store.find_code(code)
+        if row is None or row.client_id != client.client_id:
+            return None
+        now = _now()
+        if row.used_at is not None or not store.claim_code(row, now):
+            store.revoke_grant_family(
+                row.grant_id,
+                until=family_revocation_until(client, now),
+                reason="code_reuse",
+                now=now,
+            )
+            audit.record(
+                "code_reuse",
+                actor=client.client_id,
+                subject=row.user.sub,
+                outcome="failure",
+                **audit.request_origin(),
+            )
+            return None
+        if row.expires_at <= now:
+            return None
+        return row
+
+    def delete_authorization_code(self, authorization_code) -> None:
+        """Nothing to do: the code was marked used when it was claimed."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+        user = authorization_code.user
+        if user is None or not user.is_active:
+            return None
+        sid = authorization_code.sso_session.sid if authorization_code.sso_session else None
+        return Principal(
+            user=user,
+            auth_time=authorization_code.auth_time,
+            acr=authorization_code.acr,
+            amr=list(authorization_code.amr or []),
+            sid=sid,
+            sso_session_id=authorization_code.sso_session_id,
+            grant_id=authorization_code.grant_id,
+            claims=authorization_code.claims,
+            nonce=authorization_code.nonce,
+        )
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        """Create the grant (token family) and, when issued, its first refresh token."""
+        code: AuthorizationCode = self.request.authorization_code
+        principal: Principal = self.request.user
+        client = self.request.client
+        now = _now()
+        scope = token.get("scope", "")
+        offline = SCOPE_OFFLINE in scope.split()
+        if "refresh_token" in token:
+            if offline:
+                max_age = current_app.config["OFFLINE_GRANT_MAX_SECONDS"]
+                expires_at = now + timedelta(seconds=max_age)
+            elif code.sso_session is not None:
+                expires_at = code.sso_session.expires_at
+            else:
+                expires_at = now + timedelta(seconds=refresh_lifetime(client, False))
+        else:
+            expires_at = now + timedelta(seconds=tokens.lifetime(client, "access_token"))
+        grant = store.create_grant(
+            gid=code.grant_id,
+            client_id=client.client_id,
+            user_id=principal.user.id,
+            sso_session_id=code.sso_session_id,
+            sid=principal.sid,
+            scope=scope,
+            offline=offline,
+            auth_time=code.auth_time,
+            acr=code.acr,
+            amr=list(code.amr or []),
+            claims=code.claims,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        if "refresh_token" in token:
+            lifetime = timedelta(seconds=refresh_lifetime(client, offline))
+            store.save_refresh_token(
+                token["refresh_token"],
+                grant,
+                expires_at=min(expires_at, now + lifetime),
+                parent_id=None,
+                now=now,
+            )
+
+
+class CodeChallenge(_CodeChallenge):
+    """RFC 7636 with S256 only; required for public clients (RFC 9700 2.1.1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        super().validate_code_challenge(grant, redirect_uri)
+        data = grant.request.payload.data
+        challenge = data.get("code_challenge")
+        if challenge and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        if not challenge and grant.request.client.is_public:
+            raise InvalidRequestError("Public clients must use PKCE (code_challenge with S256).")
+
+
+class OpenIDCode(_OpenIDCode):
+    """OIDC Core 3.1: an ID token from the code exchange, signed by our key ring."""
+
+    def exists_nonce(self, nonce, request) -> bool:
+        # The nonce protects the relying party, which checks it (OIDC Core 15.5.2); we bind
+        # it into the ID token and keep no register of nonces.
+        return False
+
+    def generate_user_info(self, user, scope):
+        raise NotImplementedError("ID token claims come from idp.oidc.tokens")
+
+    def encode_id_token(self, token, request) -> str:
+        return tokens.issue_id_token(
+            request.client,
+            request.user,
+            token.get("scope", ""),
+            access_token=token.get("access_token"),
+            now=_now(),
+            nonce=request.authorization_code.get_nonce(),
+        )
+
+
+class AuthorizationRequestChecks:
+    """Checks on authorization request parameters that Authlib leaves to the provider.
+
+    Registered on the code grant; runs once the client and redirect URI are known, so its
+    errors go back to the client (OIDC Core 3.1.2.6).
+    """
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.check)
+
+    def check(self, grant, redirect_uri) -> None:
+        request = grant.request
+        data = request.payload.data
+        datalist = request.payload.datalist
+        for name in SINGLE_PARAMETERS:
+            if len(datalist.get(name, [])) > 1:
+                raise InvalidRequestError(f"Multiple '{name}' in request.")
+        for name, values in datalist.items():
+            limit = LONG_PARAMETERS.get(name, PARAMETER_MAX_LENGTH)
+            if any(isinstance(v, str) and len(v) > limit for v in values):
+                raise InvalidRequestError("A request parameter is too long.")
+        if "request" in data:
+            raise RequestNotSupportedError("Request objects are not supported.")
+        if "request_uri" in data:
+            raise RequestURINotSupportedError("request_uri is not supported.")
+        mode = data.get("response_mode")
+        if mode is not None and mode not in RESPONSE_MODES:
+            raise InvalidRequestError("Unsupported 'response_mode'.")
+        if mode == "form_post" and urlsplit(redirect_uri).scheme not in ("http", "https"):
+            raise InvalidRequestError("form_post needs an http(s) redirect_uri.")
+        prompts = (data.get("prompt") or "").split()
+        if any(p not in PROMPT_VALUES for p in prompts):
+            raise InvalidRequestError("Unsupported 'prompt' value.")
+        if "none" in prompts and len(prompts) > 1:
+            raise InvalidRequestError("prompt=none cannot be combined with other values.")
+        max_age = data.get("max_age")
+        if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
+            raise InvalidRequestError("'max_age' must be a non-negative integer.")
+        request.claims_request = parse_claims_request(data.get("claims"))
+
+
+# ---------------------------------------------------------------- refresh token
+
+
+class RefreshTokenGrant(AudienceMixin, grants.RefreshTokenGrant):
+    """RFC 6749 6 with rotation on every use (RFC 9700 4.14.2).
+
+    A refresh token that was already exchanged revokes its whole family when presented
+    again, except for the immediately previous token within the grace setting.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        row = store.find_refresh_token(refresh_token)
+        client = self.request.client
+        if row is None or row.client_id != client.client_id:
+            return None
+        grant = row.grant
+        now = _now()
+        self.request.superseded = None
+        if grant.revoked_at is not None:
+            return None
+        if row.rotated_at is not None:
+            successor = self._grace_successor(row, now)
+            if successor is None:
+                store.revoke_grant_family(
+                    grant.gid,
+                    until=family_revocation_until(client, now),
+                    reason="refresh_replay",
+                    now=now,
+                )
+                audit.record(
+                    "refresh_token_replay",
+                    actor=client.client_id,
+                    subject=grant.user.sub,
+                    outcome="failure",
+                    **audit.request_origin(),
+                )
+                return None
+            self.request.superseded = successor
+        if row.expires_at <= now or grant.expires_at <= now:
+            return None
+        if not grant.user.is_active:
+            return None
+        if not grant.offline and (grant.sso_session is None or not is_live(grant.sso_session, now)):
+            # Without offline_access, refresh tokens end with the SSO session.
+            return None
+        return row
+
+    def _grace_successor(self, row: RefreshToken, now: datetime) -> RefreshToken | None:
+        """The current token that replaced `row`, if `row` may still be exchanged (grace)."""
+        grace = current_app.config["REFRESH_TOKEN_REUSE_GRACE_SECONDS"]
+        if not grace or row.rotated_at is None or (now - row.rotated_at).total_seconds() > grace:
+            return None
+        successor = store.successor_of(row)
+        if successor is None or successor.rotated_at is not None:
+            return None
+        return successor
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> Principal:
+        return principal_of_grant(refresh_token.grant)
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        """Rotate: the presented token (or, in grace, its successor) is used up, atomically."""
+        row: RefreshToken = self.request.refresh_token
+        client = self.request.client
+        grant = row.grant
+        now = _now()
+        used = self.request.superseded or row
+        if not store.claim_refresh_token(used, now):
+            # Another request exchanged it a moment ago: a replay race.
+            store.revoke_grant_family(
+                grant.gid,
+                until=family_revocation_until(client, now),
+                reason="refresh_replay",
+                now=now,
+            )
+            raise InvalidGrantError()
+        expires_at = min(
+            grant.expires_at, now + timedelta(seconds=refresh_lifetime(client, grant.offline))
+        )
+        store.save_refresh_token(
+            token["refresh_token"], grant, expires_at=expires_at, parent_id=row.id, now=now
+        )
+
+    def revoke_old_credential(self, refresh_token) -> None:
+        """Nothing more to do: save_token marked the old token rotated."""
+
+
+class OpenIDRefresh:
+    """OIDC Core 12.2: a fresh ID token on refresh, for the original authentication."""
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
+
+    def process_token(self, grant, response) -> None:
+        _status, token, _headers = response
+        if not tokens.wants_id_token(token.get("scope")):
+            return
+        token["id_token"] = tokens.issue_id_token(
+            grant.request.client,
+            grant.request.user,
+            token["scope"],
+            access_token=token.get("access_token"),
+            now=_now(),
+        )
+
+
+# ---------------------------------------------------------------- client credentials
+
+
+class ClientCredentialsGrant(AudienceMixin, grants.ClientCredentialsGrant):
+    """RFC 6749 4.4 for confidential clients; nothing is stored."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        client = self.request.client
+        allowed = [s for s in client.scope.split() if s not in USER_SCOPES]
+        requested = (self.request.payload.scope or "").split()
+        if requested:
+            if any(s not in allowed for s in requested):
+                raise InvalidScopeError("The client may not request this scope.")
+            self.request.scope = " ".join(dict.fromkeys(requested))
+        else:
+            self.request.scope = " ".join(allowed)
+
+    def create_token_response(self):
+        token = self.generate_token(scope=self.request.scope, include_refresh_token=False)
+        return 200, token, self.TOKEN_RESPONSE_HEADER

@@ -1,0 +1,135 @@
+"""The per-application authorization server: Authlib's, wired to our grants and stores.
+
+`create_server(app)` builds one for each Flask app (no module-global server) and keeps it
+in `app.extensions["idp.oauth2"]`; `get_server()` returns the current app's. Other parts
+of idp.oidc (registration, logout) register their endpoints on it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Flask, Response, current_app
+from flask import request as flask_request
+
+from idp.oidc import grants, store, tokens
+from idp.oidc.client_auth import PrivateKeyJWT
+from idp.oidc.endpoints import (
+    BearerTokenValidator,
+    IntrospectionEndpoint,
+    ResourceProtector,
+    RevocationEndpoint,
+    UserInfoEndpoint,
+)
+from idp.oidc.models import Client
+
+EXTENSION_KEY = "idp.oauth2"
+# Token endpoint parameters that may repeat (RFC 8707 2.1); any other must appear once.
+REPEATABLE_TOKEN_PARAMETERS = {"resource"}
+
+
+class ProviderRequest(FlaskOAuth2Request):
+    """Authlib's Flask request, minus its per-request https check on the URL.
+
+    Behind the TLS-terminating reverse proxy every request reaches Flask as http, so the
+    check would refuse them all; transport security is enforced once instead: production
+    refuses to start with an issuer that is not https (idp.settings.check_settings).
+    """
+
+    def __init__(self, request) -> None:
+        OAuth2Request.__init__(
+            self, request.method, "https://checked.invalid/", headers=request.headers
+        )
+        self.uri = request.url
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+        self.claims_request: dict[str, Any] | None = None
+        self.superseded = None
+
+
+class ProviderIssuerParameter(IssuerParameter):
+    """RFC 9207: `iss` in every authorization response, errors included."""
+
+    def get_issuer(self) -> str:
+        return current_app.config["ISSUER"]
+
+
+class ProviderServer(AuthorizationServer):
+    def load_config(self, config) -> None:
+        self.register_token_generator("default", tokens.generate_token)
+        # Unknown scopes are ignored rather than refused (OIDC Core 3.1.2.1); each client
+        # is limited to its registered scopes.
+        self.scopes_supported = None
+
+    def query_client(self, client_id: str) -> Client | None:
+        return store.find_client(client_id)
+
+    def save_token(self, token, request) -> None:
+        """Each grant stores what it issues (see idp.oidc.grants)."""
+
+    def create_oauth2_request(self, request) -> ProviderRequest:
+        return ProviderRequest(flask_request)
+
+    def handle_response(self, status_code, payload, headers) -> Response:
+        if isinstance(payload, dict):
+            payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        return Response(payload, status=status_code, headers=headers)
+
+    def create_token_response(self, request=None) -> Response:
+        """RFC 6749 3.2: a missing grant_type or a repeated parameter is invalid_request."""
+        oauth_request = self.create_oauth2_request(request)
+        form = flask_request.form
+        if not form.get("grant_type"):
+            return self.handle_error_response(
+                oauth_request, InvalidRequestError("Missing 'grant_type' in request.")
+            )
+        for name in form:
+            if name not in REPEATABLE_TOKEN_PARAMETERS and len(form.getlist(name)) > 1:
+                return self.handle_error_response(
+                    oauth_request, InvalidRequestError("A parameter is repeated.")
+                )
+        return super().create_token_response(request)
+
+    def create_endpoint_response(self, name, request=None):
+        """Introspection and revocation also refuse repeated parameters (RFC 6749 3.2)."""
+        if name in ("introspection", "revocation"):
+            form = flask_request.form
+            if any(len(form.getlist(key)) > 1 for key in form):
+                return self.handle_error_response(
+                    self.create_oauth2_request(request),
+                    InvalidRequestError("A parameter is repeated."),
+                )
+        return super().create_endpoint_response(name, request)
+
+
+def create_server(app: Flask) -> ProviderServer:
+    server = ProviderServer()
+    server.init_app(app)
+    server.register_grant(
+        grants.AuthorizationCodeGrant,
+        [
+            grants.CodeChallenge(required=True),
+            grants.OpenIDCode(require_nonce=False),
+            grants.AuthorizationRequestChecks(),
+        ],
+    )
+    server.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefresh()])
+    server.register_grant(grants.ClientCredentialsGrant)
+    server.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
+    server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(RevocationEndpoint)
+    protector = ResourceProtector()
+    protector.register_token_validator(BearerTokenValidator(realm=app.config["ISSUER"]))
+    server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
+    server.register_extension(ProviderIssuerParameter())
+    app.extensions[EXTENSION_KEY] = server
+    return server
+
+
+def get_server() -> ProviderServer:
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,359 @@
+"""Storage of the protocol: the only module of idp.oidc that touches db.session.
+
+Every function adds to the current transaction; the view that called it commits once.
+Secrets are looked up by their SHA-256 hash (idp.oidc.models.hash_secret).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
+
+from idp.directory.models import USER_ACTIVE, Unit, User
+from idp.extensions import db, utcnow
+from idp.oidc.models import Client, hash_secret
+from idp.oidc.token_models import (
+    AuthorizationCode,
+    Consent,
+    Grant,
+    RefreshToken,
+    Revocation,
+    SessionClient,
+    UsedAssertion,
+)
+
+# A used or expired code is kept this long after it expires, so that its replay is still
+# recognised (and revokes what it issued) before cleanup removes it.
+CODE_KEEP_AFTER_EXPIRY_SECONDS = 600
+CLIENT_ID_MAX_LENGTH = 128
+UNIT_DEPTH_MAX = 32
+
+
+def new_secret() -> str:
+    """A fresh code or refresh token: 256 bits from the OS, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _insert(model: Any):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+# ---------------------------------------------------------------- clients and users
+
+
+def find_client(client_id: Any) -> Client | None:
+    """An active client by client_id; None for unknown, disabled or malformed ids."""
+    if not isinstance(client_id, str) or not client_id or len(client_id) > CLIENT_ID_MAX_LENGTH:
+        return None
+    return db.session.execute(
+        sa.select(Client).where(Client.client_id == client_id, Client.active.is_(True))
+    ).scalar_one_or_none()
+
+
+def load_unit_path(unit_id: int | None) -> list[dict[str, str]]:
+    """The unit and its ancestors, root first, as [{"code", "name"}], in one query."""
+    if unit_id is None:
+        return []
+    units = Unit.__table__
+    tree = (
+        sa.select(
+            units.c.id, units.c.parent_id, units.c.code, units.c.name, sa.literal(0).label("depth")
+        )
+        .where(units.c.id == unit_id)
+        .cte("unit_path", recursive=True)
+    )
+    parent = units.alias("parent")
+    tree = tree.union_all(
+        sa.select(
+            parent.c.id, parent.c.parent_id, parent.c.code, parent.c.name, tree.c.depth + 1
+        ).where(parent.c.id == tree.c.parent_id, tree.c.depth < UNIT_DEPTH_MAX)
+    )
+    rows = db.session.execute(sa.select(tree.c.code, tree.c.name).order_by(tree.c.depth.desc()))
+    return [{"code": code, "name": name} for code, name in rows]
+
+
+def find_user_by_sub(sub: str) -> User | None:
+    return db.session.execute(
+        sa.select(User).where(User.sub == sub).options(joinedload(User.unit))
+    ).scalar_one_or_none()
+
+
+# ---------------------------------------------------------------- authorization codes
+
+
+def save_code(code: str, **values: Any) -> AuthorizationCode:
+    row = AuthorizationCode(code_hash=hash_secret(code), **values)
+    db.session.add(row)
+    return row
+
+
+def find_code(code: Any) -> AuthorizationCode | None:
+    if not isinstance(code, str) or not code or len(code) > 512:
+        return None
+    return db.session.execute(
+        sa.select(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == hash_secret(code))
+        .options(joinedload(AuthorizationCode.user).joinedload(User.unit))
+    ).scalar_one_or_none()
+
+
+def claim_code(row: AuthorizationCode, now: datetime) -> bool:
+    """Mark a code used, atomically: False when another request used it first."""
+    result = db.session.execute(
+        sa.update(AuthorizationCode)
+        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row.used_at = now
+    return result.rowcount == 1
+
+
+# ---------------------------------------------------------------- grants and refresh tokens
+
+
+def create_grant(**values: Any) -> Grant:
+    grant = Grant(**values)
+    db.session.add(grant)
+    db.session.flush()
+    return grant
+
+
+def save_refresh_token(
+    token: str, grant: Grant, *, expires_at: datetime, parent_id: int | None, now: datetime
+) -> None:
+    """Store a new refresh token of the grant (only its hash is kept)."""
+    db.session.add(
+        RefreshToken(
+            token_hash=hash_secret(token),
+            grant_id=grant.id,
+            parent_id=parent_id,
+            client_id=grant.client_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def find_refresh_token(token: Any) -> RefreshToken | None:
+    """The refresh token row with its grant, user and session, in one query."""
+    if not isinstance(token, str) or not token or len(token) > 512:
+        return None
+    return db.session.execute(
+        sa.select(RefreshToken)
+        .where(RefreshToken.token_hash == hash_secret(token))
+        .options(
+            joinedload(RefreshToken.grant).joinedload(Grant.user).joinedload(User.unit),
+            joinedload(RefreshToken.grant).joinedload(Grant.sso_session),
+        )
+    ).scalar_one_or_none()
+
+
+def claim_refresh_token(row: RefreshToken, now: datetime) -> bool:
+    """Mark a refresh token rotated, atomically: False when it already was."""
+    result = db.session.execute(
+        sa.update(RefreshToken)
+        .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row.rotated_at = now
+    return result.rowcount == 1
+
+
+def successor_of(row: RefreshToken) -> RefreshToken | None:
+    return db.session.execute(
+        sa.select(RefreshToken)
+        .where(RefreshToken.parent_id == row.id)
+        .order_by(RefreshToken.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def add_revocation(key: str, until: datetime, reason: str, now: datetime) -> None:
+    """Record that access tokens under `key` no longer count, until they would expire."""
+    db.session.execute(
+        _insert(Revocation)
+        .values(key=key, expires_at=until, created_at=now, reason=reason)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+
+
+def revoke_grant_family(gid: str, *, until: datetime, reason: str, now: datetime) -> None:
+    """End a token family: its refresh tokens (via the grant) and its access tokens."""
+    db.session.execute(
+        sa.update(Grant)
+        .where(Grant.gid == gid, Grant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    add_revocation(f"grant:{gid}", until, reason, now)
+
+
+def live_grants(
+    *, user_id: int | None = None, client_id: str | None = None, sso_session_id: int | None = None
+) -> list[Grant]:
+    query = sa.select(Grant).where(Grant.revoked_at.is_(None))
+    if user_id is not None:
+        query = query.where(Grant.user_id == user_id)
+    if client_id is not None:
+        query = query.where(Grant.client_id == client_id)
+    if sso_session_id is not None:
+        query = query.where(Grant.sso_session_id == sso_session_id)
+    return list(db.session.execute(query).scalars())
+
+
+def token_status(
+    *, keys: list[str], client_id: str, sub: str | None, now: datetime
+) -> tuple[bool, bool, bool]:
+    """(revoked, client active, user active) for an access token, in one round trip."""
+    revoked = (
+        sa.select(sa.func.count())
+        .select_from(Revocation)
+        .where(Revocation.key.in_(keys), Revocation.expires_at > now)
+        .scalar_subquery()
+    )
+    client_active = sa.select(Client.active).where(Client.client_id == client_id).scalar_subquery()
+    user_status = sa.select(User.status).where(User.sub == (sub or "")).scalar_subquery()
+    count, active, status = db.session.execute(sa.select(revoked, client_active, user_status)).one()
+    return bool(count), bool(active), status == USER_ACTIVE
+
+
+def user_for_token(
+    *, keys: list[str], client_id: str, sub: str, now: datetime
+) -> tuple[User, Client] | None:
+    """The user and client behind a live access token, in one query.
+
+    None when the token or its grant was revoked, or the user or client is gone or disabled.
+    """
+    revoked = (
+        sa.select(sa.func.count())
+        .select_from(Revocation)
+        .where(Revocation.key.in_(keys), Revocation.expires_at > now)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        sa.select(User, Client, revoked)
+        .join(Client, Client.client_id == client_id)
+        .where(User.sub == sub)
+        .options(joinedload(User.unit))
+    ).one_or_none()
+    if row is None:
+        return None
+    user, client, count = row
+    if count or not client.active or user.status != USER_ACTIVE:
+        return None
+    return user, client
+
+
+# ---------------------------------------------------------------- client assertions
+
+
+def note_assertion(client_id: str, jti: str, expires_at: datetime) -> bool:
+    """Remember a private_key_jwt assertion's jti; False if it was seen before (replay)."""
+    key = f"{client_id}:{hash_secret(jti)}"
+    result = db.session.execute(
+        _insert(UsedAssertion)
+        .values(key=key, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return result.rowcount == 1
+
+
+# ---------------------------------------------------------------- consents
+
+
+def find_consent(user_id: int, client_id: str) -> Consent | None:
+    return db.session.execute(
+        sa.select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
+    ).scalar_one_or_none()
+
+
+def save_consent(user_id: int, client_id: str, scopes: list[str], now: datetime) -> Consent:
+    """Remember the scopes (added to any given before)."""
+    consent = find_consent(user_id, client_id)
+    if consent is None:
+        consent = Consent(user_id=user_id, client_id=client_id, scope="", created_at=now)
+        db.session.add(consent)
+    merged = list(dict.fromkeys([*consent.scope.split(), *scopes]))
+    consent.scope = " ".join(merged)
+    consent.updated_at = now
+    return consent
+
+
+def delete_consent(user_id: int, client_id: str) -> bool:
+    result = db.session.execute(
+        sa.delete(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id)
+    )
+    return bool(result.rowcount)
+
+
+def consents_of(user_id: int) -> list[tuple[Consent, Client]]:
+    rows = db.session.execute(
+        sa.select(Consent, Client)
+        .join(Client, Client.client_id == Consent.client_id)
+        .where(Consent.user_id == user_id)
+        .order_by(Consent.updated_at.desc())
+    )
+    return [(consent, client) for consent, client in rows]
+
+
+# ---------------------------------------------------------------- SSO session participants
+
+
+def record_session_client(sso_session_id: int, client_id: str, now: datetime) -> None:
+    """Note that the client got an ID token in this SSO session (issue 4's logout reads it)."""
+    insert = _insert(SessionClient).values(
+        sso_session_id=sso_session_id, client_id=client_id, first_at=now, last_at=now
+    )
+    db.session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["sso_session_id", "client_id"],
+            set_={"last_at": insert.excluded.last_at},
+        )
+    )
+
+
+def clients_of_session(sso_session_id: int) -> list[SessionClient]:
+    return list(
+        db.session.execute(
+            sa.select(SessionClient)
+            .where(SessionClient.sso_session_id == sso_session_id)
+            .order_by(SessionClient.first_at)
+        ).scalars()
+    )
+
+
+# ---------------------------------------------------------------- cleanup
+
+
+def remove_expired(now: datetime | None = None) -> dict[str, int]:
+    """Delete codes, grants, refresh tokens, revocations and assertion ids past their use."""
+    now = now or utcnow()
+    code_cutoff = now - timedelta(seconds=CODE_KEEP_AFTER_EXPIRY_SECONDS)
+    counts = {}
+    for name, statement in (
+        ("codes", sa.delete(AuthorizationCode).where(AuthorizationCode.expires_at < code_cutoff)),
+        ("refresh_tokens", sa.delete(RefreshToken).where(RefreshToken.expires_at < now)),
+        ("grants", sa.delete(Grant).where(Grant.expires_at < now)),
+        ("revocations", sa.delete(Revocation).where(Revocation.expires_at < now)),
+        ("assertions", sa.delete(UsedAssertion).where(UsedAssertion.expires_at < now)),
+    ):
+        counts[name] = (
+            db.session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
+        )
+    return counts
+
+
+def commit() -> None:
+    db.session.commit()
+
+
+def rollback() -> None:
+    db.session.rollback()
