@@ -3,6 +3,9 @@
 The contract with the protocol side: anything that needs a signed-in person redirects to
 `/login?next=<local URL>`; after a successful sign-in the browser carries the SSO cookie and
 is sent back to that URL, where `idp.sessions.current_session()` finds the session.
+`force=1` (prompt=login, max_age, step-up) means: ask for credentials even though a session
+exists. Signing in again as the session's person re-authenticates that session (same `sid`,
+new `auth_time`); as someone else, it replaces the session.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from idp.interaction.forms import LoginForm, LogoutForm, has_control_characters
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
 from idp.security import allow_form_redirects
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
-from idp.sessions.store import end_session, start_session
+from idp.sessions.store import end_session, reauthenticate, start_session
 
 bp = Blueprint("interaction", __name__)
 
@@ -63,6 +66,13 @@ def login():
         origin = audit.request_origin()
         result = sign_in(form.email.data, form.password.data, **origin)
         if result.user is not None:
+            existing = current_session()
+            if existing is not None and existing.user_id == result.user.id:
+                reauthenticate(existing, amr=[AMR_PASSWORD], acr=ACR_PASSWORD)
+                db.session.commit()
+                return redirect(safe_next(form.next.data))
+            if existing is not None:
+                end_session(existing, "replaced")
             remember = bool(form.remember.data)
             handle, _sso = start_session(
                 result.user, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, remember=remember, **origin
