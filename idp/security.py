@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask, Response, abort, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Largest request body accepted (413 beyond): forms and registration documents are small.
 MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
@@ -75,9 +76,21 @@ def has_nul_byte() -> bool:
     return any("\x00" in key or "\x00" in value for key, value in values)
 
 
+def trust_proxies(app: Flask, count: int) -> None:
+    """Behind `count` reverse proxies, take the client address from X-Forwarded-For.
+
+    Only the address: the per-address sign-in throttle and the audit log need the person's
+    address, not the proxy's. Without the setting the header is ignored, since anyone can
+    send it.
+    """
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count)  # type: ignore[method-assign]
+
+
 def init_app(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH_BYTES
+    trust_proxies(app, int(app.config.get("TRUSTED_PROXIES") or 0))
 
     @app.before_request
     def _refuse_nul_bytes() -> None:

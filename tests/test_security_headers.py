@@ -154,3 +154,26 @@ def test_a_page_may_embed_relying_parties_for_front_channel_logout(sqlite_app):
 
 def test_request_bodies_are_limited_to_one_mebibyte(sqlite_app):
     assert sqlite_app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "app_config, seen", [({}, "127.0.0.1"), ({"TRUSTED_PROXIES": 1}, "203.0.113.5")]
+)
+def test_client_address_behind_a_trusted_proxy(app, client, auth, make_user, app_config, seen):
+    """Throttling and the audit log see the person's address only when the proxy is trusted."""
+    from idp.audit import AuditEvent
+    from idp.extensions import db
+
+    make_user()
+    token = auth.csrf_token()
+    client.post(
+        "/login",
+        data={"email": "nguyen.van.an@haugiang.gov.vn", "password": "wrong", "csrf_token": token},
+        headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.5"},
+    )
+    with app.app_context():
+        (event,) = db.session.query(AuditEvent).filter_by(action="login").all()
+        assert event.ip == seen
+        from idp.sessions.models import LoginThrottle
+
+        assert db.session.get(LoginThrottle, f"ip:{seen}") is not None
