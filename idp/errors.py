@@ -40,19 +40,28 @@ def wants_json() -> bool:
     if request.path.startswith(API_PREFIXES):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def _messages() -> dict[int, tuple[str, str]]:
     return {
-        400: (_("Yêu cầu không hợp lệ"), _("Yêu cầu gửi đến không đúng định dạng hoặc thiếu thông tin.")),
+        400: (
+            _("Yêu cầu không hợp lệ"),
+            _("Yêu cầu gửi đến không đúng định dạng hoặc thiếu thông tin."),
+        ),
         403: (_("Không được phép"), _("Bạn không có quyền truy cập trang này.")),
         404: (_("Không tìm thấy trang"), _("Địa chỉ bạn mở không tồn tại.")),
         405: (_("Phương thức không được hỗ trợ"), _("Trang này không nhận loại yêu cầu đó.")),
         413: (_("Dữ liệu quá lớn"), _("Dữ liệu gửi lên vượt quá giới hạn cho phép.")),
         429: (_("Quá nhiều yêu cầu"), _("Vui lòng đợi một lát rồi thử lại.")),
         500: (_("Đã xảy ra lỗi"), _("Hệ thống gặp sự cố. Vui lòng thử lại sau.")),
-        503: (_("Tạm thời không phục vụ"), _("Hệ thống đang bận hoặc bảo trì. Vui lòng thử lại sau.")),
+        503: (
+            _("Tạm thời không phục vụ"),
+            _("Hệ thống đang bận hoặc bảo trì. Vui lòng thử lại sau."),
+        ),
     }
 
 
@@ -62,7 +71,9 @@ def render_error(status: int, title: str | None = None, message: str | None = No
             status, "server_error" if status >= 500 else "error"
         )
         return {"error": code, "error_description": message or ""}, status
-    default_title, default_message = _messages().get(status, _messages()[500 if status >= 500 else 400])
+    default_title, default_message = _messages().get(
+        status, _messages()[500 if status >= 500 else 400]
+    )
     return (
         render_template(
             "errors/error.html",
