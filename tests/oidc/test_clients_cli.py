@@ -368,6 +368,12 @@ def test_spent_registration_tokens_are_removed(app, runner):
     with app.app_context():
         assert initial_access.remove_spent_tokens() == 2
         db.session.rollback()  # the caller's transaction: nothing removed without a commit
-    # Creating a token removes the spent ones (opportunistic clean-up).
+    # `idp cleanup` removes them.
+    assert json.loads(run(runner, "cleanup", "--json").stdout)["initial_access_tokens"] == 2
+    assert [t["id"] for t in run_json(runner, "registration-token", "list")] == [kept]
+    # So does creating a token (opportunistic clean-up).
+    with app.app_context():
+        db.session.get(InitialAccessToken, kept).uses_left = 0
+        db.session.commit()
     newest = run_json(runner, "registration-token", "create")["id"]
-    assert [t["id"] for t in run_json(runner, "registration-token", "list")] == [kept, newest]
+    assert [t["id"] for t in run_json(runner, "registration-token", "list")] == [newest]
