@@ -74,27 +74,15 @@ def test_exported_csv_files_import_to_the_same_directory(sqlite_app, tmp_path):
     assert seeded["units"]["changed"] is False and seeded["users"]["changed"] is False
 
 
-def test_seed_refuses_production(sqlite_url):
-    from conftest import BASE_CONFIG
-
-    from idp import create_app
-
-    app = create_app(
-        {
-            **BASE_CONFIG,
-            "DATABASE_URL": sqlite_url,
-            "ENV": "production",
-            "ISSUER": "https://sso.haugiang.gov.vn",
-        }
-    )
-    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+def test_seed_refuses_production(sqlite_app):
+    sqlite_app.config["ENV"] = "production"
+    result = sqlite_app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: refusing to load demo accounts with published passwords in production"
     )
-    with app.app_context():
+    with sqlite_app.app_context():
         assert db.session.query(User).count() == 0
-        db.engine.dispose()
 
 
 def test_export_to_a_file_path_is_one_line_error(sqlite_app, tmp_path):
