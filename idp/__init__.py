@@ -28,9 +28,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
 
-    from idp import account, cli, errors, extensions, health, i18n, interaction, keys, logs, oidc
-    from idp import http, security
-    from idp import models, sessions  # noqa: F401  (models: every table registered)
+    from idp import (  # noqa: F401  (models: every table registered)
+        account,
+        cli,
+        errors,
+        extensions,
+        health,
+        http,
+        i18n,
+        interaction,
+        keys,
+        logs,
+        models,
+        oidc,
+        security,
+        sessions,
+    )
 
     logs.init_app(app)
     http.init_app(app)

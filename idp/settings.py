@@ -66,7 +66,8 @@ def check_settings(settings: dict[str, Any]) -> None:
     if settings["ENV"] == "production":
         if settings["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(str(settings["SECRET_KEY"])) < 32:
             raise SettingsError(
-                "refusing to start in production: IDP_SECRET_KEY is the default or shorter than 32 characters"
+                "refusing to start in production: "
+                "IDP_SECRET_KEY is the default or shorter than 32 characters"
             )
         if issuer.scheme != "https":
             raise SettingsError("refusing to start in production: IDP_ISSUER must be an https URL")

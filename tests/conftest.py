@@ -166,7 +166,9 @@ def runner(app):
 def make_unit(app):
     """Factory: make_unit(code, name=..., kind=..., parent=code) -> Unit."""
 
-    def make(code: str, name: str | None = None, kind: str = "department", parent: str | None = None):
+    def make(
+        code: str, name: str | None = None, kind: str = "department", parent: str | None = None
+    ):
         from idp.directory.models import Unit
         from idp.directory.store import find_unit
         from idp.extensions import db
@@ -234,7 +236,9 @@ class AuthActions:
         assert match, "no CSRF token on " + path
         return match.group(1)
 
-    def login(self, email="nguyen.van.an@haugiang.gov.vn", password="Mật-khẩu-đủ-dài-2026", **extra):
+    def login(
+        self, email="nguyen.van.an@haugiang.gov.vn", password="Mật-khẩu-đủ-dài-2026", **extra
+    ):
         token = self.csrf_token()
         return self._client.post(
             "/login", data={"email": email, "password": password, "csrf_token": token, **extra}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,11 +57,11 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     ph = hasher()
     if not stored_hash:
         cfg = current_app.config
-        dummy = _dummy_hash(cfg["ARGON2_MEMORY_KIB"], cfg["ARGON2_TIME_COST"], cfg["ARGON2_PARALLELISM"])
-        try:
+        dummy = _dummy_hash(
+            cfg["ARGON2_MEMORY_KIB"], cfg["ARGON2_TIME_COST"], cfg["ARGON2_PARALLELISM"]
+        )
+        with contextlib.suppress(VerificationError):
             ph.verify(dummy, "not the password" + password)
-        except VerificationError:
-            pass
         return False
     try:
         return ph.verify(stored_hash, normalize_password(password))
@@ -89,7 +90,9 @@ class PolicyViolation:
     message: str
 
 
-def check_password_policy(password: str, emails: list[str] | tuple[str, ...] = ()) -> list[PolicyViolation]:
+def check_password_policy(
+    password: str, emails: list[str] | tuple[str, ...] = ()
+) -> list[PolicyViolation]:
     """Every way the password breaks the policy; empty when it is acceptable.
 
     Messages are lazy strings, rendered in the current locale (Vietnamese by default).
