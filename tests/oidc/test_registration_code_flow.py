@@ -129,6 +129,45 @@ def test_deleted_or_disabled_dynamic_client_gets_no_tokens(app, client, make_use
     assert page.status_code == 400 and "Location" not in page.headers
 
 
+QUERY_REDIRECT_URI = "https://rp.example/callback?foo=bar"
+
+
+@pytest.fixture
+def query_rp(app, client, make_user, iat) -> RelyingParty:
+    """A dynamically registered client whose redirect URI has a query, signed in."""
+    make_user()
+    registered = register(client, iat, redirect_uris=[QUERY_REDIRECT_URI])
+    assert registered["redirect_uris"] == [QUERY_REDIRECT_URI]
+    rp = RelyingParty(client, registered["client_id"], registered["client_secret"])
+    rp.login()
+    return rp
+
+
+def test_oidcc_redirect_uri_query_ok(query_rp):
+    """The registered query stays on the redirect and the code flow completes."""
+    flow = query_rp.code_flow(pkce=True, redirect_uri=QUERY_REDIRECT_URI)
+    assert flow.params["foo"] == "bar" and flow.params["state"] == "af0ifjsldkj"
+    response = query_rp.exchange(flow, redirect_uri=QUERY_REDIRECT_URI)
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://rp.example/callback?foo=baz",  # oidcc-redirect-uri-query-mismatch
+        "https://rp.example/callback?foo=bar&foo2=bar2",  # oidcc-redirect-uri-query-added
+        "https://rp.example/callback",
+    ],
+)
+def test_oidcc_redirect_uri_query_mismatch_and_added(query_rp, redirect_uri):
+    """A redirect URI that differs from the registered one in its query is never used: the
+    person sees an error page and nothing is sent to that URI."""
+    response = query_rp.authorize(
+        redirect_uri=redirect_uri, state="s", nonce="n", **_pkce(query_rp)
+    )
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
 class _JwksServer:
     """The client's jwks_uri, served on the loopback interface (allowed in development)."""
 
