@@ -21,7 +21,13 @@ from joserfc.jwk import KeySet
 from idp.errors import ValidationFailed
 from idp.keys.ring import SUPPORTED_ALGS
 from idp.oidc import profile
-from idp.oidc.client_uris import UriRejected, check_redirect_uri, check_web_uri, origin
+from idp.oidc.client_uris import (
+    MAX_URI_LENGTH,
+    UriRejected,
+    check_redirect_uri,
+    check_web_uri,
+    origin,
+)
 
 # What a client may register: the lists discovery publishes (idp/oidc/profile.py).
 GRANT_TYPES = profile.GRANT_TYPES
@@ -307,6 +313,8 @@ def _string_list(
         raise error(field, "must be an array of non-empty strings")
     if len(value) > MAX_LIST_ITEMS:
         raise error(field, f"at most {MAX_LIST_ITEMS} values")
+    if any(len(v) > MAX_URI_LENGTH or not v.isprintable() for v in value):
+        raise error(field, f"values must be printable text of at most {MAX_URI_LENGTH} characters")
     return list(dict.fromkeys(value))  # de-duplicated, order kept
 
 

@@ -83,7 +83,7 @@ class SafeJsonPayload(JsonPayload):
             raise InvalidClientMetadataError(description="the request body is too large")
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidClientMetadataError(
                 description="the request body must be a JSON object"
             ) from exc

@@ -443,3 +443,39 @@ def test_discovery_lists_the_registration_endpoint(client):
         "private_key_jwt",
         "none",
     }
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {**RP, "contacts": ["it\u0000@rp.example.org"]},
+        {**RP, "client_name": "Ứng dụng\u0000"},
+        {**RP, "software_id": "x" * 100000},
+        {**RP, "default_max_age": 1e308 * 10},
+        {**RP, "jwks": {"keys": [{"kty": "RSA", "n": "\u0000", "e": "AQAB"}]}},
+        {**RP, "redirect_uris": ["https://h\u1eadugiang.example/cb\u0000"]},
+        {**RP, "grant_types": [["authorization_code"]]},
+        {**RP, "token_endpoint_auth_method": {"a": 1}},
+        {**RP, "application_type": None, "scope": None},
+    ],
+)
+def test_hostile_metadata_never_breaks_the_endpoint(app, register, metadata):
+    response = register(metadata)
+    assert response.status_code in (201, 400), response.get_data(as_text=True)
+    if response.status_code == 400:
+        assert response.get_json()["error"] in ("invalid_client_metadata", "invalid_redirect_uri")
+
+
+def test_deeply_nested_json_is_invalid_metadata(app, client, make_token):
+    body = b"[" * 50000 + b"]" * 50000
+    response = client.post(
+        REGISTER,
+        data=body[:60000],
+        headers={**bearer(make_token()), "Content-Type": "application/json"},
+    )
+    assert_error(response, 400, "invalid_client_metadata")
+    nested = '{"redirect_uris": ' + "[" * 20000 + "]" * 20000 + "}"
+    response = client.post(
+        REGISTER, data=nested, headers={**bearer(make_token()), "Content-Type": "application/json"}
+    )
+    assert_error(response, 400, "invalid_client_metadata")
