@@ -275,6 +275,9 @@ def update_client(
     if source is not None and source != client.source:
         changed.append("source")
         client.source = source
+        if source != "dynamic":
+            # Taken over by the administrators: the client no longer manages itself (RFC 7592).
+            client.registration_token_hash = None
     if not changed:
         return ClientResult(client)
     client.client_metadata = normal

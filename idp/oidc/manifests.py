@@ -209,6 +209,8 @@ def apply_manifest(
     )
     if active is not None and active != client.active:
         changed.append("active")
+    if client.source != "manifest":
+        changed.append("source")  # the manifest takes the client over
     if not changed:
         return FileResult("", "unchanged", client_id)
     if dry_run:

@@ -86,13 +86,9 @@ def authenticate(client_id: str, registration_access_token: str | None) -> Clien
 
 
 def update_client(
-    client: Client,
-    metadata: Mapping[str, Any],
-    policy: MetadataPolicy,
-    origin: Mapping[str, str | None] | None = None,
+    client: Client, metadata: Mapping[str, Any], policy: MetadataPolicy
 ) -> clients_service.ClientResult:
     """RFC 7592 section 2.2: the request replaces the metadata; omitted fields are removed."""
-    del origin  # the audit event names the client itself as the actor
     return clients_service.update_client(
         client.client_id, metadata, policy, actor=f"client:{client.client_id}", replace=True
     )

@@ -301,3 +301,27 @@ def test_the_provinces_clients_directory_applies_cleanly(app, runner):
         assert client.source == "manifest"
     again = apply(runner, directory)
     assert set(statuses(again).values()) == {"unchanged"}
+
+
+def test_a_manifest_takes_a_dynamic_client_out_of_self_management(app, client, runner, tmp_path):
+    from idp.oidc import initial_access
+
+    with app.app_context():
+        token = initial_access.create_token(actor="test").token
+    registered = client.post(
+        "/oauth2/register",
+        json={"redirect_uris": ["https://rp.example/cb"]},
+        headers={"Authorization": f"Bearer {token}"},
+    ).get_json()
+    client_id = registered["client_id"]
+    management = {"Authorization": f"Bearer {registered['registration_access_token']}"}
+    assert client.get(f"/oauth2/register/{client_id}", headers=management).status_code == 200
+    (tmp_path / "rp.toml").write_text(
+        f'client_id = "{client_id}"\nredirect_uris = ["https://rp.example/cb2"]\n', encoding="utf-8"
+    )
+    report = apply(runner, tmp_path)
+    assert report["files"][0]["changed"] == ["redirect_uris", "source"]
+    assert clients(app)[client_id].registration_token_hash is None
+    assert client.get(f"/oauth2/register/{client_id}", headers=management).status_code == 401
+    # The secret the client got at registration still works.
+    assert clients(app)[client_id].check_client_secret(registered["client_secret"])
