@@ -55,6 +55,8 @@ def _metadata_option(value: str | None) -> dict[str, Any]:
         raise CliError(f"--metadata is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise CliError("--metadata must be a JSON object")
+    if "client_secret" in data:
+        raise CliError("secrets are generated, never given: use `idp clients rotate-secret`")
     return data
 
 

@@ -133,6 +133,10 @@ def test_create_with_a_random_client_id(app, runner):
             "cannot read",
         ),
         (["--client-id", "has space", "--redirect-uri", "https://rp.example/cb"], "client_id"),
+        (
+            ["--redirect-uri", "https://rp.example/cb", "--metadata", '{"client_secret": "x"}'],
+            "secrets are generated",
+        ),
     ],
 )
 def test_create_refuses_bad_metadata_and_stores_nothing(app, runner, args, message):
