@@ -194,7 +194,7 @@ def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Re
 
 def deliver(response: Response, redirect_uri: str, response_mode: str | None) -> Response:
     """RFC 6749 query redirect, or OAuth 2.0 Form Post Response Mode for form_post."""
-    if response_mode != "form_post":
+    if response_mode != "form_post" or urlsplit(redirect_uri).scheme not in ("http", "https"):
         return response
     location = response.headers.get("Location")
     if response.status_code != 302 or not location:

@@ -31,8 +31,9 @@ log = logging.getLogger("idp.oidc")
 JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 JWKS_MAX_BYTES = 65536
 JWKS_CACHE_SECONDS = 300
-# An unknown kid triggers a new fetch, at most this often per jwks_uri.
-JWKS_REFETCH_MIN_SECONDS = 30
+# An unknown kid (the client rotated its keys) triggers a new fetch, at most this often per
+# jwks_uri: assertions naming random kids cannot make us hammer the client's server.
+JWKS_REFETCH_MIN_SECONDS = 10
 # Assertions valid for longer than this are refused: their jti would have to be kept as long.
 ASSERTION_MAX_LIFETIME_SECONDS = 3600
 
@@ -44,6 +45,7 @@ class _JwksCache:
 
 
 _cache = _JwksCache()
+monotonic = time.monotonic
 
 
 def _fetch_jwks(uri: str) -> KeySet:
@@ -76,7 +78,7 @@ def client_keys(client: Any, kid: str | None) -> KeySet:
     uri = client.meta("jwks_uri")
     if not uri:
         raise InvalidClientError(description="The client has no jwks or jwks_uri.")
-    now = time.monotonic()
+    now = monotonic()
     cached = _cache.entries.get(uri)
     if cached is not None:
         fetched_at, keys = cached

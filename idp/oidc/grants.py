@@ -16,7 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+    grants,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
@@ -325,8 +331,11 @@ class AuthorizationRequestChecks:
     def __call__(self, grant) -> None:
         grant.register_hook("after_validate_authorization_request_payload", self.check)
 
-    def check(self, grant, redirect_uri) -> None:
+    def check(self, grant, _result) -> None:
         request = grant.request
+        redirect_uri = request.payload.redirect_uri or request.client.get_default_redirect_uri()
+        if not request.client.check_grant_type(grants.AuthorizationCodeGrant.GRANT_TYPE):
+            raise UnauthorizedClientError("The client may not use the authorization code grant.")
         data = request.payload.data
         datalist = request.payload.datalist
         for name in SINGLE_PARAMETERS:

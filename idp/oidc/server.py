@@ -12,7 +12,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
 from flask import request as flask_request
@@ -68,6 +68,15 @@ class ProviderServer(AuthorizationServer):
 
     def query_client(self, client_id: str) -> Client | None:
         return store.find_client(client_id)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except (UnicodeDecodeError, ValueError) as exc:
+            # Authlib decodes Basic credentials as UTF-8 and does not expect anything else.
+            raise InvalidClientError(
+                status_code=401, description="Malformed client credentials."
+            ) from exc
 
     def save_token(self, token, request) -> None:
         """Each grant stores what it issues (see idp.oidc.grants)."""

@@ -258,12 +258,14 @@ def user_for_token(
 def note_assertion(client_id: str, jti: str, expires_at: datetime) -> bool:
     """Remember a private_key_jwt assertion's jti; False if it was seen before (replay)."""
     key = f"{client_id}:{hash_secret(jti)}"
-    result = db.session.execute(
+    inserted = db.session.execute(
         _insert(UsedAssertion)
         .values(key=key, expires_at=expires_at)
         .on_conflict_do_nothing(index_elements=["key"])
-    )
-    return result.rowcount == 1
+        .returning(UsedAssertion.key)
+    ).first()
+    # RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT.
+    return inserted is not None
 
 
 # ---------------------------------------------------------------- consents

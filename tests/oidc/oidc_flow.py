@@ -288,3 +288,74 @@ def rp(app, client, make_user):
         redirect_uris=[],
     )
     return RelyingParty(client)
+
+
+# ---------------------------------------------------------------- private_key_jwt clients
+
+
+class ClientKeys:
+    """An RP's signing keys, published at a jwks_uri served on 127.0.0.1 (a real server)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        from joserfc.jwk import RSAKey
+
+        self.keys = [RSAKey.generate_key(2048, parameters={"kid": "rp-1"})]
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                body = json.dumps(outer.public_jwks()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+
+    def public_jwks(self) -> dict[str, Any]:
+        return {
+            "keys": [k.as_dict(private=False) | {"use": "sig", "alg": "RS256"} for k in self.keys]
+        }
+
+    def rotate(self) -> None:
+        from joserfc.jwk import RSAKey
+
+        self.keys = [RSAKey.generate_key(2048, parameters={"kid": f"rp-{len(self.keys) + 1}"})]
+
+    def assertion(self, client_id: str, aud: str = ISSUER + "/oauth2/token", **claims: Any) -> str:
+        key = self.keys[-1]
+        now = int(time.time())
+        payload = {
+            "iss": client_id,
+            "sub": client_id,
+            "aud": aud,
+            "jti": secrets.token_urlsafe(12),
+            "iat": now,
+            "exp": now + 60,
+            **claims,
+        }
+        return jwt.encode({"alg": "RS256", "kid": key.kid}, payload, key)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.fixture
+def client_keys():
+    keys = ClientKeys()
+    yield keys
+    keys.close()
