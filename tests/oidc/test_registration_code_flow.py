@@ -202,7 +202,7 @@ class _JwksServer:
         self.thread.join()
 
 
-def test_oidcc_registration_jwks_uri_code_flow(app, client, make_user, iat, database_url):
+def test_oidcc_registration_jwks_uri_code_flow(app, client, make_user, iat):
     """oidcc-registration-jwks-uri: register private_key_jwt with a jwks_uri, then
     authenticate at the token endpoint with an assertion signed by that key."""
     make_user()
@@ -240,12 +240,6 @@ def test_oidcc_registration_jwks_uri_code_flow(app, client, make_user, iat, data
                 "client_assertion": assertion,
             },
         )
-    if database_url.startswith("postgresql") and response.get_json().get("error_description") == (
-        "JWT ID is used before."
-    ):
-        # idp.oidc.store.note_assertion reads the rowcount of INSERT ... ON CONFLICT DO
-        # NOTHING, which SQLAlchemy 2.1 + psycopg report as -1: every assertion looks replayed.
-        pytest.xfail("private_key_jwt on PostgreSQL: note_assertion sees every jti as used")
     assert response.status_code == 200, response.get_json()
     rp.validate_id_token(response.get_json()["id_token"], nonce=flow.nonce)
 
