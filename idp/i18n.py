@@ -18,7 +18,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import format_datetime, get_locale
 from werkzeug.exceptions import HTTPException
 
@@ -79,6 +79,9 @@ def select_locale() -> str:
     if "locale" in g:
         return g.locale
     supported = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # Command-line use: messages in the default language.
+        return supported[0]
     cookie = request.cookies.get(LANG_COOKIE)
     chosen = cookie if cookie in supported else pick_locale(requested_ui_locales(), supported)
     if chosen is None:
