@@ -7,6 +7,8 @@ revoked or disabled. Refresh tokens are looked up by hash.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +25,7 @@ from flask import request as flask_request
 
 from idp.directory.models import User
 from idp.extensions import utcnow
-from idp.keys.ring import InvalidJWT, sign_jwt, signing_algs, verify_jwt
+from idp.keys.ring import KEY_CACHE_SECONDS, InvalidJWT, sign_jwt, signing_algs, verify_jwt
 from idp.oidc import claims as claim_values
 from idp.oidc import store
 from idp.oidc.grants import family_revocation_until
@@ -39,10 +41,43 @@ TOKEN_MAX_LENGTH = 16384
 # ---------------------------------------------------------------- looking tokens up
 
 
+class _VerifiedTokens:
+    """Claims of access tokens whose signature was checked in the last few seconds.
+
+    Resource servers present the same token again and again; its signature cannot change,
+    and revocation is looked up in the database on every call anyway. Entries live no
+    longer than the key ring's own cache of published keys (KEY_CACHE_SECONDS), so a key
+    withdrawn from the JWKS stops validating tokens just as soon as without this cache.
+    """
+
+    MAX_ENTRIES = 10000
+
+    def __init__(self) -> None:
+        self.entries: dict[bytes, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, digest: bytes) -> dict[str, Any] | None:
+        entry = self.entries.get(digest)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, digest: bytes, claims: dict[str, Any]) -> None:
+        if len(self.entries) >= self.MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[digest] = (time.monotonic() + KEY_CACHE_SECONDS, claims)
+
+
+_verified = _VerifiedTokens()
+
+
 def access_token_claims(token: str) -> dict[str, Any] | None:
     """The claims of one of our access tokens (signature, typ and iss checked), or None."""
-    if not isinstance(token, str) or token.count(".") != 2:
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > TOKEN_MAX_LENGTH:
         return None
+    digest = hashlib.sha256(token.encode()).digest()
+    cached = _verified.get(digest)
+    if cached is not None and cached.get("iss") == current_app.config["ISSUER"]:
+        return cached
     try:
         _header, claims = verify_jwt(token, typ=ACCESS_TOKEN_TYP)
     except InvalidJWT:
@@ -52,6 +87,7 @@ def access_token_claims(token: str) -> dict[str, Any] | None:
     for name, kind in (("exp", int), ("iat", int), ("jti", str), ("client_id", str), ("sub", str)):
         if not isinstance(claims.get(name), kind):
             return None
+    _verified.put(digest, claims)
     return claims
 
 

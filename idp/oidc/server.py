@@ -14,7 +14,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 from flask import request as flask_request
 
 from idp.oidc import grants, store, tokens
@@ -82,7 +82,10 @@ class ProviderServer(AuthorizationServer):
         """Each grant stores what it issues (see idp.oidc.grants)."""
 
     def create_oauth2_request(self, request) -> ProviderRequest:
-        return ProviderRequest(flask_request)
+        # Authlib asks several times per HTTP request; build it once.
+        if "oauth2_request" not in g:
+            g.oauth2_request = ProviderRequest(flask_request)
+        return g.oauth2_request
 
     def handle_response(self, status_code, payload, headers) -> Response:
         if isinstance(payload, dict):

@@ -51,9 +51,13 @@ def find_client(client_id: Any) -> Client | None:
     """An active client by client_id; None for unknown, disabled or malformed ids."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > CLIENT_ID_MAX_LENGTH:
         return None
-    return db.session.execute(
-        sa.select(Client).where(Client.client_id == client_id, Client.active.is_(True))
-    ).scalar_one_or_none()
+    return db.session.execute(_ACTIVE_CLIENT, {"client_id": client_id}).scalar_one_or_none()
+
+
+# Statements on the hot paths are built once; only their parameters change.
+_ACTIVE_CLIENT = sa.select(Client).where(
+    Client.client_id == sa.bindparam("client_id"), Client.active.is_(True)
+)
 
 
 def load_unit_path(unit_id: int | None) -> list[dict[str, str]]:
@@ -96,11 +100,17 @@ def save_code(code: str, **values: Any) -> AuthorizationCode:
 def find_code(code: Any) -> AuthorizationCode | None:
     if not isinstance(code, str) or not code or len(code) > 512:
         return None
-    return db.session.execute(
-        sa.select(AuthorizationCode)
-        .where(AuthorizationCode.code_hash == hash_secret(code))
-        .options(joinedload(AuthorizationCode.user).joinedload(User.unit))
-    ).scalar_one_or_none()
+    return db.session.execute(_CODE_BY_HASH, {"code_hash": hash_secret(code)}).scalar_one_or_none()
+
+
+_CODE_BY_HASH = (
+    sa.select(AuthorizationCode)
+    .where(AuthorizationCode.code_hash == sa.bindparam("code_hash"))
+    .options(
+        joinedload(AuthorizationCode.user).joinedload(User.unit),
+        joinedload(AuthorizationCode.sso_session),
+    )
+)
 
 
 def claim_code(row: AuthorizationCode, now: datetime) -> bool:
@@ -146,13 +156,18 @@ def find_refresh_token(token: Any) -> RefreshToken | None:
     if not isinstance(token, str) or not token or len(token) > 512:
         return None
     return db.session.execute(
-        sa.select(RefreshToken)
-        .where(RefreshToken.token_hash == hash_secret(token))
-        .options(
-            joinedload(RefreshToken.grant).joinedload(Grant.user).joinedload(User.unit),
-            joinedload(RefreshToken.grant).joinedload(Grant.sso_session),
-        )
+        _REFRESH_BY_HASH, {"token_hash": hash_secret(token)}
     ).scalar_one_or_none()
+
+
+_REFRESH_BY_HASH = (
+    sa.select(RefreshToken)
+    .where(RefreshToken.token_hash == sa.bindparam("token_hash"))
+    .options(
+        joinedload(RefreshToken.grant).joinedload(Grant.user).joinedload(User.unit),
+        joinedload(RefreshToken.grant).joinedload(Grant.sso_session),
+    )
+)
 
 
 def claim_refresh_token(row: RefreshToken, now: datetime) -> bool:
@@ -209,19 +224,46 @@ def live_grants(
     return list(db.session.execute(query).scalars())
 
 
+def _revocation_count() -> Any:
+    """How many live revocations cover the token (`jti:` key) or its grant (`grant:` key)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(Revocation)
+        .where(
+            Revocation.key.in_([sa.bindparam("jti_key"), sa.bindparam("grant_key")]),
+            Revocation.expires_at > sa.bindparam("now"),
+        )
+        .scalar_subquery()
+    )
+
+
+_TOKEN_STATUS = sa.select(
+    _revocation_count(),
+    sa.select(Client.active).where(Client.client_id == sa.bindparam("client_id")).scalar_subquery(),
+    sa.select(User.status).where(User.sub == sa.bindparam("sub")).scalar_subquery(),
+)
+_USER_FOR_TOKEN = (
+    sa.select(User, Client, _revocation_count())
+    .join(Client, Client.client_id == sa.bindparam("client_id"))
+    .where(User.sub == sa.bindparam("sub"))
+    .options(joinedload(User.unit))
+)
+
+
+def _revocation_params(keys: list[str], now: datetime) -> dict[str, Any]:
+    jti_key, grant_key = (list(keys) + ["", ""])[:2]
+    return {"jti_key": jti_key, "grant_key": grant_key or jti_key, "now": now}
+
+
 def token_status(
     *, keys: list[str], client_id: str, sub: str | None, now: datetime
 ) -> tuple[bool, bool, bool]:
-    """(revoked, client active, user active) for an access token, in one round trip."""
-    revoked = (
-        sa.select(sa.func.count())
-        .select_from(Revocation)
-        .where(Revocation.key.in_(keys), Revocation.expires_at > now)
-        .scalar_subquery()
-    )
-    client_active = sa.select(Client.active).where(Client.client_id == client_id).scalar_subquery()
-    user_status = sa.select(User.status).where(User.sub == (sub or "")).scalar_subquery()
-    count, active, status = db.session.execute(sa.select(revoked, client_active, user_status)).one()
+    """(revoked, client active, user active) for an access token, in one round trip.
+
+    `keys` are the token's `jti:` key and, for user tokens, its `grant:` key.
+    """
+    params = {**_revocation_params(keys, now), "client_id": client_id, "sub": sub or ""}
+    count, active, status = db.session.execute(_TOKEN_STATUS, params).one()
     return bool(count), bool(active), status == USER_ACTIVE
 
 
@@ -232,18 +274,8 @@ def user_for_token(
 
     None when the token or its grant was revoked, or the user or client is gone or disabled.
     """
-    revoked = (
-        sa.select(sa.func.count())
-        .select_from(Revocation)
-        .where(Revocation.key.in_(keys), Revocation.expires_at > now)
-        .scalar_subquery()
-    )
-    row = db.session.execute(
-        sa.select(User, Client, revoked)
-        .join(Client, Client.client_id == client_id)
-        .where(User.sub == sub)
-        .options(joinedload(User.unit))
-    ).one_or_none()
+    params = {**_revocation_params(keys, now), "client_id": client_id, "sub": sub}
+    row = db.session.execute(_USER_FOR_TOKEN, params).one_or_none()
     if row is None:
         return None
     user, client, count = row

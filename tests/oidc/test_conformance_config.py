@@ -67,7 +67,11 @@ def test_discovery_lists_exactly_what_is_supported(metadata):
     assert metadata["acr_values_supported"] == ["urn:hg:loa:1"]
     assert metadata["ui_locales_supported"] == ["vi", "en"]
     assert metadata["registration_endpoint"] == ISSUER + "/oauth2/register"
-    for unsupported in ("end_session_endpoint", "request_object_signing_alg_values_supported"):
+    for unsupported in (
+        "device_authorization_endpoint",
+        "pushed_authorization_request_endpoint",
+        "request_object_signing_alg_values_supported",
+    ):
         assert unsupported not in metadata
 
 
