@@ -258,7 +258,7 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
                 expires_at = now + timedelta(seconds=refresh_lifetime(client, False))
         else:
             expires_at = now + timedelta(seconds=tokens.lifetime(client, "access_token"))
-        grant = store.create_grant(
+        grant_id = store.create_grant(
             gid=code.grant_id,
             client_id=client.client_id,
             user_id=principal.user.id,
@@ -277,7 +277,8 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
             lifetime = timedelta(seconds=refresh_lifetime(client, offline))
             store.save_refresh_token(
                 token["refresh_token"],
-                grant,
+                grant_id=grant_id,
+                client_id=client.client_id,
                 expires_at=min(expires_at, now + lifetime),
                 parent_id=None,
                 now=now,
@@ -448,7 +449,12 @@ class RefreshTokenGrant(AudienceMixin, grants.RefreshTokenGrant):
             grant.expires_at, now + timedelta(seconds=refresh_lifetime(client, grant.offline))
         )
         store.save_refresh_token(
-            token["refresh_token"], grant, expires_at=expires_at, parent_id=row.id, now=now
+            token["refresh_token"],
+            grant_id=grant.id,
+            client_id=grant.client_id,
+            expires_at=expires_at,
+            parent_id=row.id,
+            now=now,
         )
 
     def revoke_old_credential(self, refresh_token) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.directory.models import USER_ACTIVE, Unit, User
 from idp.extensions import db, utcnow
@@ -91,10 +92,15 @@ def find_user_by_sub(sub: str) -> User | None:
 # ---------------------------------------------------------------- authorization codes
 
 
-def save_code(code: str, **values: Any) -> AuthorizationCode:
-    row = AuthorizationCode(code_hash=hash_secret(code), **values)
-    db.session.add(row)
-    return row
+# Inserts on the hot paths go to the tables with prebuilt statements: the ORM's insert
+# machinery costs several times more than the statement itself.
+_INSERT_CODE = sa.insert(AuthorizationCode.__table__)
+_INSERT_GRANT = sa.insert(Grant.__table__).returning(Grant.__table__.c.id)
+_INSERT_REFRESH = sa.insert(RefreshToken.__table__)
+
+
+def save_code(code: str, **values: Any) -> None:
+    db.session.execute(_INSERT_CODE, {"code_hash": hash_secret(code), **values})
 
 
 def find_code(code: Any) -> AuthorizationCode | None:
@@ -113,41 +119,50 @@ _CODE_BY_HASH = (
 )
 
 
+_codes = AuthorizationCode.__table__
+_CLAIM_CODE = (
+    sa.update(_codes)
+    .where(_codes.c.id == sa.bindparam("row_id"), _codes.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("now"))
+)
+
+
 def claim_code(row: AuthorizationCode, now: datetime) -> bool:
     """Mark a code used, atomically: False when another request used it first."""
-    result = db.session.execute(
-        sa.update(AuthorizationCode)
-        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    row.used_at = now
+    result = db.session.execute(_CLAIM_CODE, {"row_id": row.id, "now": now})
+    # The row now says what the database says, without a second UPDATE at the next flush.
+    set_committed_value(row, "used_at", now)
     return result.rowcount == 1
 
 
 # ---------------------------------------------------------------- grants and refresh tokens
 
 
-def create_grant(**values: Any) -> Grant:
-    grant = Grant(**values)
-    db.session.add(grant)
-    db.session.flush()
-    return grant
+def create_grant(**values: Any) -> int:
+    """Store a grant; returns its row id."""
+    return db.session.execute(_INSERT_GRANT, values).scalar_one()
 
 
 def save_refresh_token(
-    token: str, grant: Grant, *, expires_at: datetime, parent_id: int | None, now: datetime
+    token: str,
+    *,
+    grant_id: int,
+    client_id: str,
+    expires_at: datetime,
+    parent_id: int | None,
+    now: datetime,
 ) -> None:
     """Store a new refresh token of the grant (only its hash is kept)."""
-    db.session.add(
-        RefreshToken(
-            token_hash=hash_secret(token),
-            grant_id=grant.id,
-            parent_id=parent_id,
-            client_id=grant.client_id,
-            created_at=now,
-            expires_at=expires_at,
-        )
+    db.session.execute(
+        _INSERT_REFRESH,
+        {
+            "token_hash": hash_secret(token),
+            "grant_id": grant_id,
+            "parent_id": parent_id,
+            "client_id": client_id,
+            "created_at": now,
+            "expires_at": expires_at,
+        },
     )
 
 
@@ -170,15 +185,18 @@ _REFRESH_BY_HASH = (
 )
 
 
+_refresh = RefreshToken.__table__
+_CLAIM_REFRESH = (
+    sa.update(_refresh)
+    .where(_refresh.c.id == sa.bindparam("row_id"), _refresh.c.rotated_at.is_(None))
+    .values(rotated_at=sa.bindparam("now"))
+)
+
+
 def claim_refresh_token(row: RefreshToken, now: datetime) -> bool:
     """Mark a refresh token rotated, atomically: False when it already was."""
-    result = db.session.execute(
-        sa.update(RefreshToken)
-        .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_(None))
-        .values(rotated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    row.rotated_at = now
+    result = db.session.execute(_CLAIM_REFRESH, {"row_id": row.id, "now": now})
+    set_committed_value(row, "rotated_at", now)
     return result.rowcount == 1
 
 
@@ -343,15 +361,22 @@ def consents_of(user_id: int) -> list[tuple[Consent, Client]]:
 
 def record_session_client(sso_session_id: int, client_id: str, now: datetime) -> None:
     """Note that the client got an ID token in this SSO session (issue 4's logout reads it)."""
-    insert = _insert(SessionClient).values(
-        sso_session_id=sso_session_id, client_id=client_id, first_at=now, last_at=now
-    )
-    db.session.execute(
-        insert.on_conflict_do_update(
+    dialect = db.session.get_bind().dialect.name
+    statement = _UPSERT_SESSION_CLIENT.get(dialect)
+    if statement is None:
+        insert = _insert(SessionClient.__table__)
+        statement = insert.on_conflict_do_update(
             index_elements=["sso_session_id", "client_id"],
             set_={"last_at": insert.excluded.last_at},
         )
+        _UPSERT_SESSION_CLIENT[dialect] = statement
+    db.session.execute(
+        statement,
+        {"sso_session_id": sso_session_id, "client_id": client_id, "first_at": now, "last_at": now},
     )
+
+
+_UPSERT_SESSION_CLIENT: dict[str, Any] = {}
 
 
 def clients_of_session(sso_session_id: int) -> list[SessionClient]:
