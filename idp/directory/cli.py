@@ -388,5 +388,8 @@ def demo_export(directory: Path) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from idp.demo_run import demo_run_command
+
+    demo_group.add_command(demo_run_command)
     for group in (users_group, units_group, directory_group, demo_group):
         app.cli.add_command(group)
