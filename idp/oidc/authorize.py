@@ -62,9 +62,10 @@ def handle(server: ProviderServer) -> Response:
         first_party=client.first_party,
         scopes=scopes,
         prompts=set((data.get("prompt") or "").split()),
-        max_age=int(data["max_age"]) if data.get("max_age") else None,
+        max_age=requested_max_age(data.get("max_age"), client),
         id_token_hint=data.get("id_token_hint"),
-        acr_values=(data.get("acr_values") or "").split(),
+        acr_values=(data.get("acr_values") or "").split()
+        or list(client.meta("default_acr_values") or []),
         claims=request.claims_request,
         login_ticket=data.get(checks.LOGIN_TICKET_PARAM),
         consented_scopes=(
@@ -102,6 +103,15 @@ def handle(server: ProviderServer) -> Response:
     store.commit()
     _maybe_cleanup()
     return deliver(response, grant.redirect_uri, data.get("response_mode"))
+
+
+def requested_max_age(value: str | None, client) -> int | None:
+    """max_age of the request, else the client's registered default_max_age (OIDC
+    Registration 2); the syntax was checked by AuthorizationRequestChecks."""
+    if value:
+        return int(value)
+    default = client.meta("default_max_age")
+    return default if isinstance(default, int) and default >= 0 else None
 
 
 def _for(grant, error: OAuth2Error) -> OAuth2Error:

@@ -388,3 +388,29 @@ def granted_apps_section(rp) -> str:
 def _csrf(rp, path: str) -> str:
     page = rp.http.get(path).get_data(as_text=True)
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+# ---- registered defaults (OpenID Connect Dynamic Client Registration 2)
+
+
+@pytest.mark.parametrize("app_config", [{"ACR_VALUES_SUPPORTED": ["urn:hg:loa:1", "urn:hg:loa:2"]}])
+def test_default_acr_values_apply_when_the_request_names_none(app, rp):
+    make_client(app, "docs", default_acr_values=["urn:hg:loa:2"])
+    rp.login()
+    response = RelyingParty(rp.http, "docs").authorize()
+    assert query_of(response.headers["Location"])["acr"] == "urn:hg:loa:2"
+    # A request's own acr_values take precedence over the registered default.
+    response = RelyingParty(rp.http, "docs").authorize(acr_values="urn:hg:loa:1")
+    assert "code" in redirected(response)
+
+
+def test_default_max_age_applies_when_the_request_has_none(app, rp):
+    from test_conformance_basic import age_sessions
+
+    make_client(app, "docs", default_max_age=60)
+    rp.login()
+    docs = RelyingParty(rp.http, "docs")
+    assert "code" in redirected(docs.authorize())
+    age_sessions(app, 120)
+    assert query_of(docs.authorize().headers["Location"])["force"] == "1"
+    assert "code" in redirected(docs.authorize(max_age="3600"))
