@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +46,6 @@ class Principal:
     grant_id: str | None = None
     claims: dict[str, Any] | None = None
     nonce: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def get_user_id(self) -> str:
         return self.user.sub
