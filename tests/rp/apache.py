@@ -1,9 +1,16 @@
 """Apache httpd with mod_auth_openidc as a real relying party, on 127.0.0.1.
 
-Debian's apache2 and libapache2-mod-auth-openidc packages (installed by .ci/run). The
-fixture writes a self-contained configuration into a temporary folder, starts httpd in the
-foreground and stops it afterwards. `/protected/` needs a signed-in user; its page echoes
-the `sub` and e-mail that mod_auth_openidc got from our ID token.
+Debian's apache2 and libapache2-mod-auth-openidc packages (installed by .ci/run). `start`
+writes a self-contained configuration into a temporary folder, starts httpd in the
+foreground and `stop` ends it. `/protected/` needs a signed-in user; its page echoes the
+`sub` and e-mail that mod_auth_openidc got from our ID token. `/silent/` is the same with
+`prompt=none` in the authorization request: with no SSO session the provider answers
+`login_required`, which mod_auth_openidc shows on an error page.
+
+mod_auth_openidc serves every protocol endpoint under its redirect URI:
+`?logout=<url>` signs out (locally, then RP-Initiated Logout at our end_session endpoint),
+`?logout=backchannel` receives back-channel logout tokens, `?logout=get` is the
+front-channel logout page the provider frames.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 APACHE = "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
@@ -61,8 +69,7 @@ OIDCSessionInactivityTimeout 3600
 OIDCStateTimeout 300
 OIDCHTTPTimeoutShort 5
 OIDCHTTPTimeoutLong 10
-OIDCProviderCheckSessionIFrame ""
-OIDCXForwardedHeaders
+OIDCIDTokenSignedResponseAlg RS256
 
 <Directory "{root}/htdocs">
   Require all granted
@@ -70,6 +77,13 @@ OIDCXForwardedHeaders
 <Location /protected/>
   AuthType openid-connect
   Require valid-user
+  Options +Includes
+  AddOutputFilter INCLUDES .shtml
+</Location>
+<Location /silent/>
+  AuthType openid-connect
+  Require valid-user
+  OIDCPathAuthRequestParams prompt=none
   Options +Includes
   AddOutputFilter INCLUDES .shtml
 </Location>
@@ -103,7 +117,16 @@ class ApacheRP:
 
     @property
     def frontchannel_logout_uri(self) -> str:
-        return f"{self.redirect_uri}?logout=https%3A%2F%2F127.0.0.1"
+        return f"{self.redirect_uri}?logout=get"
+
+    @property
+    def logged_out_url(self) -> str:
+        """Where mod_auth_openidc's logout ends (a post_logout_redirect_uri to register)."""
+        return f"{self.base}/loggedout.html"
+
+    def logout_url(self) -> str:
+        """mod_auth_openidc's sign-out: local session, then the provider's end_session."""
+        return f"{self.redirect_uri}?logout={quote(self.logged_out_url, safe='')}"
 
     def log(self) -> str:
         path = self.root / "error.log"
@@ -117,6 +140,31 @@ class ApacheRP:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.process.stderr:
+            self.process.stderr.close()
+
+
+def client_metadata(port: int, *, logout: str) -> dict:
+    """Registration metadata for the httpd that will listen on `port`.
+
+    `logout`: "backchannel" (mod_auth_openidc's ?logout=backchannel receives logout tokens)
+    or "frontchannel" (?logout=get, framed by the provider's signed-out page).
+    """
+    base = f"http://127.0.0.1:{port}"
+    redirect_uri = f"{base}/protected/redirect_uri"
+    metadata = {
+        "client_name": "Apache httpd, mod_auth_openidc",
+        "redirect_uris": [redirect_uri],
+        "post_logout_redirect_uris": [f"{base}/loggedout.html"],
+        "scope": "openid email profile",
+    }
+    if logout == "backchannel":
+        metadata["backchannel_logout_uri"] = f"{redirect_uri}?logout=backchannel"
+        metadata["backchannel_logout_session_required"] = True
+    else:
+        metadata["frontchannel_logout_uri"] = f"{redirect_uri}?logout=get"
+        metadata["frontchannel_logout_session_required"] = True
+    return metadata
 
 
 def available() -> str | None:
@@ -137,16 +185,24 @@ def free_port() -> int:
 def start(workdir: Path, *, issuer: str, client_id: str, client_secret: str, port: int) -> ApacheRP:
     """Start httpd; `port` is chosen first so the client can be registered with its URIs."""
     root = workdir / f"apache-{port}"
-    (root / "htdocs" / "protected").mkdir(parents=True)
-    (root / "htdocs" / "protected" / "index.shtml").write_text(PAGE)
+    for folder in ("protected", "silent"):
+        (root / "htdocs" / folder).mkdir(parents=True)
+        (root / "htdocs" / folder / "index.shtml").write_text(PAGE)
     (root / "htdocs" / "loggedout.html").write_text("<!doctype html><p>logged out</p>")
     user = "www-data" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
     group = "www-data" if os.geteuid() == 0 else user
     (root / "httpd.conf").write_text(
         CONFIG.format(
-            root=root, port=port, modules=MODULES, issuer=issuer, client_id=client_id,
-            client_secret=client_secret, passphrase=secrets.token_hex(16), user=user,
-            group=group, oidc_log_level=os.environ.get("IDP_TEST_OIDC_LOG", "warn"),
+            root=root,
+            port=port,
+            modules=MODULES,
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=client_secret,
+            passphrase=secrets.token_hex(16),
+            user=user,
+            group=group,
+            oidc_log_level=os.environ.get("IDP_TEST_OIDC_LOG", "warn"),
         )
     )
     if os.geteuid() == 0:
@@ -160,7 +216,8 @@ def start(workdir: Path, *, issuer: str, client_id: str, client_secret: str, por
             parent.chmod(parent.stat().st_mode | 0o005)
     process = subprocess.Popen(
         [APACHE, "-f", str(root / "httpd.conf"), "-DFOREGROUND"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     rp = ApacheRP(port=port, root=root, client_id=client_id, process=process)
     deadline = time.monotonic() + 20
