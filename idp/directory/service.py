@@ -212,7 +212,11 @@ def end_sign_ins(user_ids: list[int]) -> int:
     """
     if not user_ids:
         return 0
-    return records.end_sessions_of_users(user_ids, SESSION_END_REASON_DISABLED)
+    from idp.sessions.logout import end_sessions_of_users
+
+    # Single sign-out (back-channel notices to their relying parties), and every grant,
+    # offline ones included, revoked.
+    return end_sessions_of_users(user_ids, SESSION_END_REASON_DISABLED)
 
 
 def disable_user(user: User, actor: str) -> bool:

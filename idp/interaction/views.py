@@ -21,7 +21,14 @@ from idp.interaction.forms import LoginForm, LogoutForm, has_control_characters
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
 from idp.security import allow_form_redirects
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
-from idp.sessions.store import end_session, reauthenticate, start_session
+from idp.sessions.logout import (
+    REASON_LOGOUT,
+    REASON_REPLACED,
+    end_sessions,
+    sign_out_browser,
+)
+from idp.sessions.store import reauthenticate, start_session
+from idp.sessions.views import signed_out_response
 
 bp = Blueprint("interaction", __name__)
 
@@ -72,7 +79,7 @@ def login():
                 db.session.commit()
                 return redirect(safe_next(form.next.data))
             if existing is not None:
-                end_session(existing, "replaced")
+                end_sessions([existing.id], reason=REASON_REPLACED)
             remember = bool(form.remember.data)
             handle, _sso = start_session(
                 result.user, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, remember=remember, **origin
@@ -106,14 +113,13 @@ def logout():
     form = LogoutForm()
     sso = current_session()
     if request.method == "POST" and form.validate_on_submit():
+        result = None
         if sso is not None:
-            end_session(sso, "user")
-            audit.record(
-                "logout", actor=sso.user.sub, subject=sso.user.sub, **audit.request_origin()
-            )
+            # Single sign-out: every relying party of the session is told (idp.sessions).
+            result = sign_out_browser(sso, reason=REASON_LOGOUT, origin=audit.request_origin())
             db.session.commit()
         g.sso = None
-        response = redirect(url_for("interaction.logged_out"))
+        response = signed_out_response(result, None)
         clear_session_cookie(response)
         return response
     if sso is None:

@@ -5,10 +5,19 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Endpoints, grants and commands are registered here."""
-    from idp.oidc import cli, clients_cli, registration, server, token_models, views  # noqa: F401
+    from idp.oidc import (  # noqa: F401
+        cli,
+        clients_cli,
+        logout,
+        registration,
+        server,
+        token_models,
+        views,
+    )
 
     server.create_server(app)
     views.init_app(app)
     registration.init_registration(app)
+    logout.init_app(app)
     cli.init_app(app)
     clients_cli.init_cli(app)

@@ -68,6 +68,14 @@ def build_metadata() -> dict[str, Any]:
     }
     if has_route(profile.REGISTRATION_PATH):
         metadata["registration_endpoint"] = issuer + profile.REGISTRATION_PATH
+    if has_route(profile.END_SESSION_PATH, "GET"):
+        # RP-Initiated, Front-Channel and Back-Channel Logout 1.0 (idp/oidc/logout.py,
+        # idp/sessions/): ID tokens carry `sid`, and so do both kinds of logout.
+        metadata["end_session_endpoint"] = issuer + profile.END_SESSION_PATH
+        metadata["frontchannel_logout_supported"] = True
+        metadata["frontchannel_logout_session_supported"] = True
+        metadata["backchannel_logout_supported"] = True
+        metadata["backchannel_logout_session_supported"] = True
     return metadata
 
 

@@ -78,3 +78,5 @@ REVOCATION_PATH = "/oauth2/revoke"
 # Served by the registration blueprint when it is installed; discovery lists it only then.
 REGISTRATION_PATH = "/oauth2/register"
 JWKS_PATH = "/jwks"
+# RP-Initiated Logout 1.0 (idp/oidc/logout.py); discovery lists it only when installed.
+END_SESSION_PATH = "/oauth2/logout"

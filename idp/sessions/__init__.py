@@ -1,4 +1,10 @@
-"""SSO sessions: the cookie, the server-side record and (later) the logout fan-out."""
+"""SSO sessions: the cookie, the server-side record and the single sign-out fan-out.
+
+models/store: sessions and the logout outbox; logout: ending sessions and telling the
+relying parties; delivery/worker: back-channel logout tokens; views: the account page's
+session list and the signed-out page; cli: `idp worker`, `idp sessions`,
+`idp logout-deliveries`.
+"""
 
 from __future__ import annotations
 
@@ -35,5 +41,38 @@ def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SSO_COOKIE, path="/", httponly=True, secure=secure, samesite="Lax")
 
 
+def check_logout_settings(config: dict) -> None:
+    """Fail fast on logout settings the delivery could not work with."""
+    from idp.settings import SettingsError
+
+    for key in (
+        "LOGOUT_TOKEN_TTL_SECONDS",
+        "LOGOUT_RETRY_SECONDS",
+        "LOGOUT_RETRY_FIRST_DELAY_SECONDS",
+        "LOGOUT_RETRY_MAX_DELAY_SECONDS",
+        "LOGOUT_CONNECT_TIMEOUT_SECONDS",
+        "LOGOUT_TIMEOUT_SECONDS",
+        "LOGOUT_IMMEDIATE_THREADS",
+        "LOGOUT_DELIVERY_KEEP_SECONDS",
+        "WORKER_POLL_SECONDS",
+    ):
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise SettingsError(f"IDP_{key} must be a positive number")
+    allow = config.get("LOGOUT_ALLOW_PRIVATE_TARGETS")
+    words = ("auto", "true", "false", "1", "0", "yes", "no", "on", "off")
+    if not isinstance(allow, bool) and str(allow).strip().lower() not in words:
+        raise SettingsError("IDP_LOGOUT_ALLOW_PRIVATE_TARGETS must be true, false or auto")
+
+
 def init_app(app: Flask) -> None:
-    from idp.sessions import models  # noqa: F401  (tables known to migrations)
+    from idp.sessions import cli, delivery, models, overview, views  # noqa: F401
+
+    check_logout_settings(app.config)
+    app.register_blueprint(views.bp)
+    cli.init_app(app)
+
+    @app.context_processor
+    def _sessions_of() -> dict:
+        # The account page lists the person's live sessions (sessions/_sessions.html).
+        return {"live_sso_sessions": overview.live_sessions}

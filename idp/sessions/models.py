@@ -45,3 +45,54 @@ class LoginThrottle(db.Model):
     failures: Mapped[int] = mapped_column(default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Status of a back-channel logout delivery (see idp.sessions.outbox).
+DELIVERY_PENDING = "pending"
+DELIVERY_DELIVERED = "delivered"
+DELIVERY_FAILED = "failed"
+DELIVERY_GAVE_UP = "gave_up"
+DELIVERY_STATUSES = (DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_GAVE_UP)
+
+
+class LogoutDelivery(db.Model):
+    """One back-channel logout notice owed to one relying party for one ended session.
+
+    The outbox: rows are written in the transaction that ends the session and delivered
+    afterwards by `idp worker` (or a background thread right away), retried with a growing
+    delay until `give_up_at`. The logout token itself is minted at each attempt from `sub`
+    and `sid`, so it is always fresh and nothing secret is stored.
+
+    pending: waiting for its (next) attempt at `next_attempt_at`; delivered: the relying
+    party answered 200 or 204; failed: retrying cannot help (the client no longer has a
+    back-channel URI, or its address may not be called); gave_up: still failing when the
+    retry period ended.
+    """
+
+    __tablename__ = "logout_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("sid", "client_id"),
+        sa.Index("ix_logout_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        sa.String(128), sa.ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), index=True
+    )
+    sub: Mapped[str] = mapped_column(sa.String(64), index=True)
+    sid: Mapped[str] = mapped_column(sa.String(64))
+    # Why the session ended (SsoSession.end_reason).
+    reason: Mapped[str] = mapped_column(sa.String(32), default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default=DELIVERY_PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    give_up_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A worker that claimed the row owns it until lease_until (see outbox.claim).
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # HTTP status and a short reason of the last attempt; never a token or a secret.
+    last_status: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -119,3 +121,90 @@ def live_sessions_of(user_id: int, now: datetime | None = None) -> list[SsoSessi
         .order_by(SsoSession.last_seen_at.desc())
     ).scalars()
     return [s for s in rows if is_live(s, now)]
+
+
+# ---------------------------------------------------------------- ending sessions (logout)
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class EndedSession:
+    id: int
+    sid: str
+    user_id: int
+    sub: str
+
+
+def _chunks(values: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def end_sessions(session_ids: list[int], reason: str, now: datetime) -> list[EndedSession]:
+    """End the sessions that are still open; returns those this call ended.
+
+    A conditional UPDATE, so two sign-outs of one session racing each other end it (and
+    notify its relying parties) once.
+    """
+    ended: list[tuple[int, str, int]] = []
+    for chunk in _chunks(sorted(set(session_ids))):
+        rows = db.session.execute(
+            sa.update(SsoSession)
+            .where(SsoSession.id.in_(chunk), SsoSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason)
+            .returning(SsoSession.id, SsoSession.sid, SsoSession.user_id)
+            .execution_options(synchronize_session=False)
+        )
+        ended += [(row.id, row.sid, row.user_id) for row in rows]
+    if not ended:
+        return []
+    ids = {session_id for session_id, _sid, _uid in ended}
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, SsoSession) and obj.id in ids:
+            db.session.expire(obj, ["ended_at", "end_reason"])
+    rows = db.session.execute(
+        sa.select(User.id, User.sub).where(User.id.in_({uid for _i, _s, uid in ended}))
+    )
+    subs = {user_id: sub for user_id, sub in rows}
+    return [EndedSession(i, sid, uid, subs[uid]) for i, sid, uid in ended]
+
+
+def open_session_ids(user_ids: list[int], now: datetime, sid: str | None = None) -> list[int]:
+    """Sessions of these users not ended and not past their lifetime (idle ones included:
+    their relying parties may still hold sessions of their own)."""
+    found: list[int] = []
+    for chunk in _chunks(sorted(set(user_ids))):
+        query = sa.select(SsoSession.id).where(
+            SsoSession.user_id.in_(chunk),
+            SsoSession.ended_at.is_(None),
+            SsoSession.expires_at > now,
+        )
+        if sid is not None:
+            query = query.where(SsoSession.sid == sid)
+        found += db.session.execute(query).scalars()
+    return found
+
+
+def participants(session_ids: list[int]) -> dict[int, list[str]]:
+    """The clients that received an ID token in each session, in order of first use."""
+    from idp.oidc.token_models import SessionClient
+
+    result: dict[int, list[str]] = {}
+    for chunk in _chunks(sorted(set(session_ids))):
+        rows = db.session.execute(
+            sa.select(SessionClient.sso_session_id, SessionClient.client_id)
+            .where(SessionClient.sso_session_id.in_(chunk))
+            .order_by(SessionClient.first_at, SessionClient.id)
+        )
+        for session_id, client_id in rows:
+            result.setdefault(session_id, []).append(client_id)
+    return result
+
+
+def find_session_by_sid(sid: str) -> SsoSession | None:
+    if not sid or len(sid) > 64:
+        return None
+    return db.session.execute(
+        sa.select(SsoSession).where(SsoSession.sid == sid)
+    ).scalar_one_or_none()

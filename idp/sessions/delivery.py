@@ -1,0 +1,419 @@
+"""Back-channel logout delivery: OpenID Connect Back-Channel Logout 1.0, sections 2.4-2.8.
+
+For each claimed outbox row a logout token is minted (fresh iat, exp, jti) and POSTed as
+`logout_token=...` to the client's backchannel_logout_uri. 200 and 204 mean delivered
+(2.8); anything else, a 400 with an error included, is a failed attempt that is retried
+later: a relying party with a stale JWKS cache rejects our token until it refreshes it.
+
+Outgoing calls are bounded: a connect timeout, a total timeout per call, no redirects
+followed, and the target's resolved addresses are checked before connecting; the
+connection goes to the checked address (no second DNS lookup to be rebound).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context, has_request_context
+
+from idp.extensions import utcnow
+from idp.keys.ring import KeyRingError, sign_jwt
+from idp.sessions import outbox
+from idp.sessions.models import LogoutDelivery
+
+log = logging.getLogger("idp.sessions.delivery")
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_TYP = "logout+jwt"
+USER_AGENT = "idp-backchannel-logout/1"
+# Bytes of a relying party's error answer read (for its `error` code); the rest is ignored.
+RESPONSE_READ_LIMIT = 4096
+# A claim's lease covers its slowest possible deliveries with this margin.
+LEASE_MARGIN_SECONDS = 30
+DEVELOPMENT_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+# ---------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    issuer: str
+    token_ttl: int
+    connect_timeout: float
+    total_timeout: float
+    allow_private: bool
+    first_delay: float
+    max_delay: float
+
+    @classmethod
+    def from_config(cls, config: Any) -> DeliverySettings:
+        return cls(
+            issuer=config["ISSUER"],
+            token_ttl=int(config["LOGOUT_TOKEN_TTL_SECONDS"]),
+            connect_timeout=float(config["LOGOUT_CONNECT_TIMEOUT_SECONDS"]),
+            total_timeout=float(config["LOGOUT_TIMEOUT_SECONDS"]),
+            allow_private=allow_private_targets(config),
+            first_delay=float(config["LOGOUT_RETRY_FIRST_DELAY_SECONDS"]),
+            max_delay=float(config["LOGOUT_RETRY_MAX_DELAY_SECONDS"]),
+        )
+
+    def lease_seconds(self, rows: int) -> float:
+        """Long enough to deliver `rows` one after the other, each as slow as allowed."""
+        return self.total_timeout * max(rows, 1) + LEASE_MARGIN_SECONDS
+
+
+def allow_private_targets(config: Any) -> bool:
+    """LOGOUT_ALLOW_PRIVATE_TARGETS: true/false, or "auto" (true when the issuer is local)."""
+    value = config.get("LOGOUT_ALLOW_PRIVATE_TARGETS", "auto")
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    return (urlsplit(config["ISSUER"]).hostname or "") in DEVELOPMENT_HOSTS
+
+
+# ---------------------------------------------------------------- one HTTP call
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    # True when trying again cannot help (the address may not be called, no URI ...).
+    permanent: bool = False
+    http_status: int | None = None
+    error: str | None = None
+
+
+class _PinnedConnection(http.client.HTTPConnection):
+    """HTTP to an address checked beforehand, with the URL's host in the Host header."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedTLSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked address; the certificate is verified for the URL's host."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _error_code(body: bytes) -> str:
+    """The `error` of a JSON error answer (Back-Channel Logout 2.8), if there is one."""
+    try:
+        value = json.loads(body.decode("utf-8", "replace")).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return value[:60] if isinstance(value, str) else ""
+
+
+def post_logout_token(
+    uri: str,
+    token: str,
+    *,
+    allow_private: bool,
+    connect_timeout: float,
+    total_timeout: float,
+) -> Outcome:
+    """POST the token to the relying party; never raises, never follows a redirect."""
+    parts = urlsplit(uri)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return Outcome(False, permanent=True, error="the URI has an invalid port")
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return Outcome(False, permanent=True, error="the URI is not an http(s) URL")
+    deadline = time.monotonic() + total_timeout
+    try:
+        addresses = _resolve(host, port)
+    except (OSError, UnicodeError):
+        return Outcome(False, error=f"cannot resolve {host}")
+    if not allow_private:
+        refused = [a for a in addresses if not is_public_address(a)]
+        if refused:
+            return Outcome(
+                False,
+                permanent=True,
+                error=f"{host} is a non-public address ({refused[0]}) and "
+                "LOGOUT_ALLOW_PRIVATE_TARGETS is off",
+            )
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    body = urlencode({"logout_token": token}).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+        "Connection": "close",
+    }
+    error = "no address to connect to"
+    for address in addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return Outcome(False, error=f"{host} did not answer within {total_timeout:g} s")
+        kind = _PinnedTLSConnection if parts.scheme == "https" else _PinnedConnection
+        conn = kind(host, port, address, min(connect_timeout, remaining))
+        try:
+            conn.connect()
+        except TimeoutError:
+            error = f"connection to {host} timed out"
+            conn.close()
+            continue
+        except ssl.SSLError as exc:
+            conn.close()
+            return Outcome(False, error=f"TLS error with {host}: {exc.reason or 'handshake'}")
+        except OSError as exc:
+            error = f"cannot connect to {host}: {exc.strerror or type(exc).__name__}"
+            conn.close()
+            continue
+        try:
+            assert conn.sock is not None
+            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            status = response.status
+            answer = response.read(RESPONSE_READ_LIMIT)
+        except TimeoutError:
+            return Outcome(False, error=f"{host} did not answer within {total_timeout:g} s")
+        except (OSError, http.client.HTTPException) as exc:
+            return Outcome(False, error=f"{host} broke the connection ({type(exc).__name__})")
+        finally:
+            conn.close()
+        if status in (200, 204):
+            return Outcome(True, http_status=status)
+        code = _error_code(answer) if status == 400 else ""
+        note = " (redirects are not followed)" if 300 <= status < 400 else ""
+        return Outcome(False, http_status=status, error=f"HTTP {status} {code}{note}".strip())
+    return Outcome(False, error=error)
+
+
+# ---------------------------------------------------------------- logout tokens
+
+
+def mint_logout_token(client: Any, *, sub: str, sid: str | None, settings: DeliverySettings) -> str:
+    """Back-Channel Logout 2.4: iss, aud, iat, exp, jti, events, sub and sid; no nonce.
+
+    Signed like the client's ID tokens (its id_token_signed_response_alg, else RS256),
+    with `typ: logout+jwt` (2.4, explicit typing).
+    """
+    from idp.oidc.tokens import id_token_alg
+
+    iat = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": settings.issuer,
+        "sub": sub,
+        "aud": client.client_id,
+        "iat": iat,
+        "exp": iat + settings.token_ttl,
+        "jti": secrets.token_urlsafe(16),
+        "events": {BACKCHANNEL_EVENT: {}},
+    }
+    if sid:
+        claims["sid"] = sid
+    return sign_jwt(claims, alg=id_token_alg(client), typ=LOGOUT_TOKEN_TYP)
+
+
+# ---------------------------------------------------------------- delivering claimed rows
+
+
+@dataclass
+class _Attempt:
+    row: LogoutDelivery
+    uri: str | None = None
+    token: str | None = None
+    outcome: Outcome | None = None
+
+
+def _prepare(row: LogoutDelivery, clients: dict[str, Any], settings: DeliverySettings):
+    attempt = _Attempt(row)
+    client = clients.get(row.client_id)
+    if client is None:
+        attempt.outcome = Outcome(False, permanent=True, error="the client is disabled or gone")
+        return attempt
+    attempt.uri = client.meta("backchannel_logout_uri")
+    if not attempt.uri:
+        attempt.outcome = Outcome(
+            False, permanent=True, error="the client no longer has a backchannel_logout_uri"
+        )
+        return attempt
+    try:
+        attempt.token = mint_logout_token(client, sub=row.sub, sid=row.sid, settings=settings)
+    except KeyRingError as exc:
+        log.error("cannot sign a logout token: %s", exc)
+        attempt.outcome = Outcome(False, error="the logout token could not be signed")
+    return attempt
+
+
+def _send(attempt: _Attempt, settings: DeliverySettings) -> Outcome:
+    if attempt.outcome is not None:
+        return attempt.outcome
+    assert attempt.uri is not None and attempt.token is not None
+    return post_logout_token(
+        attempt.uri,
+        attempt.token,
+        allow_private=settings.allow_private,
+        connect_timeout=settings.connect_timeout,
+        total_timeout=settings.total_timeout,
+    )
+
+
+def deliver_rows(
+    rows: list[LogoutDelivery],
+    settings: DeliverySettings,
+    *,
+    pool: Executor | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Send the claimed rows (in parallel on `pool`), store the outcomes, commit; statuses.
+
+    `now` is the clock that schedules retries (tests move it forward); tokens always
+    carry the real time.
+    """
+    if not rows:
+        return []
+    from idp.oidc.store import find_client
+
+    clients = {cid: find_client(cid) for cid in {row.client_id for row in rows}}
+    attempts = [_prepare(row, clients, settings) for row in rows]
+    if pool is not None and len(attempts) > 1:
+        outcomes = list(pool.map(lambda a: _send(a, settings), attempts))
+    else:
+        outcomes = [_send(a, settings) for a in attempts]
+    clock = now or utcnow()
+    statuses = []
+    for attempt, outcome in zip(attempts, outcomes, strict=True):
+        status = outbox.record(
+            attempt.row,
+            ok=outcome.ok,
+            permanent=outcome.permanent,
+            http_status=outcome.http_status,
+            error=outcome.error,
+            now=clock,
+            first_delay_seconds=settings.first_delay,
+            max_delay_seconds=settings.max_delay,
+        )
+        statuses.append(status)
+        if not outcome.ok:
+            log.warning(
+                "back-channel logout to %s not delivered (attempt %d, now %s): %s",
+                attempt.row.client_id,
+                attempt.row.attempts + 1,
+                status,
+                outbox.clean_error(outcome.error or ""),
+            )
+    outbox.commit()
+    return statuses
+
+
+def deliver_due(
+    *, limit: int, pool: Executor | None = None, now: datetime | None = None
+) -> list[str]:
+    """Claim up to `limit` due rows and deliver them; the statuses they ended in."""
+    settings = DeliverySettings.from_config(current_app.config)
+    lease = settings.lease_seconds(limit)
+    rows = outbox.claim(now=now or utcnow(), lease_seconds=lease, limit=limit)
+    return deliver_rows(rows, settings, pool=pool, now=now)
+
+
+def deliver_ids(ids: list[int], *, pool: Executor | None = None) -> list[str]:
+    """Deliver these rows now if they are due and nobody else holds them."""
+    settings = DeliverySettings.from_config(current_app.config)
+    rows = outbox.claim(
+        now=utcnow(), lease_seconds=settings.lease_seconds(len(ids)), limit=len(ids), ids=ids
+    )
+    return deliver_rows(rows, settings, pool=pool)
+
+
+# ---------------------------------------------------------------- right after a sign-out
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _background_executor(threads: int) -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=max(int(threads), 1), thread_name_prefix="logout-delivery"
+            )
+        return _executor
+
+
+def _deliver_in_background(app: Flask, row_id: int) -> None:
+    try:
+        with app.app_context():
+            deliver_ids([row_id])
+    except Exception:  # the worker retries whatever this attempt left undone
+        log.warning("immediate back-channel logout delivery failed", exc_info=True)
+
+
+def start_soon(app: Flask, ids: Iterable[int]) -> None:
+    """Try to deliver these rows right away, off the request thread (one task per row)."""
+    executor = _background_executor(app.config["LOGOUT_IMMEDIATE_THREADS"])
+    for row_id in ids:
+        executor.submit(_deliver_in_background, app, row_id)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _after_commit(session: sa.orm.Session) -> None:
+    """Rows queued by a request's transaction are attempted once it has committed.
+
+    The page that ended the session never waits for relying parties: delivery runs on a
+    small pool of background threads. Outside requests (commands) rows are left to the
+    worker or delivered by the command itself.
+    """
+    ids = session.info.pop(outbox.SESSION_INFO_KEY, None)
+    if not ids or not has_app_context() or not has_request_context():
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("LOGOUT_DELIVER_IMMEDIATELY"):
+        start_soon(app, ids)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _after_rollback(session: sa.orm.Session) -> None:
+    session.info.pop(outbox.SESSION_INFO_KEY, None)
