@@ -12,7 +12,8 @@ header{background:#0b4f8a;color:#fff;padding:1rem 1.5rem}
 header h1{margin:0;font-size:1.4rem}
 header p{margin:.2rem 0 0;opacity:.85}
 main{max-width:42rem;margin:1.5rem auto;background:#fff;padding:1.5rem;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
-.en{color:#555;font-size:.9em}
+.en{color:#4a4a4a;font-size:.9em}
+header .en,button .en,.button .en{color:inherit;opacity:.9}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem}
 dt{font-weight:600}dd{margin:0;word-break:break-all}
 .button,button{display:inline-block;background:#0b4f8a;color:#fff;border:0;border-radius:4px;padding:.6rem 1.2rem;font-size:1rem;text-decoration:none;cursor:pointer}
