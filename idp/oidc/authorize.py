@@ -190,6 +190,7 @@ def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Re
         "oidc/consent.html",
         form=form,
         client=request.client,
+        client_name=consent.display_name(request.client),
         user=sso.user,
         scopes=consent.describe_scopes(scopes),
         fields=_request_items(),

@@ -34,6 +34,13 @@ class ConsentForm(FlaskForm):
             return super().wrap_formdata(form, formdata)
 
 
+def display_name(client: Any) -> str:
+    """The client's name in the page's language (RFC 7591 2.2 "client_name#en"), if given."""
+    from flask_babel import get_locale
+
+    return client.meta(f"client_name#{get_locale()}") or client.client_name
+
+
 def describe_scope(scope: str) -> str:
     """One sentence per scope, for people (Vietnamese first, English via the catalogue)."""
     known = {
@@ -88,7 +95,7 @@ def granted_apps(user_id: int) -> list[dict[str, Any]]:
     return [
         {
             "client_id": client.client_id,
-            "name": client.client_name,
+            "name": display_name(client),
             "scopes": describe_scopes(consent.scope.split()),
             "updated_at": consent.updated_at,
         }

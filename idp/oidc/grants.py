@@ -227,7 +227,11 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
         user = authorization_code.user
         if user is None or not user.is_active:
             return None
-        sid = authorization_code.sso_session.sid if authorization_code.sso_session else None
+        sso = authorization_code.sso_session
+        if sso is not None and not is_live(sso, _now()):
+            # Signed out (or the session ended) between the redirect and the exchange.
+            return None
+        sid = sso.sid if sso is not None else None
         return Principal(
             user=user,
             auth_time=authorization_code.auth_time,

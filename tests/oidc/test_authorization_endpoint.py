@@ -414,3 +414,24 @@ def test_default_max_age_applies_when_the_request_has_none(app, rp):
     age_sessions(app, 120)
     assert query_of(docs.authorize().headers["Location"])["force"] == "1"
     assert "code" in redirected(docs.authorize(max_age="3600"))
+
+
+def test_consent_page_names_the_app_in_the_page_language(app, rp):
+    make_client(
+        app,
+        "open-data",
+        first_party=False,
+        client_name="Cổng dữ liệu mở",
+        **{"client_name#en": "Open data portal"},
+    )
+    rp.login()
+    party = RelyingParty(rp.http, "open-data")
+    assert "Cổng dữ liệu mở muốn" in party.authorize().get_data(as_text=True)
+    english = party.authorize(ui_locales="en").get_data(as_text=True)
+    assert "Open data portal wants to access your account" in english
+
+
+def test_code_exchange_after_sign_out_is_refused(rp):
+    flow = rp.code_flow()
+    rp.http.post("/logout", data={"csrf_token": _csrf(rp, "/logout")})
+    assert rp.exchange(flow).get_json()["error"] == "invalid_grant"
