@@ -151,7 +151,7 @@ def test_sign_in_see_account_and_sign_out_in_vietnamese(browser, idp_server, tmp
             assert "Chrome" in sign_ins.first.inner_text()
         page.screenshot(path=str(tmp_path / f"account-{device}.png"), full_page=True)
 
-        page.get_by_role("button", name="Đăng xuất").click()
+        page.get_by_role("button", name="Đăng xuất", exact=True).click()
         page.wait_for_url(idp_server.url + "/logged-out")
         assert page.get_by_role("heading", level=1).inner_text() == "Bạn đã đăng xuất"
         page.screenshot(path=str(tmp_path / f"logged-out-{device}.png"), full_page=True)
