@@ -85,12 +85,30 @@ class Report:
         }
 
 
+# Files that sit beside manifests but are not manifests: the sample relying parties in
+# clients/ are Node.js projects with their own JSON files.
+NOT_MANIFESTS = {"package.json", "package-lock.json", "tsconfig.json", "jsconfig.json"}
+SKIPPED_DIRS = {"node_modules"}
+
+
 def manifest_files(path: Path) -> list[Path]:
-    """The manifests under `path` (a file or a directory, searched recursively), sorted."""
+    """The manifests under `path` (a file or a directory, searched recursively), sorted.
+
+    Hidden folders, node_modules and the JSON files of Node.js projects are passed over.
+    """
     if path.is_file():
         return [path]
     wanted = SUFFIXES + YAML_SUFFIXES
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in wanted
+        and p.name not in NOT_MANIFESTS
+        and not any(
+            part in SKIPPED_DIRS or part.startswith(".") for part in p.relative_to(path).parts[:-1]
+        )
+    )
 
 
 def apply_directory(
