@@ -1,8 +1,8 @@
 """Authlib grants and grant extensions, their storage hooks filled in with idp.oidc.store.
 
-- AuthorizationCodeGrant (RFC 6749 4.1) with CodeChallenge (RFC 7636, S256 only),
-  OpenIDCode (OIDC Core 3.1) and AuthorizationRequestChecks (the parameters Authlib leaves
-  to us: request objects, response_mode, the claims parameter, prompt and max_age syntax).
+- AuthorizationCodeGrant (RFC 6749 4.1) with OpenIDCode (OIDC Core 3.1), and the two
+  extensions of idp.oidc.request_checks (PKCE with S256 only, and the parameters Authlib
+  leaves to us).
 - RefreshTokenGrant (RFC 6749 6) with rotation and replay detection (RFC 9700 4.14.2)
   and OpenIDRefresh (an ID token on refresh, OIDC Core 12.2).
 - ClientCredentialsGrant (RFC 6749 4.4), scopes and audiences limited per client.
@@ -13,28 +13,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
-    UnauthorizedClientError,
     grants,
 )
-from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
-from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from flask import current_app
 
 from idp import audit
 from idp.extensions import utcnow
 from idp.oidc import store, tokens
-from idp.oidc.claims import parse_claims_request
 from idp.oidc.profile import (
-    PROMPT_VALUES,
-    RESPONSE_MODES,
     SCOPE_OFFLINE,
     TOKEN_ENDPOINT_AUTH_METHODS,
     USER_SCOPES,
@@ -45,26 +38,6 @@ from idp.sessions.store import is_live
 
 log = logging.getLogger("idp.oidc")
 
-# Longest value accepted for an ordinary authorization request parameter; a few carry more.
-PARAMETER_MAX_LENGTH = 2048
-LONG_PARAMETERS = {"claims": 4096, "id_token_hint": 8192, "state": 4096}
-# Parameters that must appear at most once (RFC 6749 3.1; Authlib checks the five core ones).
-SINGLE_PARAMETERS = (
-    "response_mode",
-    "nonce",
-    "prompt",
-    "max_age",
-    "claims",
-    "acr_values",
-    "id_token_hint",
-    "login_hint",
-    "ui_locales",
-    "display",
-    "code_challenge",
-    "code_challenge_method",
-    "request",
-    "request_uri",
-)
 CONFIDENTIAL_AUTH_METHODS = [m for m in TOKEN_ENDPOINT_AUTH_METHODS if m != "none"]
 
 
@@ -289,21 +262,6 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
             )
 
 
-class CodeChallenge(_CodeChallenge):
-    """RFC 7636 with S256 only; required for public clients (RFC 9700 2.1.1)."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-
-    def validate_code_challenge(self, grant, redirect_uri):
-        super().validate_code_challenge(grant, redirect_uri)
-        data = grant.request.payload.data
-        challenge = data.get("code_challenge")
-        if challenge and data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("code_challenge_method must be S256.")
-        if not challenge and grant.request.client.is_public:
-            raise InvalidRequestError("Public clients must use PKCE (code_challenge with S256).")
-
-
 class OpenIDCode(_OpenIDCode):
     """OIDC Core 3.1: an ID token from the code exchange, signed by our key ring."""
 
@@ -324,50 +282,6 @@ class OpenIDCode(_OpenIDCode):
             now=_now(),
             nonce=request.authorization_code.get_nonce(),
         )
-
-
-class AuthorizationRequestChecks:
-    """Checks on authorization request parameters that Authlib leaves to the provider.
-
-    Registered on the code grant; runs once the client and redirect URI are known, so its
-    errors go back to the client (OIDC Core 3.1.2.6).
-    """
-
-    def __call__(self, grant) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.check)
-
-    def check(self, grant, _result) -> None:
-        request = grant.request
-        redirect_uri = request.payload.redirect_uri or request.client.get_default_redirect_uri()
-        if not request.client.check_grant_type(grants.AuthorizationCodeGrant.GRANT_TYPE):
-            raise UnauthorizedClientError("The client may not use the authorization code grant.")
-        data = request.payload.data
-        datalist = request.payload.datalist
-        for name in SINGLE_PARAMETERS:
-            if len(datalist.get(name, [])) > 1:
-                raise InvalidRequestError(f"Multiple '{name}' in request.")
-        for name, values in datalist.items():
-            limit = LONG_PARAMETERS.get(name, PARAMETER_MAX_LENGTH)
-            if any(isinstance(v, str) and len(v) > limit for v in values):
-                raise InvalidRequestError("A request parameter is too long.")
-        if "request" in data:
-            raise RequestNotSupportedError("Request objects are not supported.")
-        if "request_uri" in data:
-            raise RequestURINotSupportedError("request_uri is not supported.")
-        mode = data.get("response_mode")
-        if mode is not None and mode not in RESPONSE_MODES:
-            raise InvalidRequestError("Unsupported 'response_mode'.")
-        if mode == "form_post" and urlsplit(redirect_uri).scheme not in ("http", "https"):
-            raise InvalidRequestError("form_post needs an http(s) redirect_uri.")
-        prompts = (data.get("prompt") or "").split()
-        if any(p not in PROMPT_VALUES for p in prompts):
-            raise InvalidRequestError("Unsupported 'prompt' value.")
-        if "none" in prompts and len(prompts) > 1:
-            raise InvalidRequestError("prompt=none cannot be combined with other values.")
-        max_age = data.get("max_age")
-        if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
-            raise InvalidRequestError("'max_age' must be a non-negative integer.")
-        request.claims_request = parse_claims_request(data.get("claims"))
 
 
 # ---------------------------------------------------------------- refresh token

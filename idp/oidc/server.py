@@ -17,7 +17,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
 from flask import request as flask_request
 
-from idp.oidc import grants, store, tokens
+from idp.oidc import grants, request_checks, store, tokens
 from idp.oidc.client_auth import PrivateKeyJWT
 from idp.oidc.endpoints import (
     BearerTokenValidator,
@@ -125,9 +125,9 @@ def create_server(app: Flask) -> ProviderServer:
     server.register_grant(
         grants.AuthorizationCodeGrant,
         [
-            grants.CodeChallenge(required=True),
+            request_checks.CodeChallenge(required=True),
             grants.OpenIDCode(require_nonce=False),
-            grants.AuthorizationRequestChecks(),
+            request_checks.AuthorizationRequestChecks(),
         ],
     )
     server.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefresh()])
