@@ -21,7 +21,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +33,6 @@ from flask import Flask, current_app, has_app_context, has_request_context
 from idp.extensions import utcnow
 from idp.keys.ring import KeyRingError, sign_jwt
 from idp.sessions import outbox
-from idp.sessions.models import LogoutDelivery
 
 log = logging.getLogger("idp.sessions.delivery")
 
@@ -260,48 +258,84 @@ def mint_logout_token(client: Any, *, sub: str, sid: str | None, settings: Deliv
 
 
 @dataclass
-class _Attempt:
-    row: LogoutDelivery
+class Attempt:
+    """One claimed row on its way: where to, the token, or an outcome known beforehand."""
+
+    row: outbox.Claimed
     uri: str | None = None
     token: str | None = None
     outcome: Outcome | None = None
 
 
-def _prepare(row: LogoutDelivery, clients: dict[str, Any], settings: DeliverySettings):
-    attempt = _Attempt(row)
-    client = clients.get(row.client_id)
-    if client is None:
-        attempt.outcome = Outcome(False, permanent=True, error="the client is disabled or gone")
-        return attempt
-    attempt.uri = client.meta("backchannel_logout_uri")
-    if not attempt.uri:
-        attempt.outcome = Outcome(
-            False, permanent=True, error="the client no longer has a backchannel_logout_uri"
-        )
-        return attempt
-    try:
-        attempt.token = mint_logout_token(client, sub=row.sub, sid=row.sid, settings=settings)
-    except KeyRingError as exc:
-        log.error("cannot sign a logout token: %s", exc)
-        attempt.outcome = Outcome(False, error="the logout token could not be signed")
-    return attempt
+def prepare(rows: list[outbox.Claimed], settings: DeliverySettings) -> list[Attempt]:
+    """Look the clients up and mint the tokens (in the app context, before sending)."""
+    from idp.oidc.store import find_client
+
+    clients = {cid: find_client(cid) for cid in {row.client_id for row in rows}}
+    attempts = []
+    for row in rows:
+        attempt = Attempt(row)
+        attempts.append(attempt)
+        client = clients.get(row.client_id)
+        if client is None:
+            attempt.outcome = Outcome(False, permanent=True, error="the client is disabled or gone")
+            continue
+        attempt.uri = client.meta("backchannel_logout_uri")
+        if not attempt.uri:
+            attempt.outcome = Outcome(
+                False, permanent=True, error="the client no longer has a backchannel_logout_uri"
+            )
+            continue
+        try:
+            attempt.token = mint_logout_token(client, sub=row.sub, sid=row.sid, settings=settings)
+        except KeyRingError as exc:
+            log.error("cannot sign a logout token: %s", exc)
+            attempt.outcome = Outcome(False, error="the logout token could not be signed")
+    return attempts
 
 
-def _send(attempt: _Attempt, settings: DeliverySettings) -> Outcome:
+def send(attempt: Attempt, settings: DeliverySettings) -> Outcome:
+    """The HTTP call, on any thread (no app context needed)."""
     if attempt.outcome is not None:
         return attempt.outcome
     assert attempt.uri is not None and attempt.token is not None
-    return post_logout_token(
-        attempt.uri,
-        attempt.token,
-        allow_private=settings.allow_private,
-        connect_timeout=settings.connect_timeout,
-        total_timeout=settings.total_timeout,
+    try:
+        return post_logout_token(
+            attempt.uri,
+            attempt.token,
+            allow_private=settings.allow_private,
+            connect_timeout=settings.connect_timeout,
+            total_timeout=settings.total_timeout,
+        )
+    except Exception:  # a bug must cost one attempt, not the worker's round
+        log.exception("back-channel logout call to %s failed", attempt.row.client_id)
+        return Outcome(False, error="unexpected error while sending")
+
+
+def record(
+    finished: list[tuple[Attempt, Outcome]], settings: DeliverySettings, now: datetime
+) -> list[str]:
+    """Store the outcomes, in one statement (the caller commits); the rows' new statuses."""
+    statuses = outbox.record_many(
+        [outbox.Result(a.row, o.ok, o.permanent, o.http_status, o.error) for a, o in finished],
+        now=now,
+        first_delay_seconds=settings.first_delay,
+        max_delay_seconds=settings.max_delay,
     )
+    for (attempt, outcome), status in zip(finished, statuses, strict=True):
+        if not outcome.ok:
+            log.warning(
+                "back-channel logout to %s not delivered (attempt %d, now %s): %s",
+                attempt.row.client_id,
+                attempt.row.attempts + 1,
+                status,
+                outbox.clean_error(outcome.error or ""),
+            )
+    return statuses
 
 
 def deliver_rows(
-    rows: list[LogoutDelivery],
+    rows: list[outbox.Claimed],
     settings: DeliverySettings,
     *,
     pool: Executor | None = None,
@@ -314,48 +348,14 @@ def deliver_rows(
     """
     if not rows:
         return []
-    from idp.oidc.store import find_client
-
-    clients = {cid: find_client(cid) for cid in {row.client_id for row in rows}}
-    attempts = [_prepare(row, clients, settings) for row in rows]
+    attempts = prepare(rows, settings)
     if pool is not None and len(attempts) > 1:
-        outcomes = list(pool.map(lambda a: _send(a, settings), attempts))
+        outcomes = list(pool.map(lambda a: send(a, settings), attempts))
     else:
-        outcomes = [_send(a, settings) for a in attempts]
-    clock = now or utcnow()
-    statuses = []
-    for attempt, outcome in zip(attempts, outcomes, strict=True):
-        status = outbox.record(
-            attempt.row,
-            ok=outcome.ok,
-            permanent=outcome.permanent,
-            http_status=outcome.http_status,
-            error=outcome.error,
-            now=clock,
-            first_delay_seconds=settings.first_delay,
-            max_delay_seconds=settings.max_delay,
-        )
-        statuses.append(status)
-        if not outcome.ok:
-            log.warning(
-                "back-channel logout to %s not delivered (attempt %d, now %s): %s",
-                attempt.row.client_id,
-                attempt.row.attempts + 1,
-                status,
-                outbox.clean_error(outcome.error or ""),
-            )
+        outcomes = [send(a, settings) for a in attempts]
+    statuses = record(list(zip(attempts, outcomes, strict=True)), settings, now or utcnow())
     outbox.commit()
     return statuses
-
-
-def deliver_due(
-    *, limit: int, pool: Executor | None = None, now: datetime | None = None
-) -> list[str]:
-    """Claim up to `limit` due rows and deliver them; the statuses they ended in."""
-    settings = DeliverySettings.from_config(current_app.config)
-    lease = settings.lease_seconds(limit)
-    rows = outbox.claim(now=now or utcnow(), lease_seconds=lease, limit=limit)
-    return deliver_rows(rows, settings, pool=pool, now=now)
 
 
 def deliver_ids(ids: list[int], *, pool: Executor | None = None) -> list[str]:
@@ -369,33 +369,37 @@ def deliver_ids(ids: list[int], *, pool: Executor | None = None) -> list[str]:
 
 # ---------------------------------------------------------------- right after a sign-out
 
-_executor: ThreadPoolExecutor | None = None
+# Per web process: LOGOUT_IMMEDIATE_THREADS sign-outs handled at once, each sending to its
+# relying parties in parallel on the shared HTTP pool (this many calls per sign-out thread).
+HTTP_CALLS_PER_THREAD = 4
+_executors: dict[str, ThreadPoolExecutor] = {}
 _executor_lock = threading.Lock()
 
 
-def _background_executor(threads: int) -> ThreadPoolExecutor:
-    global _executor
+def _executor(name: str, threads: int) -> ThreadPoolExecutor:
     with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(
-                max_workers=max(int(threads), 1), thread_name_prefix="logout-delivery"
+        if name not in _executors:
+            _executors[name] = ThreadPoolExecutor(
+                max_workers=max(int(threads), 1), thread_name_prefix=f"logout-{name}"
             )
-        return _executor
+        return _executors[name]
 
 
-def _deliver_in_background(app: Flask, row_id: int) -> None:
+def _deliver_in_background(app: Flask, ids: list[int]) -> None:
+    threads = int(app.config["LOGOUT_IMMEDIATE_THREADS"])
+    pool = _executor("http", threads * HTTP_CALLS_PER_THREAD)
     try:
         with app.app_context():
-            deliver_ids([row_id])
+            deliver_ids(ids, pool=pool)
     except Exception:  # the worker retries whatever this attempt left undone
         log.warning("immediate back-channel logout delivery failed", exc_info=True)
 
 
-def start_soon(app: Flask, ids: Iterable[int]) -> None:
-    """Try to deliver these rows right away, off the request thread (one task per row)."""
-    executor = _background_executor(app.config["LOGOUT_IMMEDIATE_THREADS"])
-    for row_id in ids:
-        executor.submit(_deliver_in_background, app, row_id)
+def start_soon(app: Flask, ids: list[int]) -> None:
+    """Try to deliver these rows right away, off the request thread: one claim, the calls
+    in parallel, one write of the outcomes."""
+    executor = _executor("signouts", app.config["LOGOUT_IMMEDIATE_THREADS"])
+    executor.submit(_deliver_in_background, app, list(ids))
 
 
 @sa.event.listens_for(sa.orm.Session, "after_commit")

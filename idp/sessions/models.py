@@ -93,6 +93,7 @@ class LogoutDelivery(db.Model):
     # HTTP status and a short reason of the last attempt; never a token or a secret.
     last_status: Mapped[int | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(sa.String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed: listings are newest first, and cleanup removes old rows.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,6 +36,19 @@ from idp.sessions.models import (
 # (idp.sessions.delivery listens for the commit).
 SESSION_INFO_KEY = "idp.logout_deliveries"
 LAST_ERROR_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row, as plain values: what a delivery needs and what recording checks."""
+
+    id: int
+    client_id: str
+    sub: str
+    sid: str
+    attempts: int
+    give_up_at: datetime
+    claimed_by: str
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ def _due(now: datetime):
 
 def claim(
     *, now: datetime, lease_seconds: float, limit: int, ids: list[int] | None = None
-) -> list[LogoutDelivery]:
+) -> list[Claimed]:
     """Take up to `limit` due rows (or, with `ids`, those of them that are due) and commit.
 
     A row is due when it is pending, its next attempt time has come and no live lease
@@ -111,21 +125,22 @@ def claim(
     claim_id = secrets.token_hex(16)
     # The conditions again: on SQLite, which has no row locks, two workers may have picked
     # the same candidates, and only the first UPDATE finds them still unclaimed.
-    db.session.execute(
+    rows = db.session.execute(
         sa.update(LogoutDelivery)
         .where(LogoutDelivery.id.in_(candidates), due)
         .values(claimed_by=claim_id, lease_until=now + timedelta(seconds=lease_seconds))
+        .returning(
+            LogoutDelivery.id,
+            LogoutDelivery.client_id,
+            LogoutDelivery.sub,
+            LogoutDelivery.sid,
+            LogoutDelivery.attempts,
+            LogoutDelivery.give_up_at,
+        )
         .execution_options(synchronize_session=False)
-    )
+    ).all()
     db.session.commit()
-    return list(
-        db.session.execute(
-            sa.select(LogoutDelivery)
-            .where(LogoutDelivery.claimed_by == claim_id)
-            .order_by(LogoutDelivery.id)
-            .execution_options(populate_existing=True)
-        ).scalars()
-    )
+    return sorted((Claimed(*row, claimed_by=claim_id) for row in rows), key=lambda c: c.id)
 
 
 def has_due(now: datetime) -> bool:
@@ -148,48 +163,94 @@ def clean_error(text: str) -> str:
     return line[:LAST_ERROR_MAX_LENGTH]
 
 
-def record(
-    row: LogoutDelivery,
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one attempt on a claimed row."""
+
+    row: Claimed
+    ok: bool
+    permanent: bool = False
+    http_status: int | None = None
+    error: str | None = None
+
+
+def _outcome_values(
+    result: Result, now: datetime, first_delay_seconds: float, max_delay_seconds: float
+) -> dict[str, Any]:
+    row = result.row
+    attempts = row.attempts + 1
+    # Every column is set for every row, so that one executemany writes a whole batch.
+    values: dict[str, Any] = {
+        "b_id": row.id,
+        "b_claim": row.claimed_by,
+        "attempts": attempts,
+        "last_attempt_at": now,
+        "last_status": result.http_status,
+        "delivered_at": None,
+        "last_error": None,
+        "next_attempt_at": now,
+    }
+    if result.ok:
+        values.update(status=DELIVERY_DELIVERED, delivered_at=now)
+        return values
+    values["last_error"] = clean_error(result.error or "failed")
+    next_at = now + retry_delay(attempts, first_delay_seconds, max_delay_seconds)
+    if result.permanent:
+        values["status"] = DELIVERY_FAILED
+    elif next_at > row.give_up_at:
+        values["status"] = DELIVERY_GAVE_UP
+    else:
+        values.update(status=DELIVERY_PENDING, next_attempt_at=next_at)
+    return values
+
+
+_RECORD = (
+    sa.update(LogoutDelivery.__table__)
+    .where(
+        LogoutDelivery.__table__.c.id == sa.bindparam("b_id"),
+        LogoutDelivery.__table__.c.claimed_by == sa.bindparam("b_claim"),
+    )
+    .values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "attempts",
+                "last_attempt_at",
+                "last_status",
+                "delivered_at",
+                "last_error",
+                "next_attempt_at",
+                "status",
+            )
+        }
+        | {"claimed_by": None, "lease_until": None}
+    )
+)
+
+
+def record_many(
+    results: list[Result],
     *,
-    ok: bool,
-    permanent: bool,
-    http_status: int | None,
-    error: str | None,
     now: datetime,
     first_delay_seconds: float,
     max_delay_seconds: float,
-) -> str:
-    """Store the outcome of an attempt on a claimed row (the caller commits); its new status.
+) -> list[str]:
+    """Store the outcomes of attempts on claimed rows (the caller commits); new statuses.
 
-    Written only while this claim still owns the row, so a late answer never overwrites
-    the work of a worker that took the row over after the lease ended.
+    One statement for the batch. Each row is written only while this claim still owns
+    it, so a late answer never overwrites the work of a worker that took the row over
+    after the lease ended. Failures wait first, 2 x first, ... (capped) before the next
+    attempt, or give up past `give_up_at`.
     """
-    attempts = row.attempts + 1
-    values: dict = {
-        "attempts": attempts,
-        "last_attempt_at": now,
-        "last_status": http_status,
-        "claimed_by": None,
-        "lease_until": None,
-    }
-    if ok:
-        values.update(status=DELIVERY_DELIVERED, delivered_at=now, last_error=None)
-    else:
-        values["last_error"] = clean_error(error or "failed")
-        next_at = now + retry_delay(attempts, first_delay_seconds, max_delay_seconds)
-        if permanent:
-            values["status"] = DELIVERY_FAILED
-        elif next_at > row.give_up_at:
-            values["status"] = DELIVERY_GAVE_UP
-        else:
-            values.update(status=DELIVERY_PENDING, next_attempt_at=next_at)
-    db.session.execute(
-        sa.update(LogoutDelivery)
-        .where(LogoutDelivery.id == row.id, LogoutDelivery.claimed_by == row.claimed_by)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return values.get("status", DELIVERY_PENDING)
+    if not results:
+        return []
+    params = [_outcome_values(r, now, first_delay_seconds, max_delay_seconds) for r in results]
+    db.session.connection().execute(_RECORD, params)
+    return [p["status"] for p in params]
+
+
+def record(result: Result, **options: Any) -> str:
+    return record_many([result], **options)[0]
 
 
 def list_deliveries(

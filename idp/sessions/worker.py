@@ -1,8 +1,8 @@
 """`idp worker`: delivers the back-channel logout outbox until told to stop.
 
-Each round claims up to `concurrency` due rows, sends them in parallel (one thread per
-relying party call, each bounded by LOGOUT_TIMEOUT_SECONDS) and stores the outcomes.
-When nothing is due it sleeps WORKER_POLL_SECONDS. Any number of workers may run
+Up to `concurrency` relying-party calls are in flight (each bounded by
+LOGOUT_TIMEOUT_SECONDS); as each finishes its outcome is stored and the next due row is
+claimed. When nothing is due it sleeps WORKER_POLL_SECONDS. Any number of workers may run
 against one database (idp.sessions.outbox explains the claim). SIGTERM and SIGINT end
 the loop after the round in progress; nothing is lost either way, since a row is only
 marked when its outcome is known.
@@ -11,9 +11,11 @@ marked when its outcome is known.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,6 +28,8 @@ log = logging.getLogger("idp.sessions.worker")
 
 # Finished rows older than LOGOUT_DELIVERY_KEEP_SECONDS are removed this often.
 CLEANUP_INTERVAL_SECONDS = 600
+# Outcomes are written together, at most this long after the first of them came in.
+FLUSH_SECONDS = 0.05
 
 
 @dataclass
@@ -50,6 +54,17 @@ def cleanup(now: datetime | None = None) -> int:
     return removed
 
 
+def _cleanup_quietly() -> None:
+    try:
+        removed = cleanup()
+    except Exception:  # cleaning up can wait for the next time
+        log.exception("removing finished logout deliveries failed")
+        outbox.rollback()
+        return
+    if removed:
+        log.info("removed %d finished logout deliveries", removed)
+
+
 def run(
     *,
     concurrency: int = 8,
@@ -60,35 +75,124 @@ def run(
 ) -> WorkerStats:
     """The delivery loop, in the current app context.
 
+    Up to `concurrency` calls are in flight at any time, and a new one starts as soon as
+    one ends: a relying party that answers slowly (or not at all, until the timeout) holds
+    one slot, never a whole batch. Rows are claimed `concurrency` at a time and outcomes
+    written together (at most FLUSH_SECONDS late), so the database sees two short
+    transactions per batch rather than two per call. Claims, tokens and outcomes are
+    handled on this thread; only the HTTP calls run on the pool.
+
     `once`: deliver what is due now, then return (for cron and tests); rows that fail are
     rescheduled for later and not retried in the same run. `now` (tests) fixes the clock
     that decides what is due.
     """
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else current_app.config["WORKER_POLL_SECONDS"]
-    stats = WorkerStats()
+    loop = _Loop(delivery.DeliverySettings.from_config(current_app.config), concurrency)
     started = now or utcnow()
     last_cleanup = 0.0
+    next_look = 0.0  # when to look for due rows again (monotonic clock)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="logout-worker") as pool:
-        while not stop.is_set():
-            clock = started if once else now
-            try:
-                statuses = delivery.deliver_due(limit=concurrency, pool=pool, now=clock)
-            except Exception:  # a database hiccup must not end the worker
-                log.exception("delivery round failed; trying again after a pause")
-                outbox.rollback()
-                stop.wait(poll)
-                continue
-            stats.add(statuses)
+        while True:
             if time.monotonic() - last_cleanup > CLEANUP_INTERVAL_SECONDS:
                 last_cleanup = time.monotonic()
-                removed = cleanup()
-                if removed:
-                    log.info("removed %d finished logout deliveries", removed)
-            if not statuses:
-                # Another worker may have taken what this one was about to claim.
-                if once and not outbox.has_due(clock or utcnow()):
+                _cleanup_quietly()
+            clock = started if once else (now or utcnow())
+            may_claim = not loop.waiting and not stop.is_set() and loop.has_room
+            if may_claim and time.monotonic() >= next_look:
+                claimed = loop.claim(clock)
+                if claimed < concurrency:
+                    # The queue is drained for now: look again after a poll interval.
+                    next_look = math.inf if once else time.monotonic() + poll
+            loop.start_calls(pool)
+            if loop.idle:
+                loop.flush(clock)
+                if stop.is_set():
                     break
-                if not once:
-                    stop.wait(poll)
-    return stats
+                if once:
+                    # Another worker may have taken what this one was about to claim.
+                    if not outbox.has_due(clock):
+                        break
+                    next_look = 0.0
+                    continue
+                stop.wait(max(next_look - time.monotonic(), 0.0))
+                continue
+            # With a free slot and nothing claimed waiting, also wake up to look for rows.
+            looking = not loop.waiting and loop.has_room and not stop.is_set()
+            loop.collect(next_look if looking else math.inf)
+            if loop.flush_due():
+                loop.flush(clock)
+    return loop.stats
+
+
+class _Loop:
+    """The worker's state: claimed rows waiting for a slot, calls in flight, outcomes."""
+
+    def __init__(self, settings: delivery.DeliverySettings, concurrency: int) -> None:
+        self.settings = settings
+        self.concurrency = concurrency
+        self.waiting: deque[delivery.Attempt] = deque()
+        self.in_flight: dict[Future, delivery.Attempt] = {}
+        self.finished: list[tuple[delivery.Attempt, delivery.Outcome]] = []
+        self.oldest = 0.0
+        self.stats = WorkerStats()
+
+    @property
+    def has_room(self) -> bool:
+        return len(self.in_flight) < self.concurrency
+
+    @property
+    def idle(self) -> bool:
+        return not self.in_flight and not self.waiting
+
+    def claim(self, clock: datetime) -> int:
+        # A claimed row may wait for a slot (one call at most), then its own call: its
+        # lease covers two.
+        try:
+            rows = outbox.claim(
+                now=clock, lease_seconds=self.settings.lease_seconds(2), limit=self.concurrency
+            )
+            self.waiting.extend(delivery.prepare(rows, self.settings))
+        except Exception:  # a database hiccup must not end the worker
+            log.exception("claiming deliveries failed; trying again later")
+            outbox.rollback()
+            return 0
+        return len(rows)
+
+    def start_calls(self, pool: ThreadPoolExecutor) -> None:
+        while self.waiting and self.has_room:
+            attempt = self.waiting.popleft()
+            self.in_flight[pool.submit(delivery.send, attempt, self.settings)] = attempt
+
+    def collect(self, next_look: float) -> None:
+        """Wait for calls to end: until one does, outcomes are due, or it is time to look."""
+        deadline = next_look
+        if self.finished:
+            deadline = min(deadline, self.oldest + FLUSH_SECONDS)
+        timeout = None if deadline == math.inf else max(deadline - time.monotonic(), 0.0)
+        done, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            if not self.finished:
+                self.oldest = time.monotonic()
+            self.finished.append((self.in_flight.pop(future), future.result()))
+
+    def flush_due(self) -> bool:
+        return bool(self.finished) and (
+            len(self.finished) >= self.concurrency
+            or not self.in_flight
+            or time.monotonic() - self.oldest >= FLUSH_SECONDS
+        )
+
+    def flush(self, clock: datetime) -> None:
+        """Write the outcomes in one transaction."""
+        if not self.finished:
+            return
+        finished, self.finished = self.finished, []
+        try:
+            statuses = delivery.record(finished, self.settings, clock)
+            outbox.commit()
+        except Exception:  # the rows stay claimed until their lease ends, then retried
+            log.exception("storing delivery outcomes failed")
+            outbox.rollback()
+            return
+        self.stats.add(statuses)

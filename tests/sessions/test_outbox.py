@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from rp.logout_receiver import LogoutReceiver
@@ -67,21 +66,12 @@ def test_a_late_outcome_does_not_overwrite_the_worker_that_took_over(app, make_r
     with app.app_context():
         now = utcnow()
         [claimed] = outbox.claim(now=now, lease_seconds=1, limit=1)
-        # What the first worker holds (in its own process, in real life).
-        stale = SimpleNamespace(
-            id=claimed.id,
-            claimed_by=claimed.claimed_by,
-            attempts=claimed.attempts,
-            give_up_at=claimed.give_up_at,
-        )
+        # What the first worker holds: its claim, now taken over.
+        stale = claimed
         [fresh] = outbox.claim(now=now + timedelta(seconds=2), lease_seconds=60, limit=1)
         assert fresh.claimed_by != stale.claimed_by
         outbox.record(
-            stale,
-            ok=True,
-            permanent=False,
-            http_status=200,
-            error=None,
+            outbox.Result(stale, ok=True, http_status=200),
             now=now,
             first_delay_seconds=5,
             max_delay_seconds=600,
@@ -241,3 +231,26 @@ def test_a_204_answer_is_a_delivery():
         server.stop()
     assert outcome.ok and outcome.http_status == 204
     assert server.tokens() == ["t.o.k"]
+
+
+def test_a_slow_relying_party_does_not_hold_up_the_others(app, make_rp):
+    """One call waiting on a slow relying party takes one slot; the rest keep flowing."""
+    from idp.sessions import worker
+
+    slow, fast = LogoutReceiver(), LogoutReceiver()
+    slow.delay = 1.0
+    try:
+        make_rp("slow", backchannel_logout_uri=slow.url())
+        make_rp("fast", backchannel_logout_uri=fast.url())
+        _queue(app, 1, "slow")
+        _queue(app, 20, "fast")
+        with app.app_context():
+            stats = worker.run(once=True, concurrency=2)
+        assert stats.statuses == {"delivered": 21}
+        [slow_done] = slow.wait_for(1)
+        fast_done = fast.wait_for(20)
+        # Every fast delivery was made while the slow call was still waiting.
+        assert max(r.at for r in fast_done) < slow_done.at
+    finally:
+        slow.stop()
+        fast.stop()
