@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+SETSID := $(shell command -v setsid 2>/dev/null)
 
 .PHONY: run test lint demo migrate seed bench clean translations
 
@@ -21,8 +22,15 @@ seed: migrate
 	$(BIN)/idp demo seed
 
 ## make run: install, migrate the embedded SQLite database, load demo data, serve on $(HOST):$(PORT)
+## with the logout worker (idp worker) beside the server; Ctrl-C stops both. The server runs
+## in a session of its own and is stopped by one SIGTERM to its main process: granian hangs
+## when its workers get the terminal's SIGINT at the same time as their parent.
 run: seed
-	$(BIN)/idp serve --host $(HOST) --port $(PORT)
+	@$(BIN)/idp worker & worker=$$!; \
+	$(SETSID) $(BIN)/idp serve --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM HUP; \
+	wait $$server; status=$$?; \
+	kill -TERM $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null; exit $$status
 
 ## make test: install and run the whole test suite (and the linter)
 test: $(STAMP)
