@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,8 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench.cpu import CpuMeter
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
@@ -41,8 +44,6 @@ SCENARIOS = [
     "sso_hop",
     "signin",
 ]
-# Scenarios whose unit of work takes two HTTP requests.
-DOUBLE = {"sso_hop", "signin"}
 
 
 @dataclass
@@ -54,6 +55,12 @@ class Result:
     p99_ms: float
     errors: int
     requests: int
+    # Shares of the machine (all cores, percent) used during the scenario by the server,
+    # wrk, the database's processes (PostgreSQL) and everything else (bench/cpu.py).
+    cpu_server: float = 0.0
+    cpu_wrk: float = 0.0
+    cpu_database: float = 0.0
+    cpu_others: float = 0.0
 
 
 def free_port() -> int:
@@ -86,6 +93,27 @@ def drop_database(kind: str, url: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def database_pids(kind: str, url: str):
+    """A function listing the PostgreSQL processes working for the benchmark's database:
+    its backends and the server's WAL writer, checkpointer and background writer."""
+    if kind != "postgres":
+        return lambda: set()
+    import sqlalchemy as sa
+
+    name = sa.make_url(url).database
+    engine = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    query = sa.text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = :name OR backend_type IN"
+        " ('walwriter', 'checkpointer', 'background writer')"
+    )
+
+    def pids() -> set[int]:
+        with engine.connect() as conn:
+            return {row[0] for row in conn.execute(query, {"name": name})}
+
+    return pids
 
 
 def wait_ready(base: str, proc: subprocess.Popen, seconds: float = 30) -> None:
@@ -149,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian")
+    parser.add_argument(
+        "--server-command",
+        help="run `python -m <this>` instead of `idp serve` ({port} and {workers} filled in)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package 'wrk')", file=sys.stderr)
@@ -195,8 +227,17 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
         capture_output=True,
         cwd=ROOT,
     )
-    proc = subprocess.Popen(
-        [
+    server_log = (workdir / "server.log").open("wb")
+    if args.server_command:
+        # Another server configuration to compare (docs/performance.md), e.g.
+        # "granian --interface wsgi --port {port} --workers {workers} --no-ws wsgi:app".
+        command = [
+            sys.executable,
+            "-m",
+            *shlex.split(args.server_command.format(port=port, workers=args.workers)),
+        ]
+    else:
+        command = [
             sys.executable,
             "-m",
             "idp.cli",
@@ -207,25 +248,34 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
             str(args.workers),
             "--server",
             args.server,
-        ],
+        ]
+    proc = subprocess.Popen(
+        command,
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe nobody reads: a full pipe would stall the server.
+        stderr=server_log,
     )
     results = []
     try:
         wait_ready(base, proc)
         fixtures = prepare(base, env, ROOT, tokens_needed=args.connections * 4, scenarios=chosen)
+        meter = CpuMeter(proc.pid, database_pids(kind, url))
         for scenario in chosen:
             script, target, extra = fixtures.scenario(scenario)
+            before, started = meter.snapshot(), time.monotonic()
             figures = run_wrk(
                 script, base + target, {**extra}, args.duration, args.connections, args.threads
             )
-            errors = sum(figures[k] for k in ("non2xx3xx", "connect", "read", "write", "timeout"))
-            per_second = figures["requests"] / (figures["duration_us"] / 1e6)
-            if scenario in DOUBLE:
-                per_second /= 2
+            usage = meter.usage(before, meter.snapshot(), time.monotonic() - started)
+            errors = sum(
+                figures[k] for k in ("non2xx3xx", "connect", "read", "write", "timeout", "failures")
+            )
+            # Scripts that count their units of work (a rotated refresh token, an SSO hop, a
+            # sign-in) are measured by those; the others by the requests wrk completed.
+            done = figures["units"] if figures["counted"] else figures["requests"]
+            per_second = done / (figures["duration_us"] / 1e6)
             results.append(
                 Result(
                     scenario,
@@ -235,12 +285,18 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
                     figures["p99_us"] / 1000,
                     errors,
                     figures["requests"],
+                    usage.server,
+                    usage.wrk,
+                    usage.database,
+                    usage.others,
                 )
             )
             print(
                 f"{kind:8} {scenario:20} {per_second:10.1f}/s"
                 f"  p50 {figures['p50_us'] / 1000:7.2f} ms"
-                f"  p99 {figures['p99_us'] / 1000:7.2f} ms  errors {errors}",
+                f"  p99 {figures['p99_us'] / 1000:7.2f} ms  errors {errors}"
+                f"  CPU: server {usage.server}% wrk {usage.wrk}% database {usage.database}%"
+                f" others {usage.others}%",
                 flush=True,
             )
     finally:
@@ -249,6 +305,10 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        server_log.close()
+        tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
+        if tail.strip():
+            print(f"server log ({kind}), last lines:\n{tail}", file=sys.stderr)
         drop_database(kind, url)
         shutil.rmtree(workdir, ignore_errors=True)
     return results
@@ -260,12 +320,17 @@ def print_table(results: list[Result], args) -> None:
         f"idp serve --server {args.server} --workers {args.workers}; wrk -t{args.threads} "
         f"-c{args.connections} -d{args.duration}s; {os.cpu_count()} cores"
     )
-    print("| scenario | database | per second | p50 ms | p99 ms | errors |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(
+        "| scenario | database | per second | p50 ms | p99 ms | errors"
+        " | CPU server / wrk / db / others % |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|")
     for r in results:
         print(
             f"| {r.scenario} | {r.database} | {r.rate:,.0f} | {r.p50_ms:.2f}"
-            f" | {r.p99_ms:.2f} | {r.errors} |"
+            f" | {r.p99_ms:.2f} | {r.errors}"
+            f" | {r.cpu_server:.0f} / {r.cpu_wrk:.0f} / {r.cpu_database:.0f}"
+            f" / {r.cpu_others:.0f} |"
         )
 
 

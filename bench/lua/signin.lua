@@ -1,7 +1,10 @@
 -- Full password sign-in: GET the sign-in page (session cookie + CSRF token), then POST the
--- form with the e-mail and password; a 302 is a completed sign-in. Sign-ins = requests / 2.
+-- form with the e-mail and password. A unit is a 302 answer to the POST (a failed sign-in
+-- answers 401, a refused form 400); a sign-in page without its form or cookie is a failure.
 function init(args)
   forms = {}
+  units = 0
+  failures = 0
   email = os.getenv("BENCH_EMAIL")
   password = os.getenv("BENCH_PASSWORD")
 end
@@ -23,10 +26,13 @@ function request()
 end
 
 function response(status, headers, body)
+  local set = headers["Set-Cookie"] or headers["set-cookie"] or ""
   if status == 200 then
     local token = string.match(body, 'name="csrf_token" type="hidden" value="([^"]+)"')
-    local set = headers["Set-Cookie"] or headers["set-cookie"] or ""
     local cookie = string.match(set, "(idp_ui=[^;]+)")
-    if token and cookie then table.insert(forms, { token = token, cookie = cookie }) end
+    if token and cookie then table.insert(forms, { token = token, cookie = cookie })
+    else failures = failures + 1 end
+  elseif status == 302 then
+    units = units + 1
   end
 end

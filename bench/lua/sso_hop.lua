@@ -1,7 +1,10 @@
 -- SSO hop: an authorization request with a live SSO session cookie (302 with a code),
--- then the code exchanged at the token endpoint. Both requests count; hops = requests / 2.
+-- then the code exchanged at the token endpoint (200). A unit is a 200 token answer; a
+-- redirect without a code (e.g. to the sign-in page) is a failure.
 function init(args)
   codes = {}
+  units = 0
+  failures = 0
   authorize = os.getenv("BENCH_AUTHORIZE")
   cookie = os.getenv("BENCH_COOKIE")
   token_path = os.getenv("BENCH_PATH")
@@ -23,9 +26,12 @@ function request()
 end
 
 function response(status, headers, body)
-  if status == 302 or status == 303 then
+  if status == 200 then
+    if string.find(body, '"id_token"', 1, true) then units = units + 1
+    else failures = failures + 1 end
+  elseif status == 302 or status == 303 then
     local location = headers["Location"] or headers["location"] or ""
     local code = string.match(location, "[?&]code=([^&]+)")
-    if code then table.insert(codes, code) end
+    if code then table.insert(codes, code) else failures = failures + 1 end
   end
 end
