@@ -238,7 +238,7 @@ def test_a_slow_relying_party_does_not_hold_up_the_others(app, make_rp):
     from idp.sessions import worker
 
     slow, fast = LogoutReceiver(), LogoutReceiver()
-    slow.delay = 1.0
+    slow.delay = 2.0
     try:
         make_rp("slow", backchannel_logout_uri=slow.url())
         make_rp("fast", backchannel_logout_uri=fast.url())
