@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from idp.directory.models import Unit, User, UserEmail
-from idp.extensions import db, utcnow
-from idp.sessions.models import SsoSession
+from idp.extensions import db
 
 _CHUNK = 500
 
@@ -154,21 +152,6 @@ def update_addresses(rows: list[dict[str, Any]]) -> None:
 def insert_addresses(rows: list[dict[str, Any]]) -> None:
     for chunk in _chunks(rows):
         db.session.execute(sa.insert(_USER_EMAILS), list(chunk))
-
-
-def end_sessions_of_users(user_ids: list[int], reason: str, now: datetime | None = None) -> int:
-    """End every open SSO session of these users; returns how many were ended."""
-    now = now or utcnow()
-    ended = 0
-    for chunk in _chunks(user_ids):
-        result = db.session.execute(
-            sa.update(SsoSession)
-            .where(SsoSession.user_id.in_(chunk), SsoSession.ended_at.is_(None))
-            .values(ended_at=now, end_reason=reason)
-            .execution_options(synchronize_session=False)
-        )
-        ended += result.rowcount or 0
-    return ended
 
 
 def add(obj: Any) -> None:
