@@ -7,24 +7,12 @@ except with CI=true, where it fails.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-CHROMIUM = Path(os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium"))
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 EMAIL = "tran.thi.binh@haugiang.gov.vn"
 PASSWORD = "Mật-khẩu-đủ-dài-2026"
 NAME = "Trần Thị Bình"
@@ -97,22 +85,8 @@ def idp_server(app, make_user, make_unit, relying_party) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message + "; it is required in CI")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser(chromium):
+    return chromium
 
 
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
