@@ -284,4 +284,3 @@ def chromium():
             yield browser
         finally:
             browser.close()
-
