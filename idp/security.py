@@ -59,21 +59,31 @@ def allow_framing(response: Response, origins: Iterable[str]) -> Response:
     return response
 
 
-FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
 def has_nul_byte() -> bool:
     """True when the path, the query or a form field of this request holds a NUL character.
 
     No legitimate value here contains one, and PostgreSQL refuses NUL in text: refusing the
     request up front keeps every endpoint from answering such input with a database error.
+    The query string and URL-encoded bodies are scanned as bytes, before any parsing: a NUL
+    can only be there as "%00" or as the byte itself.
     """
     if "\x00" in request.path:
         return True
-    values = list(request.args.items(multi=True))
-    if request.method != "GET" and request.mimetype in FORM_MIMETYPES:
-        values += request.form.items(multi=True)
-    return any("\x00" in key or "\x00" in value for key, value in values)
+    query = request.environ.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query:
+        return True
+    if request.method == "GET":
+        return False
+    mimetype = request.mimetype
+    if mimetype == "application/x-www-form-urlencoded" and "form" not in request.__dict__:
+        # Read (and kept) once; the form is then parsed from these bytes.
+        body = request.get_data(cache=True)
+        return b"%00" in body or b"\x00" in body
+    if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return any(
+            "\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)
+        )
+    return False
 
 
 def trust_proxies(app: Flask, count: int) -> None:
@@ -87,36 +97,65 @@ def trust_proxies(app: Flask, count: int) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count)  # type: ignore[method-assign]
 
 
+class SecurityHeaders:
+    """WSGI middleware adding the security headers to every response a view did not set.
+
+    Done on the list of header pairs handed to start_response: several times cheaper than
+    an after_request hook setting them one by one on werkzeug's Headers, and it also covers
+    responses made outside Flask's dispatch (idp.http's static documents).
+    """
+
+    def __init__(self, wsgi_app, headers: list[tuple[str, str]]) -> None:
+        self.wsgi_app = wsgi_app
+        self.headers = headers
+        self.names = [name.lower() for name, _value in headers]
+
+    def __call__(self, environ, start_response):
+        def add_headers(status, headers, exc_info=None):
+            present = {name.lower() for name, _value in headers}
+            for lower, pair in zip(self.names, self.headers, strict=True):
+                if lower not in present:
+                    headers.append(pair)
+            if "cache-control" not in present:
+                for name, value in headers:
+                    if name.lower() == "content-type":
+                        if value.startswith("text/html"):
+                            headers.append(("Cache-Control", "no-store"))
+                        break
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, add_headers)
+
+
+def response_headers(issuer: str) -> list[tuple[str, str]]:
+    """The headers every response carries unless its view set its own value."""
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        (CSP_HEADER, DEFAULT_CSP),
+    ]
+    if issuer.startswith("https://"):
+        headers.append(
+            ("Strict-Transport-Security", f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains")
+        )
+    return headers
+
+
 def init_app(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH_BYTES
     trust_proxies(app, int(app.config.get("TRUSTED_PROXIES") or 0))
 
-    @app.before_request
     def _refuse_nul_bytes() -> None:
         if has_nul_byte():
             abort(400)
 
-    static_headers = {
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-        "X-Frame-Options": "DENY",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    }
-    if app.config["ISSUER"].startswith("https://"):
-        static_headers["Strict-Transport-Security"] = (
-            f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
-        )
+    # First of the before_request hooks, ahead of the CSRF check, which parses the form.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_nul_bytes)
 
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        headers = response.headers
-        for name, value in static_headers.items():
-            if name not in headers:
-                headers[name] = value
-        if CSP_HEADER not in headers:
-            headers[CSP_HEADER] = DEFAULT_CSP
-        if response.mimetype == "text/html" and "Cache-Control" not in headers:
-            headers["Cache-Control"] = "no-store"
-        return response
+    app.wsgi_app = SecurityHeaders(  # type: ignore[method-assign]
+        app.wsgi_app, response_headers(app.config["ISSUER"])
+    )

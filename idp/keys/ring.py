@@ -17,6 +17,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -232,6 +233,26 @@ def _load() -> _Cache:
 def jwks_document() -> bytes:
     """The JWKS as compact JSON bytes: every next, current and retired public key."""
     return _load().jwks_json
+
+
+def jwks_snapshot() -> tuple[bytes, Callable[[], bool]]:
+    """The JWKS bytes, and a check telling whether they are still what the ring holds.
+
+    The check turns false when the cache is reloaded or invalidated (a rotation in this
+    process) and after KEY_CACHE_SECONDS at most (a rotation in another process).
+    """
+    cache = _load()
+    loaded_at, app_key = cache.loaded_at, cache.app_key
+    valid_until = loaded_at + KEY_CACHE_SECONDS
+
+    def still_valid() -> bool:
+        return (
+            _cache.loaded_at == loaded_at
+            and _cache.app_key is app_key
+            and time.monotonic() < valid_until
+        )
+
+    return cache.jwks_json, still_valid
 
 
 def sign_jwt(claims: dict[str, Any], *, alg: str = "RS256", typ: str = "JWT") -> str:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from idp.keys.ring import jwks_document
+from idp.http import document_response
+from idp.keys.ring import jwks_snapshot
 
 bp = Blueprint("keys", __name__)
 
 
 @bp.get("/jwks")
 def jwks() -> Response:
-    response = Response(jwks_document(), mimetype="application/jwk-set+json")
-    max_age = current_app.config["JWKS_MAX_AGE_SECONDS"]
-    response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    # Answered before Flask (idp.http) for as long as the key ring's cache holds this set.
+    body, still_valid = jwks_snapshot()
+    return document_response(
+        body,
+        mimetype="application/jwk-set+json",
+        max_age=current_app.config["JWKS_MAX_AGE_SECONDS"],
+        still_valid=still_valid,
+    )

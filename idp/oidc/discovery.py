@@ -1,8 +1,9 @@
 """OpenID Connect Discovery 1.0 and RFC 8414 metadata: exactly what this provider supports.
 
 The document is built once per application (on first request, when every blueprint is
-registered) and served as bytes with Cache-Control public. `registration_endpoint` is
-listed only when the registration endpoint (REGISTRATION_PATH) is installed.
+registered) and served as bytes with Cache-Control public and an ETag (idp.http).
+`registration_endpoint` is listed only when the registration endpoint (REGISTRATION_PATH)
+is installed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from flask import Response, current_app
 
+from idp.http import document_response
 from idp.keys.ring import signing_algs
 from idp.oidc import profile
 
@@ -84,8 +86,7 @@ def metadata_response() -> Response:
     if body is None:
         body = json.dumps(build_metadata(), separators=(",", ":")).encode()
         current_app.extensions[CACHE_KEY] = body
-    response = Response(body, mimetype="application/json")
-    max_age = current_app.config["DISCOVERY_MAX_AGE_SECONDS"]
-    response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    # The same bytes for the life of the process: later requests are answered before Flask.
+    return document_response(
+        body, mimetype="application/json", max_age=current_app.config["DISCOVERY_MAX_AGE_SECONDS"]
+    )
