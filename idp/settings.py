@@ -60,6 +60,9 @@ def check_settings(settings: dict[str, Any]) -> None:
         raise SettingsError("IDP_ISSUER must not contain a query or fragment")
     if settings["ENV"] not in ("development", "production"):
         raise SettingsError("IDP_ENV must be 'development' or 'production'")
+    cache = settings.get("CLIENT_CACHE_SECONDS", 0)
+    if isinstance(cache, bool) or not isinstance(cache, int | float) or cache < 0:
+        raise SettingsError("IDP_CLIENT_CACHE_SECONDS must be a number of seconds, 0 or more")
     for key in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM"):
         if not isinstance(settings[key], int) or settings[key] < 1:
             raise SettingsError(f"IDP_{key} must be a positive integer")

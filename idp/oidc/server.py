@@ -67,7 +67,7 @@ class ProviderServer(AuthorizationServer):
         self.scopes_supported = None
 
     def query_client(self, client_id: str) -> Client | None:
-        return store.find_client(client_id)
+        return store.find_client_cached(client_id)
 
     def authenticate_client(self, request, methods, endpoint="token"):
         try:

@@ -7,12 +7,14 @@ Secrets are looked up by their SHA-256 hash (idp.oidc.models.hash_secret).
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.directory.models import USER_ACTIVE, Unit, User
@@ -32,6 +34,7 @@ from idp.oidc.token_models import (
 # recognised (and revokes what it issued) before cleanup removes it.
 CODE_KEEP_AFTER_EXPIRY_SECONDS = 600
 CLIENT_ID_MAX_LENGTH = 128
+CLIENT_CACHE_KEY = "idp.oidc.client_cache"
 UNIT_DEPTH_MAX = 32
 
 
@@ -59,6 +62,78 @@ def find_client(client_id: Any) -> Client | None:
 _ACTIVE_CLIENT = sa.select(Client).where(
     Client.client_id == sa.bindparam("client_id"), Client.active.is_(True)
 )
+_ACTIVE_CLIENT_ROW = sa.select(*Client.__table__.c).where(
+    Client.__table__.c.client_id == sa.bindparam("client_id"),
+    Client.__table__.c.active.is_(True),
+)
+
+
+class _ClientCache:
+    """Active clients as the protocol endpoints last read them, per process and app.
+
+    Every token, introspection and authorization request names its client; reading the
+    registration from the database each time costs more than the rest of a
+    client_credentials grant. An entry is used for at most CLIENT_CACHE_SECONDS, so a
+    client disabled or changed by another process (another worker, `idp clients`) takes
+    effect within that time; a write made by this process drops the whole cache at once
+    (_drop_cached_clients). The secret is still checked on every request, against the
+    cached hash. Unknown and disabled clients are never cached.
+    """
+
+    MAX_ENTRIES = 1000
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, int, Client]] = {}
+
+
+_client_generation = 0
+
+
+def _drop_cached_clients(*_args: Any) -> None:
+    global _client_generation
+    _client_generation += 1
+
+
+def _drop_after_bulk(context: Any) -> None:
+    if context.mapper.class_ is Client:
+        _drop_cached_clients()
+
+
+# A change this process makes to a client through the ORM drops every entry at once:
+# flushed objects (what the client registry does) and Query.update()/delete(). These
+# events cost nothing on other statements; a plain SQL write is seen like another
+# process's, within CLIENT_CACHE_SECONDS.
+for _event in ("after_insert", "after_update", "after_delete"):
+    sa.event.listen(Client, _event, _drop_cached_clients)
+sa.event.listen(Session, "after_bulk_update", _drop_after_bulk)
+sa.event.listen(Session, "after_bulk_delete", _drop_after_bulk)
+
+
+def find_client_cached(client_id: Any) -> Client | None:
+    """find_client through the per-process cache (_ClientCache): for protocol endpoints.
+
+    The client returned belongs to no database session: read it, never change it.
+    """
+    if not isinstance(client_id, str) or not client_id or len(client_id) > CLIENT_ID_MAX_LENGTH:
+        return None
+    ttl = current_app.config["CLIENT_CACHE_SECONDS"]
+    if ttl <= 0:
+        return find_client(client_id)
+    cache: _ClientCache = current_app.extensions.setdefault(CLIENT_CACHE_KEY, _ClientCache())
+    now = time.monotonic()
+    entry = cache.entries.get(client_id)
+    if entry is not None and entry[0] > now and entry[1] == _client_generation:
+        return entry[2]
+    generation = _client_generation
+    row = db.session.execute(_ACTIVE_CLIENT_ROW, {"client_id": client_id}).one_or_none()
+    if row is None:
+        cache.entries.pop(client_id, None)
+        return None
+    client = Client(**row._asdict())
+    if len(cache.entries) >= cache.MAX_ENTRIES:
+        cache.entries.clear()
+    cache.entries[client_id] = (now + ttl, generation, client)
+    return client
 
 
 def load_unit_path(unit_id: int | None) -> list[dict[str, str]]:
@@ -411,7 +486,13 @@ def remove_expired(now: datetime | None = None) -> dict[str, int]:
 
 
 def commit() -> None:
-    db.session.commit()
+    """Commit what this request wrote; nothing at all when it wrote nothing (a
+    client_credentials grant with its client cached never opens a session)."""
+    if not db.session.registry.has():
+        return
+    session = db.session()
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        session.commit()
 
 
 def rollback() -> None:
