@@ -27,12 +27,15 @@ CSP_HEADER = "Content-Security-Policy"
 
 
 def content_security_policy(
-    *, form_action: Iterable[str] | None = ("'self'",), frame_src: Iterable[str] = ()
+    *,
+    form_action: Iterable[str] | None = ("'self'",),
+    frame_src: Iterable[str] = (),
+    img_src: Iterable[str] = (),
 ) -> str:
     """The policy: `form_action=None` leaves form targets unrestricted (see module doc)."""
     directives = [
         "default-src 'self'",
-        "img-src 'self' data:",
+        " ".join(["img-src 'self' data:", *img_src]),
         "style-src 'self'",
         "script-src 'self'",
     ]
@@ -48,8 +51,12 @@ def content_security_policy(
 DEFAULT_CSP = content_security_policy()
 
 
-def allow_form_redirects(response: Response) -> Response:
-    response.headers[CSP_HEADER] = content_security_policy(form_action=None)
+def allow_form_redirects(response: Response, img_src: Iterable[str] = ()) -> Response:
+    """Let this page's form end, through redirects, at a relying party; `img_src` adds
+    image origins (a relying party's registered logo)."""
+    response.headers[CSP_HEADER] = content_security_policy(
+        form_action=None, img_src=sorted(set(img_src))
+    )
     return response
 
 

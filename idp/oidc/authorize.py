@@ -186,11 +186,13 @@ def login_redirect(server: ProviderServer, grant, decision: checks.NeedLogin) ->
 def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Response:
     request = grant.request
     scopes = (request.scope or "").split()
+    links = consent.client_links(request.client)
     page = render_template(
         "oidc/consent.html",
         form=form,
         client=request.client,
         client_name=consent.display_name(request.client),
+        links=links,
         user=sso.user,
         scopes=consent.describe_scopes(scopes),
         fields=_request_items(),
@@ -199,8 +201,9 @@ def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Re
         deny=consent.DENY,
         error=bool(form.errors),
     )
-    # Allowing the form ends, through redirects, at the relying party.
-    return allow_form_redirects(Response(page, status=status, mimetype="text/html"))
+    # Allowing the form ends, through redirects, at the relying party; its logo may be shown.
+    logo = [consent.origin_of(links["logo_uri"])] if "logo_uri" in links else []
+    return allow_form_redirects(Response(page, status=status, mimetype="text/html"), logo)
 
 
 def deliver(response: Response, redirect_uri: str, response_mode: str | None) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -39,6 +40,21 @@ def display_name(client: Any) -> str:
     from flask_babel import get_locale
 
     return client.meta(f"client_name#{get_locale()}") or client.client_name
+
+
+def client_links(client: Any) -> dict[str, str]:
+    """The client's registered logo, home page, policy and terms (RFC 7591 2), http(s) only."""
+    links = {}
+    for name in ("logo_uri", "client_uri", "policy_uri", "tos_uri"):
+        value = client.meta(name)
+        if isinstance(value, str) and urlsplit(value).scheme in ("https", "http"):
+            links[name] = value
+    return links
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def describe_scope(scope: str) -> str:

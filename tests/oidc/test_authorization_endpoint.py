@@ -242,6 +242,36 @@ def test_consent_page_lists_what_the_app_receives(third_party, rp):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_consent_page_shows_the_registered_logo_policy_and_terms(app, rp):
+    """oidcc-registration-logo-uri / -policy-uri / -tos-uri: shown to the person."""
+    make_client(
+        app,
+        "with-links",
+        first_party=False,
+        client_name="Ứng dụng có biểu trưng",
+        logo_uri="https://rp.example.org/logo.png",
+        policy_uri="https://rp.example.org/privacy",
+        tos_uri="https://rp.example.org/terms",
+        client_uri="javascript:alert(1)",
+    )
+    rp.login()
+    response = RelyingParty(rp.http, "with-links").authorize(scope="openid")
+    page = response.get_data(as_text=True)
+    assert 'src="https://rp.example.org/logo.png"' in page
+    assert 'href="https://rp.example.org/privacy"' in page
+    assert 'href="https://rp.example.org/terms"' in page
+    assert "javascript:" not in page
+    csp = response.headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://rp.example.org;" in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+def test_consent_page_without_a_logo_allows_no_other_images(third_party, rp):
+    rp.login()
+    response = third_party.authorize(scope="openid email")
+    assert "img-src 'self' data:;" in response.headers["Content-Security-Policy"]
+
+
 def test_consent_page_in_english(third_party, rp):
     rp.login()
     page = third_party.authorize(scope="openid email", ui_locales="en").get_data(as_text=True)
