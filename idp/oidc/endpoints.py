@@ -23,7 +23,6 @@ from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from flask import current_app
 from flask import request as flask_request
 
-from idp.directory.models import User
 from idp.extensions import utcnow
 from idp.keys.ring import KEY_CACHE_SECONDS, InvalidJWT, sign_jwt, signing_algs, verify_jwt
 from idp.oidc import claims as claim_values
@@ -31,7 +30,7 @@ from idp.oidc import store
 from idp.oidc.grants import family_revocation_until
 from idp.oidc.models import Client
 from idp.oidc.profile import INTROSPECTION_AUTH_METHODS, REVOCATION_AUTH_METHODS
-from idp.oidc.token_models import RefreshToken
+from idp.oidc.records import RefreshTokenRecord, UserRecord
 from idp.oidc.tokens import ACCESS_TOKEN_TYP
 from idp.sessions.store import is_live
 
@@ -104,7 +103,7 @@ class AccessTokenInfo:
 
     claims: dict[str, Any]
     revoked: bool = False
-    user: User | None = None
+    user: UserRecord | None = None
     client: Client | None = None
 
     @property
@@ -146,7 +145,7 @@ class AccessTokenInfo:
 
 @dataclass
 class RefreshTokenInfo:
-    row: RefreshToken
+    row: RefreshTokenRecord
     active: bool
 
     def is_expired(self) -> bool:
@@ -171,7 +170,7 @@ class RefreshTokenInfo:
         }
 
 
-def refresh_token_active(row: RefreshToken, now: datetime) -> bool:
+def refresh_token_active(row: RefreshTokenRecord, now: datetime) -> bool:
     grant = row.grant
     if row.rotated_at is not None or grant.revoked_at is not None:
         return False
@@ -313,16 +312,19 @@ class BearerTokenValidator(TokenValidator):
         info = AccessTokenInfo(claims)
         if info.is_expired() or not info.is_user_token:
             return info if info.is_expired() else None
-        found = store.user_for_token(
+        user = store.user_for_token(
             keys=revocation_keys(claims),
             client_id=claims["client_id"],
             sub=claims["sub"],
             now=utcnow(),
         )
-        if found is None:
+        # The query checked that the client is active; its registration (for the signed
+        # userinfo setting) may come from the cache.
+        client = store.find_client_cached(claims["client_id"]) if user is not None else None
+        if user is None or client is None:
             info.revoked = True
         else:
-            info.user, info.client = found
+            info.user, info.client = user, client
         return info
 
     def validate_token(self, token, scopes, request) -> None:

@@ -32,7 +32,7 @@ from idp.oidc.profile import (
     TOKEN_ENDPOINT_AUTH_METHODS,
     USER_SCOPES,
 )
-from idp.oidc.token_models import AuthorizationCode, Grant, RefreshToken
+from idp.oidc.records import AuthorizationCodeRecord, GrantRecord, RefreshTokenRecord
 from idp.oidc.tokens import Principal
 from idp.sessions.store import is_live
 
@@ -79,7 +79,7 @@ def family_revocation_until(client: Any, now: datetime) -> datetime:
     return now + timedelta(seconds=tokens.lifetime(client, "access_token"))
 
 
-def principal_of_grant(grant: Grant) -> Principal:
+def principal_of_grant(grant: GrantRecord) -> Principal:
     return Principal(
         user=grant.user,
         auth_time=grant.auth_time,
@@ -90,6 +90,21 @@ def principal_of_grant(grant: Grant) -> Principal:
         grant_id=grant.gid,
         claims=grant.claims,
     )
+
+
+def complete_then_store(grant: Any, token: dict[str, Any]) -> tuple[int, dict[str, Any], Any]:
+    """Let the grant's extensions finish the token, then store it: the token response.
+
+    Authlib stores the token (save_token) and then lets extensions add to it, so the ID
+    token (OpenIDCode, OpenIDRefresh) would be signed after the first write. SQLite holds
+    its write lock from a transaction's first write to its commit, and an RS256 signature
+    is the slowest step of an exchange: here the writes come last, just before the view
+    commits, and the other worker's writes wait less.
+    """
+    response = (200, token, grant.TOKEN_RESPONSE_HEADER)
+    grant.execute_hook("after_create_token_response", response)
+    grant.save_token(token)
+    return response
 
 
 class AudienceMixin:
@@ -165,38 +180,60 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
         if principal.sso_session_id and tokens.wants_id_token(request.scope):
             store.record_session_client(principal.sso_session_id, client.client_id, now)
 
-    def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
-        """The code if it is this client's, unexpired and unused; claimed atomically.
+    def query_authorization_code(self, code: str, client) -> AuthorizationCodeRecord | None:
+        """The code if it is this client's, unexpired and unused.
 
         A second use is refused and revokes what the first use issued (RFC 6749 4.1.2).
+        The code is claimed (marked used, atomically) by save_token, the first write of
+        the exchange: two exchanges racing each other cannot both get tokens.
         """
         row = store.find_code(code)
         if row is None or row.client_id != client.client_id:
             return None
         now = _now()
-        if row.used_at is not None or not store.claim_code(row, now):
-            store.revoke_grant_family(
-                row.grant_id,
-                until=family_revocation_until(client, now),
-                reason="code_reuse",
-                now=now,
-            )
-            audit.record(
-                "code_reuse",
-                actor=client.client_id,
-                subject=row.user.sub,
-                outcome="failure",
-                **audit.request_origin(),
-            )
+        if row.used_at is not None:
+            self._code_reused(row, client, now)
             return None
         if row.expires_at <= now:
             return None
         return row
 
-    def delete_authorization_code(self, authorization_code) -> None:
-        """Nothing to do: the code was marked used when it was claimed."""
+    def _code_reused(self, row: AuthorizationCodeRecord, client, now: datetime) -> None:
+        store.revoke_grant_family(
+            row.grant_id,
+            until=family_revocation_until(client, now),
+            reason="code_reuse",
+            now=now,
+        )
+        audit.record(
+            "code_reuse",
+            actor=client.client_id,
+            subject=row.user.sub,
+            outcome="failure",
+            **audit.request_origin(),
+        )
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+    def create_token_response(self):
+        """RFC 6749 4.1.4, as Authlib's, but stored last (complete_then_store)."""
+        self.execute_hook("before_create_token_response")
+        code = self.request.authorization_code
+        user = self.authenticate_user(code)
+        if not user:
+            raise InvalidGrantError("There is no 'user' for this code.")
+        self.request.user = user
+        token = self.generate_token(
+            user=user,
+            scope=code.get_scope(),
+            include_refresh_token=self.request.client.check_grant_type("refresh_token"),
+        )
+        response = complete_then_store(self, token)
+        self.delete_authorization_code(code)
+        return response
+
+    def delete_authorization_code(self, authorization_code) -> None:
+        """Nothing to do: save_token marked the code used."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCodeRecord) -> Principal | None:
         user = authorization_code.user
         if user is None or not user.is_active:
             return None
@@ -218,11 +255,16 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
         )
 
     def save_token(self, token: dict[str, Any]) -> None:
-        """Create the grant (token family) and, when issued, its first refresh token."""
-        code: AuthorizationCode = self.request.authorization_code
+        """Claim the code, then create the grant (token family) and, when issued, its first
+        refresh token."""
+        code: AuthorizationCodeRecord = self.request.authorization_code
         principal: Principal = self.request.user
         client = self.request.client
         now = _now()
+        if not store.claim_code(code, now):
+            # Another request exchanged it a moment ago: a replay race.
+            self._code_reused(code, client, now)
+            raise InvalidGrantError()
         scope = token.get("scope", "")
         offline = SCOPE_OFFLINE in scope.split()
         if "refresh_token" in token:
@@ -297,7 +339,19 @@ class RefreshTokenGrant(AudienceMixin, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+    def create_token_response(self):
+        """RFC 6749 6, as Authlib's, but stored last (complete_then_store)."""
+        self.execute_hook("before_create_token_response")
+        refresh_token = self.request.refresh_token
+        user = self.authenticate_user(refresh_token)
+        if not user:
+            raise InvalidRequestError("There is no 'user' for this token.")
+        self.request.user = user
+        response = complete_then_store(self, self.issue_token(user, refresh_token))
+        self.revoke_old_credential(refresh_token)
+        return response
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshTokenRecord | None:
         row = store.find_refresh_token(refresh_token)
         client = self.request.client
         if row is None or row.client_id != client.client_id:
@@ -334,7 +388,7 @@ class RefreshTokenGrant(AudienceMixin, grants.RefreshTokenGrant):
             return None
         return row
 
-    def _grace_successor(self, row: RefreshToken, now: datetime) -> RefreshToken | None:
+    def _grace_successor(self, row: RefreshTokenRecord, now: datetime) -> RefreshTokenRecord | None:
         """The current token that replaced `row`, if `row` may still be exchanged (grace)."""
         grace = current_app.config["REFRESH_TOKEN_REUSE_GRACE_SECONDS"]
         if not grace or row.rotated_at is None or (now - row.rotated_at).total_seconds() > grace:
@@ -344,12 +398,12 @@ class RefreshTokenGrant(AudienceMixin, grants.RefreshTokenGrant):
             return None
         return successor
 
-    def authenticate_user(self, refresh_token: RefreshToken) -> Principal:
+    def authenticate_user(self, refresh_token: RefreshTokenRecord) -> Principal:
         return principal_of_grant(refresh_token.grant)
 
     def save_token(self, token: dict[str, Any]) -> None:
         """Rotate: the presented token (or, in grace, its successor) is used up, atomically."""
-        row: RefreshToken = self.request.refresh_token
+        row: RefreshTokenRecord = self.request.refresh_token
         client = self.request.client
         grant = row.grant
         now = _now()

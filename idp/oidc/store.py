@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,11 +17,12 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.directory.models import USER_ACTIVE, Unit, User
 from idp.extensions import db, utcnow
+from idp.oidc import records
 from idp.oidc.models import Client, hash_secret
+from idp.oidc.records import AuthorizationCodeRecord, RefreshTokenRecord, UserRecord
 from idp.oidc.token_models import (
     AuthorizationCode,
     Consent,
@@ -46,6 +49,26 @@ def new_secret() -> str:
 def _insert(model: Any):
     dialect = db.session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+@contextmanager
+def reading() -> Iterator[sa.Connection]:
+    """A connection for reads that write nothing: the session's when this request already
+    has a transaction open, else one from the pool just for them. Opening a session costs
+    more than the indexed reads of the introspection and userinfo endpoints."""
+    if db.session.registry.has():
+        session = db.session()
+        if session.in_transaction():
+            yield session.connection()
+            return
+    with db.engine.connect() as conn:
+        yield conn
+
+
+def _execute(statement: Any, params: dict[str, Any]) -> sa.CursorResult:
+    """A Core statement in the request's transaction, on the session's connection (the
+    session's own execute adds ORM bookkeeping that these statements do not need)."""
+    return db.session.connection().execute(statement, params)
 
 
 # ---------------------------------------------------------------- clients and users
@@ -125,7 +148,8 @@ def find_client_cached(client_id: Any) -> Client | None:
     if entry is not None and entry[0] > now and entry[1] == _client_generation:
         return entry[2]
     generation = _client_generation
-    row = db.session.execute(_ACTIVE_CLIENT_ROW, {"client_id": client_id}).one_or_none()
+    with reading() as conn:
+        row = conn.execute(_ACTIVE_CLIENT_ROW, {"client_id": client_id}).one_or_none()
     if row is None:
         cache.entries.pop(client_id, None)
         return None
@@ -175,23 +199,18 @@ _INSERT_REFRESH = sa.insert(RefreshToken.__table__)
 
 
 def save_code(code: str, **values: Any) -> None:
-    db.session.execute(_INSERT_CODE, {"code_hash": hash_secret(code), **values})
+    _execute(_INSERT_CODE, {"code_hash": hash_secret(code), **values})
 
 
-def find_code(code: Any) -> AuthorizationCode | None:
+def find_code(code: Any) -> AuthorizationCodeRecord | None:
+    """The code row with its user and SSO session, in one query."""
     if not isinstance(code, str) or not code or len(code) > 512:
         return None
-    return db.session.execute(_CODE_BY_HASH, {"code_hash": hash_secret(code)}).scalar_one_or_none()
+    row = _execute(_CODE_BY_HASH, {"code_hash": hash_secret(code)}).one_or_none()
+    return records.code_from(row) if row is not None else None
 
 
-_CODE_BY_HASH = (
-    sa.select(AuthorizationCode)
-    .where(AuthorizationCode.code_hash == sa.bindparam("code_hash"))
-    .options(
-        joinedload(AuthorizationCode.user).joinedload(User.unit),
-        joinedload(AuthorizationCode.sso_session),
-    )
-)
+_CODE_BY_HASH = records.code_query()
 
 
 _codes = AuthorizationCode.__table__
@@ -202,11 +221,10 @@ _CLAIM_CODE = (
 )
 
 
-def claim_code(row: AuthorizationCode, now: datetime) -> bool:
+def claim_code(row: AuthorizationCodeRecord, now: datetime) -> bool:
     """Mark a code used, atomically: False when another request used it first."""
-    result = db.session.execute(_CLAIM_CODE, {"row_id": row.id, "now": now})
-    # The row now says what the database says, without a second UPDATE at the next flush.
-    set_committed_value(row, "used_at", now)
+    result = _execute(_CLAIM_CODE, {"row_id": row.id, "now": now})
+    row.used_at = now
     return result.rowcount == 1
 
 
@@ -215,7 +233,7 @@ def claim_code(row: AuthorizationCode, now: datetime) -> bool:
 
 def create_grant(**values: Any) -> int:
     """Store a grant; returns its row id."""
-    return db.session.execute(_INSERT_GRANT, values).scalar_one()
+    return _execute(_INSERT_GRANT, values).scalar_one()
 
 
 def save_refresh_token(
@@ -228,7 +246,7 @@ def save_refresh_token(
     now: datetime,
 ) -> None:
     """Store a new refresh token of the grant (only its hash is kept)."""
-    db.session.execute(
+    _execute(
         _INSERT_REFRESH,
         {
             "token_hash": hash_secret(token),
@@ -241,23 +259,15 @@ def save_refresh_token(
     )
 
 
-def find_refresh_token(token: Any) -> RefreshToken | None:
+def find_refresh_token(token: Any) -> RefreshTokenRecord | None:
     """The refresh token row with its grant, user and session, in one query."""
     if not isinstance(token, str) or not token or len(token) > 512:
         return None
-    return db.session.execute(
-        _REFRESH_BY_HASH, {"token_hash": hash_secret(token)}
-    ).scalar_one_or_none()
+    row = _execute(_REFRESH_BY_HASH, {"token_hash": hash_secret(token)}).one_or_none()
+    return records.refresh_token_from(row) if row is not None else None
 
 
-_REFRESH_BY_HASH = (
-    sa.select(RefreshToken)
-    .where(RefreshToken.token_hash == sa.bindparam("token_hash"))
-    .options(
-        joinedload(RefreshToken.grant).joinedload(Grant.user).joinedload(User.unit),
-        joinedload(RefreshToken.grant).joinedload(Grant.sso_session),
-    )
-)
+_REFRESH_BY_HASH = records.refresh_token_query()
 
 
 _refresh = RefreshToken.__table__
@@ -268,20 +278,31 @@ _CLAIM_REFRESH = (
 )
 
 
-def claim_refresh_token(row: RefreshToken, now: datetime) -> bool:
+def claim_refresh_token(row: RefreshTokenRecord, now: datetime) -> bool:
     """Mark a refresh token rotated, atomically: False when it already was."""
-    result = db.session.execute(_CLAIM_REFRESH, {"row_id": row.id, "now": now})
-    set_committed_value(row, "rotated_at", now)
+    result = _execute(_CLAIM_REFRESH, {"row_id": row.id, "now": now})
+    row.rotated_at = now
     return result.rowcount == 1
 
 
-def successor_of(row: RefreshToken) -> RefreshToken | None:
-    return db.session.execute(
-        sa.select(RefreshToken)
-        .where(RefreshToken.parent_id == row.id)
-        .order_by(RefreshToken.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+def successor_of(row: RefreshTokenRecord) -> RefreshTokenRecord | None:
+    """The token that replaced `row` (the newest, should there be several)."""
+    successor = _execute(_SUCCESSOR, {"parent_id": row.id}).scalar_one_or_none()
+    return find_refresh_token_by_id(successor) if successor is not None else None
+
+
+def find_refresh_token_by_id(row_id: int) -> RefreshTokenRecord | None:
+    row = _execute(_REFRESH_BY_ID, {"row_id": row_id}).one_or_none()
+    return records.refresh_token_from(row) if row is not None else None
+
+
+_SUCCESSOR = (
+    sa.select(_refresh.c.id)
+    .where(_refresh.c.parent_id == sa.bindparam("parent_id"))
+    .order_by(_refresh.c.id.desc())
+    .limit(1)
+)
+_REFRESH_BY_ID = records.refresh_token_query(by="id")
 
 
 def add_revocation(key: str, until: datetime, reason: str, now: datetime) -> None:
@@ -335,12 +356,14 @@ _TOKEN_STATUS = sa.select(
     sa.select(Client.active).where(Client.client_id == sa.bindparam("client_id")).scalar_subquery(),
     sa.select(User.status).where(User.sub == sa.bindparam("sub")).scalar_subquery(),
 )
-_USER_FOR_TOKEN = (
-    sa.select(User, Client, _revocation_count())
-    .join(Client, Client.client_id == sa.bindparam("client_id"))
-    .where(User.sub == sa.bindparam("sub"))
-    .options(joinedload(User.unit))
-)
+_USER_FOR_TOKEN = sa.select(
+    *records.USER_COLUMNS,
+    _revocation_count().label("revocations"),
+    sa.select(Client.active)
+    .where(Client.client_id == sa.bindparam("client_id"))
+    .scalar_subquery()
+    .label("client_active"),
+).where(records.users.c.sub == sa.bindparam("sub"))
 
 
 def _revocation_params(keys: list[str], now: datetime) -> dict[str, Any]:
@@ -356,25 +379,26 @@ def token_status(
     `keys` are the token's `jti:` key and, for user tokens, its `grant:` key.
     """
     params = {**_revocation_params(keys, now), "client_id": client_id, "sub": sub or ""}
-    count, active, status = db.session.execute(_TOKEN_STATUS, params).one()
+    with reading() as conn:
+        count, active, status = conn.execute(_TOKEN_STATUS, params).one()
     return bool(count), bool(active), status == USER_ACTIVE
 
 
 def user_for_token(
     *, keys: list[str], client_id: str, sub: str, now: datetime
-) -> tuple[User, Client] | None:
-    """The user and client behind a live access token, in one query.
+) -> UserRecord | None:
+    """The user behind a live access token, in one query.
 
-    None when the token or its grant was revoked, or the user or client is gone or disabled.
+    None when the token or its grant was revoked, or the user or the client is gone or
+    disabled.
     """
     params = {**_revocation_params(keys, now), "client_id": client_id, "sub": sub}
-    row = db.session.execute(_USER_FOR_TOKEN, params).one_or_none()
-    if row is None:
+    with reading() as conn:
+        row = conn.execute(_USER_FOR_TOKEN, params).one_or_none()
+    if row is None or row.revocations or not row.client_active:
         return None
-    user, client, count = row
-    if count or not client.active or user.status != USER_ACTIVE:
-        return None
-    return user, client
+    user = records.user_from(row)
+    return user if user.is_active else None
 
 
 # ---------------------------------------------------------------- client assertions

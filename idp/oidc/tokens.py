@@ -23,6 +23,7 @@ from idp.oidc import claims as claim_values
 from idp.oidc import store
 from idp.oidc.models import Client
 from idp.oidc.profile import SCOPE_OPENID
+from idp.oidc.records import UserRecord
 
 log = logging.getLogger("idp.oidc")
 
@@ -36,7 +37,8 @@ class Principal:
     Authlib passes this around as the "user" of a grant.
     """
 
-    user: User
+    # The directory's user, or the same columns read by idp.oidc.store on the token paths.
+    user: User | UserRecord
     auth_time: datetime
     acr: str
     amr: list[str]
