@@ -25,7 +25,10 @@ EXTENSION_KEY = "idp.static_documents"
 
 class LazyCookieSessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)):
+        # Machine clients send no cookies at all: no need to parse the header then.
+        if "HTTP_COOKIE" not in request.environ or not request.cookies.get(
+            self.get_cookie_name(app)
+        ):
             # Same result as the parent's for a request without a session cookie.
             return self.session_class()
         return super().open_session(app, request)

@@ -17,13 +17,16 @@ import json
 import secrets
 import threading
 import time
+from base64 import urlsafe_b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from flask import current_app
 from joserfc import jwk, jws, jwt
 from joserfc.errors import JoseError
@@ -255,13 +258,48 @@ def jwks_snapshot() -> tuple[bytes, Callable[[], bool]]:
     return cache.jwks_json, still_valid
 
 
+def _b64(data: bytes) -> bytes:
+    return urlsafe_b64encode(data).rstrip(b"=")
+
+
+_headers: dict[tuple[str, str, str], bytes] = {}
+
+
+def _header_segment(alg: str, kid: str, typ: str) -> bytes:
+    segment = _headers.get((alg, kid, typ))
+    if segment is None:
+        header = json.dumps({"alg": alg, "kid": kid, "typ": typ}, separators=(",", ":"))
+        segment = _b64(header.encode())
+        if len(_headers) > 64:
+            _headers.clear()
+        _headers[(alg, kid, typ)] = segment
+    return segment
+
+
+def _signature(key: jwk.Key, alg: str, signing_input: bytes) -> bytes:
+    """RFC 7518 3.3 (RS256: RSASSA-PKCS1-v1_5 with SHA-256) or 3.4 (ES256: ECDSA P-256 with
+    SHA-256, the signature as R and S, 32 bytes each)."""
+    private = key.private_key  # type: ignore[attr-defined]
+    if alg == "ES256":
+        r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+
+
 def sign_jwt(claims: dict[str, Any], *, alg: str = "RS256", typ: str = "JWT") -> str:
-    """A compact JWS over the claims, signed with the current key for `alg`."""
+    """A compact JWS (RFC 7515 7.1) over the claims, signed with the current key for `alg`.
+
+    Built here rather than with joserfc's encoder, whose generic checks and conversions cost
+    as much as an ES256 signature itself; tokens are verified with joserfc (verify_jwt) and
+    by relying parties with their own libraries.
+    """
     cache = _load()
     if alg not in cache.current:
         raise KeyRingError(f"no current {alg} signing key (is {alg} in KEY_ALGORITHMS?)")
     kid, key = cache.current[alg]
-    return jwt.encode({"alg": alg, "kid": kid, "typ": typ}, claims, key, algorithms=[alg])
+    payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode()
+    signing_input = _header_segment(alg, kid, typ) + b"." + _b64(payload)
+    return (signing_input + b"." + _b64(_signature(key, alg, signing_input))).decode("ascii")
 
 
 def signing_algs() -> list[str]:

@@ -42,14 +42,22 @@ class ProviderRequest(FlaskOAuth2Request):
     """
 
     def __init__(self, request) -> None:
+        self._request = request
         OAuth2Request.__init__(
             self, request.method, "https://checked.invalid/", headers=request.headers
         )
-        self.uri = request.url
-        self._request = request
         self.payload = FlaskOAuth2Payload(request)
         self.claims_request: dict[str, Any] | None = None
         self.superseded = None
+
+    # The full URL costs an IRI conversion that few requests need: made on first use.
+    @property
+    def uri(self) -> str:
+        return self._request.url
+
+    @uri.setter
+    def uri(self, value: str) -> None:
+        """OAuth2Request.__init__ sets a placeholder; the URL comes from the request."""
 
 
 class ProviderIssuerParameter(IssuerParameter):
