@@ -51,8 +51,10 @@ def handle(server: ProviderServer) -> Response:
     scopes = (request.scope or "").split()
     form = flask_request.form if flask_request.method == "POST" else {}
     action = form.get(consent.CONSENT_ACTION)
-    consent_form = consent.ConsentForm()
-    if action is not None and sso is not None:
+    # Made only when a consent form is posted or shown: making one issues a CSRF token and
+    # so writes the page session cookie, which an SSO hop has no use for.
+    consent_form = consent.ConsentForm() if action is not None and sso is not None else None
+    if consent_form is not None:
         if not consent_form.validate():
             return consent_page(grant, sso, consent_form, status=400)
         if action != consent.ALLOW:
@@ -83,7 +85,7 @@ def handle(server: ProviderServer) -> Response:
     if isinstance(decision, checks.NeedLogin):
         return login_redirect(server, grant, decision)
     if isinstance(decision, checks.NeedConsent):
-        return consent_page(grant, sso, consent_form)
+        return consent_page(grant, sso, consent_form or consent.ConsentForm())
     assert sso is not None
     if ctx.consent_given:
         consent.give_consent(sso.user, client.client_id, scopes, now, audit.request_origin())
