@@ -28,8 +28,7 @@ from idp.oidc.profile import AUTHORIZATION_PATH
 from idp.oidc.server import ProviderServer
 from idp.oidc.tokens import Principal
 from idp.security import allow_form_redirects
-from idp.sessions import current_session
-from idp.sessions.store import touch
+from idp.sessions import SSO_COOKIE
 
 log = logging.getLogger("idp.oidc")
 
@@ -40,7 +39,8 @@ PAGE_PARAMETERS = {"csrf_token", consent.CONSENT_ACTION, checks.LOGIN_TICKET_PAR
 
 
 def handle(server: ProviderServer) -> Response:
-    sso = current_session()
+    # The SSO session and its person in one read (idp.oidc.store.find_live_session).
+    sso = store.find_live_session(flask_request.cookies.get(SSO_COOKIE), utcnow())
     try:
         grant = server.get_consent_grant(end_user=sso.user if sso else None)
     except OAuth2Error as error:
@@ -101,7 +101,7 @@ def handle(server: ProviderServer) -> Response:
     status, body, headers = grant.create_authorization_response(grant.redirect_uri, principal)
     response = server.handle_response(status, body, headers)
     server.execute_hook("after_create_authorization_response", response)
-    touch(sso, now)
+    store.touch_session(sso, now)
     store.commit()
     _maybe_cleanup()
     return deliver(response, grant.redirect_uri, data.get("response_mode"))

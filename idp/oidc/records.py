@@ -45,11 +45,14 @@ class UserRecord:
 
 @dataclass(slots=True)
 class SessionRecord:
-    """What idp.sessions.store.is_live needs of an SSO session."""
+    """An SSO session as the authorization endpoint and idp.sessions.store.is_live read it."""
 
     id: int
     sid: str
     user_id: int
+    auth_time: datetime
+    acr: str
+    amr: list[str]
     ended_at: datetime | None
     expires_at: datetime
     last_seen_at: datetime
@@ -165,6 +168,7 @@ def session_from(row: Any, user: UserRecord) -> SessionRecord | None:
     if row._mapping["s_id"] is None:
         return None
     values = _pick(row, SESSION_FIELDS, "s_")
+    values["amr"] = list(values["amr"] or [])
     owner = user if values["user_id"] == user.id else None
     return SessionRecord(**values, user=owner)
 
@@ -215,3 +219,19 @@ def code_from(row: Any) -> AuthorizationCodeRecord:
     values = _pick(row, CODE_FIELDS, "c_")
     values["amr"] = list(values["amr"] or [])
     return AuthorizationCodeRecord(**values, user=user, sso_session=session_from(row, user))
+
+
+def session_query() -> sa.Select:
+    """An SSO session by the hash of its cookie handle, with its person."""
+    return (
+        sa.select(*SESSION_COLUMNS, *USER_COLUMNS)
+        .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+        .where(sessions.c.handle_hash == sa.bindparam("handle_hash"))
+    )
+
+
+def session_with_user_from(row: Any) -> SessionRecord:
+    user = user_from(row)
+    record = session_from(row, user)
+    assert record is not None
+    return record

@@ -92,7 +92,8 @@ class ProviderServer(AuthorizationServer):
     def create_oauth2_request(self, request) -> ProviderRequest:
         # Authlib asks several times per HTTP request; build it once.
         if "oauth2_request" not in g:
-            g.oauth2_request = ProviderRequest(flask_request)
+            # The request itself, not Flask's proxy: Authlib reads it dozens of times.
+            g.oauth2_request = ProviderRequest(flask_request._get_current_object())
         return g.oauth2_request
 
     def handle_response(self, status_code, payload, headers) -> Response:

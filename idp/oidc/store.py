@@ -22,7 +22,12 @@ from idp.directory.models import USER_ACTIVE, Unit, User
 from idp.extensions import db, utcnow
 from idp.oidc import records
 from idp.oidc.models import Client, hash_secret
-from idp.oidc.records import AuthorizationCodeRecord, RefreshTokenRecord, UserRecord
+from idp.oidc.records import (
+    AuthorizationCodeRecord,
+    RefreshTokenRecord,
+    SessionRecord,
+    UserRecord,
+)
 from idp.oidc.token_models import (
     AuthorizationCode,
     Consent,
@@ -32,6 +37,8 @@ from idp.oidc.token_models import (
     SessionClient,
     UsedAssertion,
 )
+from idp.sessions.models import SsoSession
+from idp.sessions.store import hash_handle, is_live, touch
 
 # A used or expired code is kept this long after it expires, so that its replay is still
 # recognised (and revokes what it issued) before cleanup removes it.
@@ -453,6 +460,42 @@ def consents_of(user_id: int) -> list[tuple[Consent, Client]]:
         .order_by(Consent.updated_at.desc())
     )
     return [(consent, client) for consent, client in rows]
+
+
+# ---------------------------------------------------------------- SSO sessions
+
+
+# Longest cookie handle looked up (idp.sessions.store.find_session has the same bound).
+SESSION_HANDLE_MAX_LENGTH = 128
+_SESSION_BY_HANDLE = records.session_query()
+_sso = SsoSession.__table__
+_TOUCH_SESSION = (
+    sa.update(_sso)
+    .where(_sso.c.id == sa.bindparam("row_id"))
+    .values(last_seen_at=sa.bindparam("now"))
+)
+
+
+def find_live_session(handle: str | None, now: datetime) -> SessionRecord | None:
+    """The live SSO session behind a cookie handle, with its person, in one query.
+
+    What idp.sessions.current_session() answers, for the authorization endpoint, read the
+    way the token paths read (idp.oidc.records): the same hash of the handle and the same
+    liveness rules (idp.sessions.store.is_live).
+    """
+    if not handle or len(handle) > SESSION_HANDLE_MAX_LENGTH:
+        return None
+    row = _execute(_SESSION_BY_HANDLE, {"handle_hash": hash_handle(handle)}).one_or_none()
+    if row is None:
+        return None
+    sso = records.session_with_user_from(row)
+    return sso if is_live(sso, now) else None  # type: ignore[arg-type]
+
+
+def touch_session(sso: SessionRecord, now: datetime) -> None:
+    """Record activity as idp.sessions.store.touch decides (at most once a minute)."""
+    if touch(sso, now):  # type: ignore[arg-type]
+        _execute(_TOUCH_SESSION, {"row_id": sso.id, "now": now})
 
 
 # ---------------------------------------------------------------- SSO session participants
