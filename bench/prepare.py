@@ -113,8 +113,11 @@ class Fixtures:
         return self.path("authorization_endpoint") + "?" + query
 
 
-def _register(env: dict[str, str]) -> tuple[str, str]:
-    """Create the user and two clients directly in the database; returns the secrets."""
+def _register(env: dict[str, str], id_token_alg: str | None = None) -> tuple[str, str]:
+    """Create the user and two clients directly in the database; returns the secrets.
+
+    The web client gets RS256 ID tokens (the OpenID Connect default) unless `id_token_alg`
+    registers another (id_token_signed_response_alg)."""
     from idp import create_app
     from idp.directory.models import User
     from idp.directory.passwords import hash_password
@@ -152,6 +155,7 @@ def _register(env: dict[str, str]) -> tuple[str, str]:
                     "response_types": ["code"],
                     "token_endpoint_auth_method": "client_secret_basic",
                     "scope": "openid profile email phone org offline_access",
+                    **({"id_token_signed_response_alg": id_token_alg} if id_token_alg else {}),
                 },
             )
         )
@@ -214,11 +218,16 @@ NEEDS_TOKENS = {"refresh", "introspection", "userinfo", "sso_hop"}
 
 
 def prepare(
-    base: str, env: dict[str, str], root: Path, tokens_needed: int, scenarios: list[str]
+    base: str,
+    env: dict[str, str],
+    root: Path,
+    tokens_needed: int,
+    scenarios: list[str],
+    id_token_alg: str | None = None,
 ) -> Fixtures:
     import tempfile
 
-    web_secret, machine_secret = _register(env)
+    web_secret, machine_secret = _register(env, id_token_alg)
     config = requests.get(base + "/.well-known/openid-configuration", timeout=10).json()
     http = requests.Session()
     cookie = _sign_in(http, base)

@@ -255,11 +255,14 @@ class Bench:
         for _ in range(min(50, count)):
             self._one(app, *next(source), None)
         wall = cpu = 0.0
+        self.steps: dict[str, list[float]] = {}
         for _ in range(count):
             environ, expected = next(source)
+            step = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"
             took, took_cpu = self._one(app, environ, expected, profiler)
             wall += took
             cpu += took_cpu
+            self.steps.setdefault(step, []).append(took_cpu)
         return wall / count * 1e6, cpu / count * 1e6
 
     @staticmethod
@@ -326,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"  ({1e6 / cpu:8.0f}/s per core)",
                 flush=True,
             )
+            if len(bench.steps) > 1:
+                for step, times in bench.steps.items():
+                    print(f"    {step:40} {sum(times) / len(times) * 1e6:9.1f} us CPU")
             if profiler is not None:
                 stream = io.StringIO()
                 pstats.Stats(profiler, stream=stream).sort_stats(args.sort).print_stats(

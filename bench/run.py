@@ -178,6 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian")
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="IDP_KEY=VALUE",
+        help="a setting for the server (repeatable), e.g. IDP_ACCESS_TOKEN_SIGNING_ALG=RS256",
+    )
+    parser.add_argument(
+        "--id-token-alg",
+        choices=["RS256", "ES256"],
+        help="register the web client for ID tokens signed with this (default: RS256)",
+    )
+    parser.add_argument(
         "--server-command",
         help="run `python -m <this>` instead of `idp serve` ({port} and {workers} filled in)",
     )
@@ -220,6 +232,9 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
         # the sign-in itself.
         "IDP_LOGIN_THROTTLE_FREE_ATTEMPTS": "1000000",
     }
+    for setting in args.env:
+        key, _, value = setting.partition("=")
+        env[key] = value
     subprocess.run(
         [sys.executable, "-m", "idp.cli", "db", "upgrade"],
         env=env,
@@ -260,7 +275,14 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
     results = []
     try:
         wait_ready(base, proc)
-        fixtures = prepare(base, env, ROOT, tokens_needed=args.connections * 4, scenarios=chosen)
+        fixtures = prepare(
+            base,
+            env,
+            ROOT,
+            tokens_needed=args.connections * 4,
+            scenarios=chosen,
+            id_token_alg=args.id_token_alg,
+        )
         meter = CpuMeter(proc.pid, database_pids(kind, url))
         for scenario in chosen:
             script, target, extra = fixtures.scenario(scenario)
@@ -316,9 +338,13 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
 
 def print_table(results: list[Result], args) -> None:
     print()
+    server = args.server_command or f"idp serve --server {args.server} --workers {args.workers}"
+    extra = " ".join(
+        [*args.env, *([f"id_token_alg={args.id_token_alg}"] if args.id_token_alg else [])]
+    )
     print(
-        f"idp serve --server {args.server} --workers {args.workers}; wrk -t{args.threads} "
-        f"-c{args.connections} -d{args.duration}s; {os.cpu_count()} cores"
+        f"{server}; wrk -t{args.threads} -c{args.connections} -d{args.duration}s;"
+        f" {os.cpu_count()} cores{'; ' + extra if extra else ''}"
     )
     print(
         "| scenario | database | per second | p50 ms | p99 ms | errors"
