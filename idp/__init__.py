@@ -48,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     http.init_app(app)
     extensions.db.init_app(app)
+    extensions.sqlite_synchronous(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
     extensions.csrf.init_app(app)
     i18n.init_app(app)

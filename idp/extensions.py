@@ -62,6 +62,30 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
+SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+
+
+def sqlite_synchronous(app) -> None:
+    """PRAGMA synchronous of the app's SQLite database from SQLITE_SYNCHRONOUS.
+
+    NORMAL (the default, set for every SQLite connection below): in WAL mode a commit is
+    safe when the process dies, and a power loss or operating-system crash may undo the
+    last commits. FULL: each commit also waits for the disk (docs/performance.md).
+    """
+    mode = str(app.config.get("SQLITE_SYNCHRONOUS", "NORMAL")).upper()
+    if mode not in SQLITE_SYNCHRONOUS_MODES:
+        raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {SQLITE_SYNCHRONOUS_MODES}")
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite" or mode == "NORMAL":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _synchronous(dbapi_connection, connection_record):
+        # After _sqlite_pragmas: listeners on the engine run after those on the class.
+        dbapi_connection.execute(f"PRAGMA synchronous={mode}")
+
+
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """SQLite runs in WAL mode with foreign keys enforced."""

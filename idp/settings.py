@@ -60,6 +60,8 @@ def check_settings(settings: dict[str, Any]) -> None:
         raise SettingsError("IDP_ISSUER must not contain a query or fragment")
     if settings["ENV"] not in ("development", "production"):
         raise SettingsError("IDP_ENV must be 'development' or 'production'")
+    if str(settings.get("SQLITE_SYNCHRONOUS", "NORMAL")).upper() not in ("NORMAL", "FULL"):
+        raise SettingsError("IDP_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
     cache = settings.get("CLIENT_CACHE_SECONDS", 0)
     if isinstance(cache, bool) or not isinstance(cache, int | float) or cache < 0:
         raise SettingsError("IDP_CLIENT_CACHE_SECONDS must be a number of seconds, 0 or more")
