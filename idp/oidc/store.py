@@ -503,16 +503,19 @@ def touch_session(sso: SessionRecord, now: datetime) -> None:
 
 def record_session_client(sso_session_id: int, client_id: str, now: datetime) -> None:
     """Note that the client got an ID token in this SSO session (issue 4's logout reads it)."""
-    dialect = db.session.get_bind().dialect.name
+    conn = db.session.connection()
+    dialect = conn.dialect.name
     statement = _UPSERT_SESSION_CLIENT.get(dialect)
     if statement is None:
-        insert = _insert(SessionClient.__table__)
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+            SessionClient.__table__
+        )
         statement = insert.on_conflict_do_update(
             index_elements=["sso_session_id", "client_id"],
             set_={"last_at": insert.excluded.last_at},
         )
         _UPSERT_SESSION_CLIENT[dialect] = statement
-    db.session.execute(
+    conn.execute(
         statement,
         {"sso_session_id": sso_session_id, "client_id": client_id, "first_at": now, "last_at": now},
     )
