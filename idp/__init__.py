@@ -66,6 +66,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        # One connection per thread; WAL lets readers run beside the writer.
-        return {"connect_args": {"timeout": 10, "check_same_thread": False}}
+        # One connection per thread; WAL lets readers run beside the writer; writers queue
+        # on a file lock rather than in SQLite's sleeping busy handler (idp.sqlite_writers).
+        from idp.sqlite_writers import QueuedWritersConnection
+
+        return {
+            "connect_args": {
+                "timeout": 10,
+                "check_same_thread": False,
+                "factory": QueuedWritersConnection,
+            }
+        }
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
