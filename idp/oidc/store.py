@@ -62,13 +62,20 @@ def _insert(model: Any):
 def reading() -> Iterator[sa.Connection]:
     """A connection for reads that write nothing: the session's when this request already
     has a transaction open, else one from the pool just for them. Opening a session costs
-    more than the indexed reads of the introspection and userinfo endpoints."""
+    more than the indexed reads of the introspection and userinfo endpoints.
+
+    On PostgreSQL that connection runs in autocommit: each of these reads is one statement
+    (its own consistent snapshot), and BEGIN and ROLLBACK would be two more round trips.
+    """
     if db.session.registry.has():
         session = db.session()
         if session.in_transaction():
             yield session.connection()
             return
-    with db.engine.connect() as conn:
+    engine = db.engine
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
 
 
