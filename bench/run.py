@@ -116,7 +116,9 @@ def database_pids(kind: str, url: str):
     return pids
 
 
-def wait_ready(base: str, proc: subprocess.Popen, seconds: float = 30) -> None:
+def wait_ready(
+    base: str, proc: subprocess.Popen, seconds: float = 30, path: str = "/readyz"
+) -> None:
     import requests
 
     deadline = time.monotonic() + seconds
@@ -124,7 +126,7 @@ def wait_ready(base: str, proc: subprocess.Popen, seconds: float = 30) -> None:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with status {proc.returncode}")
         try:
-            if requests.get(base + "/readyz", timeout=1).status_code == 200:
+            if requests.get(base + path, timeout=1).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -286,41 +288,7 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
         meter = CpuMeter(proc.pid, database_pids(kind, url))
         for scenario in chosen:
             script, target, extra = fixtures.scenario(scenario)
-            before, started = meter.snapshot(), time.monotonic()
-            figures = run_wrk(
-                script, base + target, {**extra}, args.duration, args.connections, args.threads
-            )
-            usage = meter.usage(before, meter.snapshot(), time.monotonic() - started)
-            errors = sum(
-                figures[k] for k in ("non2xx3xx", "connect", "read", "write", "timeout", "failures")
-            )
-            # Scripts that count their units of work (a rotated refresh token, an SSO hop, a
-            # sign-in) are measured by those; the others by the requests wrk completed.
-            done = figures["units"] if figures["counted"] else figures["requests"]
-            per_second = done / (figures["duration_us"] / 1e6)
-            results.append(
-                Result(
-                    scenario,
-                    kind,
-                    round(per_second, 1),
-                    figures["p50_us"] / 1000,
-                    figures["p99_us"] / 1000,
-                    errors,
-                    figures["requests"],
-                    usage.server,
-                    usage.wrk,
-                    usage.database,
-                    usage.others,
-                )
-            )
-            print(
-                f"{kind:8} {scenario:20} {per_second:10.1f}/s"
-                f"  p50 {figures['p50_us'] / 1000:7.2f} ms"
-                f"  p99 {figures['p99_us'] / 1000:7.2f} ms  errors {errors}"
-                f"  CPU: server {usage.server}% wrk {usage.wrk}% database {usage.database}%"
-                f" others {usage.others}%",
-                flush=True,
-            )
+            results.append(measure(scenario, kind, script, base + target, extra, args, meter))
     finally:
         proc.terminate()
         try:
@@ -336,16 +304,59 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
     return results
 
 
+def measure(
+    scenario: str, database: str, script: str, url: str, extra: dict[str, str], args, meter
+) -> Result:
+    """One scenario under wrk (args: duration, connections, threads); prints its line."""
+    before, started = meter.snapshot(), time.monotonic()
+    figures = run_wrk(script, url, {**extra}, args.duration, args.connections, args.threads)
+    usage = meter.usage(before, meter.snapshot(), time.monotonic() - started)
+    errors = sum(
+        figures[k] for k in ("non2xx3xx", "connect", "read", "write", "timeout", "failures")
+    )
+    # Scripts that count their units of work (a rotated refresh token, an SSO hop, a
+    # sign-in) are measured by those; the others by the requests wrk completed.
+    done = figures["units"] if figures["counted"] else figures["requests"]
+    per_second = done / (figures["duration_us"] / 1e6)
+    print(
+        f"{database:8} {scenario:20} {per_second:10.1f}/s"
+        f"  p50 {figures['p50_us'] / 1000:7.2f} ms"
+        f"  p99 {figures['p99_us'] / 1000:7.2f} ms  errors {errors}"
+        f"  CPU: server {usage.server}% wrk {usage.wrk}% database {usage.database}%"
+        f" others {usage.others}%",
+        flush=True,
+    )
+    return Result(
+        scenario,
+        database,
+        round(per_second, 1),
+        figures["p50_us"] / 1000,
+        figures["p99_us"] / 1000,
+        errors,
+        figures["requests"],
+        usage.server,
+        usage.wrk,
+        usage.database,
+        usage.others,
+    )
+
+
 def print_table(results: list[Result], args) -> None:
-    print()
     server = args.server_command or f"idp serve --server {args.server} --workers {args.workers}"
     extra = " ".join(
         [*args.env, *([f"id_token_alg={args.id_token_alg}"] if args.id_token_alg else [])]
     )
-    print(
+    print_rows(
+        results,
         f"{server}; wrk -t{args.threads} -c{args.connections} -d{args.duration}s;"
-        f" {os.cpu_count()} cores{'; ' + extra if extra else ''}"
+        f" {os.cpu_count()} cores{'; ' + extra if extra else ''}",
     )
+
+
+def print_rows(results: list[Result], heading: str) -> None:
+    """The results as a Markdown table under a line naming the configuration."""
+    print()
+    print(heading)
     print(
         "| scenario | database | per second | p50 ms | p99 ms | errors"
         " | CPU server / wrk / db / others % |"
