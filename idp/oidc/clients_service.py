@@ -105,6 +105,15 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(SECRET_BYTES)
 
 
+def generate_client_id() -> str:
+    """32 random URL-safe characters that never start with '-' or '_': an identifier that
+    begins with '-' would be read as an option when given to `idp clients ...`."""
+    while True:
+        client_id = secrets.token_urlsafe(24)
+        if client_id[0].isalnum():
+            return client_id
+
+
 def check_client_id(client_id: str) -> str:
     if not isinstance(client_id, str) or not CLIENT_ID_PATTERN.match(client_id):
         raise InvalidClientMetadata("client_id", "1 to 128 characters from A-Z a-z 0-9 . _ ~ -")
@@ -144,7 +153,7 @@ def build_client(
     """A new client added to the session, not yet committed (for callers that add more)."""
     normal = validate_metadata(metadata, policy)
     settings = (settings or ClientSettings()).check()
-    client_id = check_client_id(client_id) if client_id else secrets.token_urlsafe(24)
+    client_id = check_client_id(client_id) if client_id else generate_client_id()
     if store.find_client(client_id) is not None:
         raise ClientExists(client_id)
     generated = None

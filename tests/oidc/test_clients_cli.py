@@ -99,6 +99,16 @@ def test_create_with_a_random_client_id(app, runner):
     assert len(data["client_id"]) >= 20 and client_row(app, data["client_id"]) is not None
 
 
+def test_generated_client_ids_can_be_given_on_the_command_line():
+    """A generated identifier never starts with '-' (read as an option by the CLI) or '_'.
+    One random URL-safe identifier in 32 would."""
+    from idp.oidc.clients_service import CLIENT_ID_PATTERN, generate_client_id
+
+    ids = {generate_client_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(i[0].isalnum() and len(i) == 32 and CLIENT_ID_PATTERN.match(i) for i in ids)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
