@@ -60,21 +60,15 @@ def read_password_stdin() -> str:
     return password
 
 
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option(
-    "--server",
-    type=click.Choice(["granian", "gunicorn"]),
-    default="granian",
-    show_default=True,
-    help="The WSGI server (granian measured fastest; see docs/performance.md).",
-)
-def serve_command(host: str, port: int, workers: int, server: str) -> None:
-    """Serve the provider with the production WSGI server."""
+def server_command(
+    server: str, host: str, port: int, workers: int, target: str = "wsgi:app"
+) -> list[str]:
+    """The command line of the production WSGI server serving `target` (module:attribute).
+
+    The benchmarks' calibration (bench/calibrate.py) serves a bare Flask app with the same
+    command, so both are measured under one server configuration."""
     if server == "granian":
-        args = [
+        return [
             sys.executable,
             "-m",
             "granian",
@@ -93,21 +87,36 @@ def serve_command(host: str, port: int, workers: int, server: str) -> None:
             "warning",
             "--backlog",
             "2048",
-            "wsgi:app",
+            target,
         ]
-    else:
-        args = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            str(workers),
-            "--access-logfile",
-            "-",
-            "wsgi:app",
-        ]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        target,
+    ]
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--server",
+    type=click.Choice(["granian", "gunicorn"]),
+    default="granian",
+    show_default=True,
+    help="The WSGI server (granian measured fastest; see docs/performance.md).",
+)
+def serve_command(host: str, port: int, workers: int, server: str) -> None:
+    """Serve the provider with the production WSGI server."""
+    args = server_command(server, host, port, workers)
     from idp.settings import ROOT
 
     os.chdir(ROOT)
