@@ -22,11 +22,13 @@ seed: migrate
 	$(BIN)/idp demo seed
 
 ## make run: install, migrate the embedded SQLite database, load demo data, serve on $(HOST):$(PORT)
-## with the logout worker (idp worker) beside the server; Ctrl-C stops both. The server runs
+## with the logout worker (idp worker) beside the server; Ctrl-C stops both. The issuer is
+## http://$(HOST):$(PORT) unless IDP_ISSUER is set. The server runs
 ## in a session of its own and is stopped by one SIGTERM to its main process: granian hangs
 ## when its workers get the terminal's SIGINT at the same time as their parent.
 run: seed
-	@$(BIN)/idp worker & worker=$$!; \
+	@export IDP_ISSUER="$${IDP_ISSUER:-http://$(HOST):$(PORT)}"; \
+	$(BIN)/idp worker & worker=$$!; \
 	$(SETSID) $(BIN)/idp serve --host $(HOST) --port $(PORT) & server=$$!; \
 	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM HUP; \
 	wait $$server; status=$$?; \

@@ -60,6 +60,9 @@ def read_password_stdin() -> str:
     return password
 
 
+WORKERS_KILL_TIMEOUT_SECONDS = 5
+
+
 def server_command(
     server: str, host: str, port: int, workers: int, target: str = "wsgi:app"
 ) -> list[str]:
@@ -87,6 +90,11 @@ def server_command(
             "warning",
             "--backlog",
             "2048",
+            # A worker that has not stopped 5 s after SIGTERM is killed: every request of
+            # ours ends well within that, and a worker that gets SIGTERM while still
+            # starting can otherwise miss it and keep the server from ever exiting.
+            "--workers-kill-timeout",
+            str(WORKERS_KILL_TIMEOUT_SECONDS),
             target,
         ]
     return [
