@@ -30,7 +30,7 @@ from flask import Flask, jsonify
 
 from bench.run import RESULTS, ROOT, free_port, run_wrk
 
-# The reference machine's figures (the performance issue's statement of scale).
+# The reference machine's figures, as the performance targets state them.
 REFERENCE = {
     "flask_granian": 24_000.0,  # requests/s
     "flask_gunicorn": 7_000.0,  # requests/s
