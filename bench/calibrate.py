@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, jsonify
 
-from bench.run import RESULTS, ROOT, free_port, run_wrk
+from bench.run import RESULTS, ROOT, free_port, run_wrk, wait_ready
 
 # The reference machine's figures, as the performance targets state them.
 REFERENCE = {
@@ -48,30 +48,18 @@ def hello():
 
 
 def serve_and_measure(server: str, workers: int, duration: int, connections: int) -> float:
-    import requests
-
     from idp.cli import server_command
 
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     command = server_command(server, "127.0.0.1", port, workers, target="bench.calibrate:app")
     if server == "gunicorn":
-        # The provider logs through its own logger; a bare app's access log would only add
-        # the cost of writing it.
+        # The reference figure is a bare app's: without the access log `idp serve` asks for.
         command = [c for c in command if c not in ("--access-logfile", "-")]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"{server} exited with status {proc.returncode}")
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{server} did not start") from None
-                time.sleep(0.2)
-        figures = run_wrk("get.lua", f"http://127.0.0.1:{port}/", {}, duration, connections, 2)
+        wait_ready(base, proc, path="/")
+        figures = run_wrk("get.lua", base + "/", {}, duration, connections, 2)
         return figures["requests"] / (figures["duration_us"] / 1e6)
     finally:
         proc.terminate()
