@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, jsonify
 
-from bench.run import RESULTS, ROOT, free_port, run_wrk, wait_ready
+from bench.run import RESULTS, ROOT, free_port, run_wrk, stop_process, wait_ready
 
 # The reference machine's figures, as the performance targets state them.
 REFERENCE = {
@@ -52,21 +52,17 @@ def serve_and_measure(server: str, workers: int, duration: int, connections: int
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = server_command(server, "127.0.0.1", port, workers, target="bench.calibrate:app")
-    if server == "gunicorn":
-        # The reference figure is a bare app's: without the access log `idp serve` asks for.
-        command = [c for c in command if c not in ("--access-logfile", "-")]
+    # The reference figure is a bare app's: without the access log `idp serve` asks of gunicorn.
+    command = server_command(
+        server, "127.0.0.1", port, workers, target="bench.calibrate:app", access_log=False
+    )
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(base, proc, path="/")
         figures = run_wrk("get.lua", base + "/", {}, duration, connections, 2)
         return figures["requests"] / (figures["duration_us"] / 1e6)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def per_call(fn, seconds: float = 2.0) -> float:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from bench.run import ROOT, drop_database, free_port, make_database, wait_ready
+from bench.run import ROOT, drop_database, free_port, make_database, stop_process, wait_ready
 
 RELYING_PARTIES = 6
 PASSWORD = "Bench-mật-khẩu-2026"
@@ -243,15 +243,6 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def measure_latency(
     kind: str, url: str, receivers: Receivers, immediate: bool, signouts: int
 ) -> Latency:
@@ -278,8 +269,8 @@ def measure_latency(
             result.response_ms.append((answered - before) * 1000)
             result.last_delivery_ms.append((max(arrivals) - answered) * 1000)
     finally:
-        stop(server)
-        stop(worker)
+        stop_process(server, timeout=20)
+        stop_process(worker, timeout=20)
     return result
 
 

@@ -34,7 +34,16 @@ import requests
 
 from bench.cpu import CpuMeter
 from bench.prepare import EMAIL, PASSWORD, Fixtures, _basic, _code_flow
-from bench.run import RESULTS, ROOT, SCENARIOS, free_port, measure, print_rows, wait_ready
+from bench.run import (
+    RESULTS,
+    ROOT,
+    SCENARIOS,
+    free_port,
+    measure,
+    print_rows,
+    stop_process,
+    wait_ready,
+)
 
 PEER_DIR = ROOT / "bench" / "peers" / "node_oidc_provider"
 # The scenarios of bench/run.py, and the peer's default opaque client_credentials token
@@ -212,12 +221,7 @@ def bench_peer(chosen: list[str], args) -> list:
             script, target, extra = fx.scenario(scenario)
             results.append(measure(scenario, "memory", script, base + target, extra, args, meter))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         server_log.close()
         lines = (workdir / "server.log").read_text(errors="replace").splitlines()
         # The package's start-up notices about its development adapter and defaults are

@@ -134,6 +134,16 @@ def wait_ready(
     raise SystemExit("server did not become ready")
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run_wrk(
     script: str, url: str, env: dict[str, str], duration: int, connections: int, threads: int
 ) -> dict:
@@ -290,11 +300,7 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
             script, target, extra = fixtures.scenario(scenario)
             results.append(measure(scenario, kind, script, base + target, extra, args, meter))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         server_log.close()
         tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
         if tail.strip():

@@ -64,12 +64,18 @@ WORKERS_KILL_TIMEOUT_SECONDS = 5
 
 
 def server_command(
-    server: str, host: str, port: int, workers: int, target: str = "wsgi:app"
+    server: str,
+    host: str,
+    port: int,
+    workers: int,
+    target: str = "wsgi:app",
+    access_log: bool = True,
 ) -> list[str]:
     """The command line of the production WSGI server serving `target` (module:attribute).
 
     The benchmarks' calibration (bench/calibrate.py) serves a bare Flask app with the same
-    command, so both are measured under one server configuration."""
+    command, so both are measured under one server configuration. `access_log`: gunicorn's
+    line per request on standard output (granian writes none at this log level)."""
     if server == "granian":
         return [
             sys.executable,
@@ -105,8 +111,7 @@ def server_command(
         f"{host}:{port}",
         "--workers",
         str(workers),
-        "--access-logfile",
-        "-",
+        *(["--access-logfile", "-"] if access_log else []),
         target,
     ]
 
