@@ -79,6 +79,23 @@ def family_revocation_until(client: Any, now: datetime) -> datetime:
     return now + timedelta(seconds=tokens.lifetime(client, "access_token"))
 
 
+def revoke_replayed_family(
+    gid: str, client: Any, subject: str, now: datetime, *, reason: str, event: str
+) -> None:
+    """A used-up code or rotated refresh token came back (RFC 9700 4.14.2, RFC 6749
+    4.1.2): end its whole token family and record the attempt."""
+    store.revoke_grant_family(
+        gid, until=family_revocation_until(client, now), reason=reason, now=now
+    )
+    audit.record(
+        event,
+        actor=client.client_id,
+        subject=subject,
+        outcome="failure",
+        **audit.request_origin(),
+    )
+
+
 def principal_of_grant(grant: GrantRecord) -> Principal:
     return Principal(
         user=grant.user,
@@ -203,18 +220,8 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
         return row
 
     def _code_reused(self, row: AuthorizationCodeRecord, client, now: datetime) -> None:
-        store.revoke_grant_family(
-            row.grant_id,
-            until=family_revocation_until(client, now),
-            reason="code_reuse",
-            now=now,
-        )
-        audit.record(
-            "code_reuse",
-            actor=client.client_id,
-            subject=row.user.sub,
-            outcome="failure",
-            **audit.request_origin(),
+        revoke_replayed_family(
+            row.grant_id, client, row.user.sub, now, reason="code_reuse", event="code_reuse"
         )
 
     def create_token_response(self):
@@ -368,18 +375,13 @@ class RefreshTokenGrant(AudienceMixin, grants.RefreshTokenGrant):
         if row.rotated_at is not None:
             successor = self._grace_successor(row, now)
             if successor is None:
-                store.revoke_grant_family(
+                revoke_replayed_family(
                     grant.gid,
-                    until=family_revocation_until(client, now),
+                    client,
+                    grant.user.sub,
+                    now,
                     reason="refresh_replay",
-                    now=now,
-                )
-                audit.record(
-                    "refresh_token_replay",
-                    actor=client.client_id,
-                    subject=grant.user.sub,
-                    outcome="failure",
-                    **audit.request_origin(),
+                    event="refresh_token_replay",
                 )
                 return None
             self.request.superseded = successor
