@@ -23,6 +23,7 @@ from idp import audit
 from idp.extensions import utcnow
 from idp.interaction.views import is_local_path
 from idp.oidc import checks, consent, store
+from idp.oidc import claims as claim_values
 from idp.oidc.grants import RedirectUriError
 from idp.oidc.profile import AUTHORIZATION_PATH
 from idp.oidc.server import ProviderServer
@@ -49,6 +50,9 @@ def handle(server: ProviderServer) -> Response:
     data = request.payload.data
     client = request.client
     scopes = (request.scope or "").split()
+    # request.scope is already limited to the client's registered scopes (Authlib), and
+    # the claims request to the claims those cover (request_checks).
+    named_claims = claim_values.individual_claims(scopes, request.claims_request)
     form = flask_request.form if flask_request.method == "POST" else {}
     action = form.get(consent.CONSENT_ACTION)
     # Made only when a consent form is posted or shown: making one issues a CSRF token and
@@ -70,13 +74,13 @@ def handle(server: ProviderServer) -> Response:
         or list(client.meta("default_acr_values") or []),
         claims=request.claims_request,
         login_ticket=data.get(checks.LOGIN_TICKET_PARAM),
-        consented_scopes=(
-            consent.consented_scopes(sso.user.id, client.client_id)
-            if sso is not None and not client.first_party
-            else set()
-        ),
+        individual_claims=named_claims,
         consent_given=action == consent.ALLOW and sso is not None,
     )
+    if sso is not None and not client.first_party:
+        ctx.consented_scopes, ctx.consented_claims = consent.consented(
+            sso.user.id, client.client_id
+        )
     now = utcnow()
     try:
         decision = checks.decide(ctx, sso, now)
@@ -88,7 +92,9 @@ def handle(server: ProviderServer) -> Response:
         return consent_page(grant, sso, consent_form or consent.ConsentForm())
     assert sso is not None
     if ctx.consent_given:
-        consent.give_consent(sso.user, client.client_id, scopes, now, audit.request_origin())
+        consent.give_consent(
+            sso.user, client.client_id, scopes, named_claims, now, audit.request_origin()
+        )
     principal = Principal(
         user=sso.user,
         auth_time=sso.auth_time,
@@ -188,6 +194,7 @@ def login_redirect(server: ProviderServer, grant, decision: checks.NeedLogin) ->
 def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Response:
     request = grant.request
     scopes = (request.scope or "").split()
+    named_claims = claim_values.individual_claims(scopes, request.claims_request)
     links = consent.client_links(request.client)
     page = render_template(
         "oidc/consent.html",
@@ -196,7 +203,7 @@ def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Re
         client_name=consent.display_name(request.client),
         links=links,
         user=sso.user,
-        scopes=consent.describe_scopes(scopes),
+        scopes=consent.describe(scopes, named_claims),
         fields=_request_items(),
         action_name=consent.CONSENT_ACTION,
         allow=consent.ALLOW,

@@ -23,7 +23,7 @@ from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from idp.keys.ring import InvalidJWT, verify_jwt
-from idp.oidc.profile import ACR_RANK
+from idp.oidc.profile import ACR_RANK, CLAIM_SCOPE
 from idp.sessions.models import SsoSession
 
 LOGIN_TICKET_PARAM = "login_ticket"
@@ -50,7 +50,10 @@ class AuthorizationContext:
     acr_values: list[str] = field(default_factory=list)
     claims: dict[str, Any] | None = None
     login_ticket: str | None = None
+    # Claims the request names beyond its scopes (idp.oidc.claims.individual_claims).
+    individual_claims: list[str] = field(default_factory=list)
     consented_scopes: set[str] = field(default_factory=set)
+    consented_claims: set[str] = field(default_factory=set)
     consent_given: bool = False
 
 
@@ -160,11 +163,18 @@ def max_age_exceeded(max_age: int | None, auth_time: datetime, now: datetime) ->
 
 
 def consent_needed(ctx: AuthorizationContext) -> bool:
+    """Unless the person agreed to every scope and every claim named alone (by itself or
+    through the scope that covers it), they are asked; first-party clients are not."""
     if ctx.consent_given:
         return False
     if "consent" in ctx.prompts:
         return True
-    return not ctx.first_party and not set(ctx.scopes) <= ctx.consented_scopes
+    if ctx.first_party:
+        return False
+    return not set(ctx.scopes) <= ctx.consented_scopes or any(
+        c not in ctx.consented_claims and CLAIM_SCOPE.get(c) not in ctx.consented_scopes
+        for c in ctx.individual_claims
+    )
 
 
 # ---------------------------------------------------------------- the pipeline
