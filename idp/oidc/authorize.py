@@ -69,7 +69,7 @@ def handle(server: ProviderServer) -> Response:
             return error_response(server, _for(grant, AccessDeniedError()))
     ctx = checks.AuthorizationContext(
         client_id=client.client_id,
-        first_party=client.first_party,
+        first_party=client.skips_consent,
         scopes=scopes,
         prompts=set((data.get("prompt") or "").split()),
         max_age=requested_max_age(data.get("max_age"), client),
@@ -81,7 +81,7 @@ def handle(server: ProviderServer) -> Response:
         individual_claims=named_claims,
         consent_given=action == consent.ALLOW and sso is not None,
     )
-    if sso is not None and not client.first_party:
+    if sso is not None and not client.skips_consent:
         ctx.consented_scopes, ctx.consented_claims = consent.consented(
             sso.user.id, client.client_id
         )
@@ -227,6 +227,10 @@ def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Re
         client=request.client,
         client_name=consent.display_name(request.client),
         links=links,
+        # A self-registered client is marked as not verified by the province, with the
+        # host the person will be sent to, which a look-alike name cannot change.
+        unverified=request.client.self_registered,
+        destination=consent.destination(grant.redirect_uri),
         user=sso.user,
         scopes=consent.describe(scopes, named_claims),
         # With the login ticket, so that the decision still counts the sign-in just made.

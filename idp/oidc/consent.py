@@ -3,8 +3,9 @@
 The page lists what will be released: each scope, and the claims the request names in its
 `claims` parameter beyond those scopes (idp.oidc.claims.individual_claims). A request
 needing a scope or a claim the person has not agreed to for that client asks again; first-
-party clients (the province's own applications) do not ask unless prompt=consent. Consent
-can be withdrawn from the account page, which also revokes the client's tokens.
+party clients (the province's own applications) do not ask unless prompt=consent, and a
+client that registered itself (RFC 7591) is never first-party. Consent can be withdrawn
+from the account page, which also revokes the client's tokens.
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def client_links(client: Any) -> dict[str, str]:
         if isinstance(value, str) and urlsplit(value).scheme in ("https", "http"):
             links[name] = value
     return links
+
+
+def destination(redirect_uri: str) -> str:
+    """Where allowing sends the person, for people: the host, or a native app's scheme."""
+    parts = urlsplit(redirect_uri)
+    if parts.scheme in ("https", "http") and parts.hostname:
+        return parts.hostname
+    return f"{parts.scheme}:"
 
 
 def origin_of(url: str) -> str:
