@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
-from flask import Response, render_template, url_for
+from flask import Response, render_template, session, url_for
 from flask import request as flask_request
 from flask_babel import gettext as _
 
@@ -23,6 +23,7 @@ from idp import audit
 from idp.extensions import utcnow
 from idp.interaction.views import is_local_path
 from idp.oidc import checks, consent, store
+from idp.oidc import claims as claim_values
 from idp.oidc.grants import RedirectUriError
 from idp.oidc.profile import AUTHORIZATION_PATH
 from idp.oidc.server import ProviderServer
@@ -36,6 +37,10 @@ log = logging.getLogger("idp.oidc")
 CLEANUP_EVERY_CODES = 500
 # Parameters of our own pages that are not part of the authorization request.
 PAGE_PARAMETERS = {"csrf_token", consent.CONSENT_ACTION, checks.LOGIN_TICKET_PARAM}
+# The page-session key holding the nonces of this browser's unspent login tickets, and how
+# many are kept (one per sign-in under way, e.g. in several tabs).
+PENDING_TICKETS = "login_tickets"
+PENDING_TICKETS_MAX = 5
 
 
 def handle(server: ProviderServer) -> Response:
@@ -49,6 +54,9 @@ def handle(server: ProviderServer) -> Response:
     data = request.payload.data
     client = request.client
     scopes = (request.scope or "").split()
+    # request.scope is already limited to the client's registered scopes (Authlib), and
+    # the claims request to the claims those cover (request_checks).
+    named_claims = claim_values.individual_claims(scopes, request.claims_request)
     form = flask_request.form if flask_request.method == "POST" else {}
     action = form.get(consent.CONSENT_ACTION)
     # Made only when a consent form is posted or shown: making one issues a CSRF token and
@@ -61,7 +69,7 @@ def handle(server: ProviderServer) -> Response:
             return error_response(server, _for(grant, AccessDeniedError()))
     ctx = checks.AuthorizationContext(
         client_id=client.client_id,
-        first_party=client.first_party,
+        first_party=client.skips_consent,
         scopes=scopes,
         prompts=set((data.get("prompt") or "").split()),
         max_age=requested_max_age(data.get("max_age"), client),
@@ -69,14 +77,14 @@ def handle(server: ProviderServer) -> Response:
         acr_values=(data.get("acr_values") or "").split()
         or list(client.meta("default_acr_values") or []),
         claims=request.claims_request,
-        login_ticket=data.get(checks.LOGIN_TICKET_PARAM),
-        consented_scopes=(
-            consent.consented_scopes(sso.user.id, client.client_id)
-            if sso is not None and not client.first_party
-            else set()
-        ),
+        login_ticket=_login_ticket(data.get(checks.LOGIN_TICKET_PARAM)),
+        individual_claims=named_claims,
         consent_given=action == consent.ALLOW and sso is not None,
     )
+    if sso is not None and not client.skips_consent:
+        ctx.consented_scopes, ctx.consented_claims = consent.consented(
+            sso.user.id, client.client_id
+        )
     now = utcnow()
     try:
         decision = checks.decide(ctx, sso, now)
@@ -87,8 +95,12 @@ def handle(server: ProviderServer) -> Response:
     if isinstance(decision, checks.NeedConsent):
         return consent_page(grant, sso, consent_form or consent.ConsentForm())
     assert sso is not None
+    if ctx.login_ticket is not None:
+        _spend(ctx.login_ticket)
     if ctx.consent_given:
-        consent.give_consent(sso.user, client.client_id, scopes, now, audit.request_origin())
+        consent.give_consent(
+            sso.user, client.client_id, scopes, named_claims, now, audit.request_origin()
+        )
     principal = Principal(
         user=sso.user,
         auth_time=sso.auth_time,
@@ -164,14 +176,33 @@ def _request_items() -> list[tuple[str, str]]:
     ]
 
 
+def _login_ticket(ticket: str | None) -> checks.LoginTicket | None:
+    """The request's login ticket, if made for this request in this browser and unspent.
+    The page session is read only when there is a ticket: an SSO hop does not touch it."""
+    if not ticket:
+        return None
+    pending = session.get(PENDING_TICKETS)
+    if not isinstance(pending, list):
+        return None
+    return checks.read_login_ticket(ticket, checks.request_digest(_request_items()), pending)
+
+
+def _spend(ticket: checks.LoginTicket) -> None:
+    session[PENDING_TICKETS] = [n for n in session.get(PENDING_TICKETS, []) if n != ticket.nonce]
+
+
 def login_redirect(server: ProviderServer, grant, decision: checks.NeedLogin) -> Response:
-    """To the sign-in page, which brings the person back here (idp.interaction.views)."""
-    client_id = grant.request.client.client_id
-    items = [*_request_items(), (checks.LOGIN_TICKET_PARAM, checks.issue_login_ticket(client_id))]
-    target = f"{AUTHORIZATION_PATH}?{urlencode(items)}"
+    """To the sign-in page, which brings the person back here (idp.interaction.views) with
+    a login ticket for this request, whose nonce this browser keeps in its page session."""
+    items = _request_items()
+    ticket, nonce = checks.issue_login_ticket(checks.request_digest(items))
+    target = f"{AUTHORIZATION_PATH}?{urlencode([*items, (checks.LOGIN_TICKET_PARAM, ticket)])}"
     if not is_local_path(target):
         error = InvalidRequestError("The authorization request is too long for sign-in.")
         return error_response(server, _for(grant, error))
+    pending = session.get(PENDING_TICKETS)
+    kept = [n for n in pending if isinstance(n, str)] if isinstance(pending, list) else []
+    session[PENDING_TICKETS] = [*kept[-(PENDING_TICKETS_MAX - 1) :], nonce]
     params = {"next": target}
     hint = grant.request.payload.data.get("login_hint")
     if hint:
@@ -188,6 +219,7 @@ def login_redirect(server: ProviderServer, grant, decision: checks.NeedLogin) ->
 def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Response:
     request = grant.request
     scopes = (request.scope or "").split()
+    named_claims = claim_values.individual_claims(scopes, request.claims_request)
     links = consent.client_links(request.client)
     page = render_template(
         "oidc/consent.html",
@@ -195,9 +227,14 @@ def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Re
         client=request.client,
         client_name=consent.display_name(request.client),
         links=links,
+        # A self-registered client is marked as not verified by the province, with the
+        # host the person will be sent to, which a look-alike name cannot change.
+        unverified=request.client.self_registered,
+        destination=consent.destination(grant.redirect_uri),
         user=sso.user,
-        scopes=consent.describe_scopes(scopes),
-        fields=_request_items(),
+        scopes=consent.describe(scopes, named_claims),
+        # With the login ticket, so that the decision still counts the sign-in just made.
+        fields=[*_request_items(), *_ticket_field()],
         action_name=consent.CONSENT_ACTION,
         allow=consent.ALLOW,
         deny=consent.DENY,
@@ -206,6 +243,11 @@ def consent_page(grant, sso, form: consent.ConsentForm, status: int = 200) -> Re
     # Allowing the form ends, through redirects, at the relying party; its logo may be shown.
     logo = [consent.origin_of(links["logo_uri"])] if "logo_uri" in links else []
     return allow_form_redirects(Response(page, status=status, mimetype="text/html"), logo)
+
+
+def _ticket_field() -> list[tuple[str, str]]:
+    ticket = flask_request.values.get(checks.LOGIN_TICKET_PARAM)
+    return [(checks.LOGIN_TICKET_PARAM, ticket)] if ticket else []
 
 
 def deliver(response: Response, redirect_uri: str, response_mode: str | None) -> Response:

@@ -7,11 +7,20 @@ acr that cannot be met, a bad id_token_hint).
 
 Re-authentication (prompt=login, max_age, step-up) sends the person to the sign-in page
 with a signed login ticket in the return URL: once back, a session whose auth_time is not
-older than the ticket counts as fresh, so the request does not loop.
+older than the ticket counts as fresh, so the request does not loop. A ticket counts only
+for the request it was made for (a digest of its parameters), only in the browser it was
+made in (its nonce waits in that browser's page session) and only once (the nonce is
+removed when a code is issued). A ticket picked up anonymously and opened in a signed-in
+browser (as in a cross-site request, RFC 9700 4.7), or kept in a browser's history (4.3),
+cannot stand in for the sign-in that prompt=login or max_age asks for (OIDC Core 3.1.2.1).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +32,7 @@ from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from idp.keys.ring import InvalidJWT, verify_jwt
-from idp.oidc.profile import ACR_RANK
+from idp.oidc.profile import ACR_RANK, CLAIM_SCOPE
 from idp.sessions.models import SsoSession
 
 LOGIN_TICKET_PARAM = "login_ticket"
@@ -49,8 +58,12 @@ class AuthorizationContext:
     id_token_hint: str | None = None
     acr_values: list[str] = field(default_factory=list)
     claims: dict[str, Any] | None = None
-    login_ticket: str | None = None
+    # Already checked against this request and this browser (read_login_ticket).
+    login_ticket: LoginTicket | None = None
+    # Claims the request names beyond its scopes (idp.oidc.claims.individual_claims).
+    individual_claims: list[str] = field(default_factory=list)
     consented_scopes: set[str] = field(default_factory=set)
+    consented_claims: set[str] = field(default_factory=set)
     consent_given: bool = False
 
 
@@ -77,16 +90,36 @@ Decision = NeedLogin | NeedConsent | Proceed
 # ---------------------------------------------------------------- login tickets
 
 
+@dataclass(frozen=True)
+class LoginTicket:
+    # Random; kept in the page session of the browser the ticket was made for until spent.
+    nonce: str
+    issued_at: datetime
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="oidc-login-ticket")
 
 
-def issue_login_ticket(client_id: str) -> str:
-    return _serializer().dumps(client_id)
+def request_digest(items: Iterable[tuple[str, str]]) -> str:
+    """The authorization request's parameters (the ticket and our page's own left out), in
+    any order: what a ticket is made for."""
+    canonical = json.dumps(sorted(items), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def login_ticket_time(ticket: str | None, client_id: str) -> datetime | None:
-    """When the request sent the person to sign in, if the ticket is ours and this client's."""
+def issue_login_ticket(digest: str) -> tuple[str, str]:
+    """A ticket for the request with this digest, and the nonce the browser must keep."""
+    nonce = secrets.token_urlsafe(16)
+    return _serializer().dumps([digest, nonce]), nonce
+
+
+def read_login_ticket(
+    ticket: str | None, digest: str, pending: Collection[str]
+) -> LoginTicket | None:
+    """The ticket if it is ours, unexpired, made for this request, and its nonce is one the
+    browser still holds (`pending`); otherwise None, and the request is treated as if it
+    had none."""
     if not ticket:
         return None
     try:
@@ -95,9 +128,12 @@ def login_ticket_time(ticket: str | None, client_id: str) -> datetime | None:
         )
     except BadData:
         return None
-    if value != client_id:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
         return None
-    return signed_at if signed_at.tzinfo else signed_at.replace(tzinfo=UTC)
+    made_for, nonce = value
+    if made_for != digest or nonce not in pending:
+        return None
+    return LoginTicket(nonce, signed_at if signed_at.tzinfo else signed_at.replace(tzinfo=UTC))
 
 
 # ---------------------------------------------------------------- single checks
@@ -160,11 +196,18 @@ def max_age_exceeded(max_age: int | None, auth_time: datetime, now: datetime) ->
 
 
 def consent_needed(ctx: AuthorizationContext) -> bool:
+    """Unless the person agreed to every scope and every claim named alone (by itself or
+    through the scope that covers it), they are asked; first-party clients are not."""
     if ctx.consent_given:
         return False
     if "consent" in ctx.prompts:
         return True
-    return not ctx.first_party and not set(ctx.scopes) <= ctx.consented_scopes
+    if ctx.first_party:
+        return False
+    return not set(ctx.scopes) <= ctx.consented_scopes or any(
+        c not in ctx.consented_claims and CLAIM_SCOPE.get(c) not in ctx.consented_scopes
+        for c in ctx.individual_claims
+    )
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -186,8 +229,8 @@ def decide(ctx: AuthorizationContext, sso: SsoSession | None, now: datetime) -> 
         return login(False, reachable[0] if reachable else None)
     if hint_sub is not None and hint_sub != sso.user.sub:
         return login(True)
-    ticket_time = login_ticket_time(ctx.login_ticket, ctx.client_id)
-    fresh = ticket_time is not None and sso.auth_time >= ticket_time
+    ticket = ctx.login_ticket
+    fresh = ticket is not None and sso.auth_time >= ticket.issued_at
     if not fresh and ({"login", "select_account"} & ctx.prompts):
         # select_account is treated as login, as Keycloak does: one account per browser.
         return login(True)

@@ -2,7 +2,9 @@
 
 Scopes choose claims (OIDC Core 5.4; `org` is ours, for the unit, title and roles), and the
 `claims` request parameter (OIDC Core 5.5) can add single claims to the ID token or the
-userinfo response. Names are in profile.SCOPE_CLAIMS and documented in docs/protocol.md.
+userinfo response, but only claims that a scope the client is registered for covers: the
+parameter picks among what the client may have, it never widens it. Names are in
+profile.SCOPE_CLAIMS and documented in docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import current_app
 
 from idp.directory.models import User
-from idp.oidc.profile import SCOPE_CLAIMS, USER_CLAIMS
+from idp.oidc.profile import CLAIM_SCOPE, SCOPE_CLAIMS, USER_CLAIMS
 
 CLAIMS_PARAMETER_MAX_LENGTH = 4096
 CLAIMS_PER_MEMBER_MAX = 64
@@ -68,14 +70,52 @@ def parse_claims_request(raw: str | None) -> dict[str, dict[str, dict[str, Any]]
     return result or None
 
 
-def requested_names(scope: str, claims: dict[str, Any] | None, member: str) -> set[str]:
-    """User claim names for a token or response: those of the scopes plus those asked for."""
+def limit_claims_request(
+    claims: dict[str, dict[str, dict[str, Any]]] | None, client_scope: str
+) -> dict[str, dict[str, dict[str, Any]]] | None:
+    """The claims request without the claims about the person that no scope the client is
+    registered for covers (profile.CLAIM_SCOPE): those are never released, so they are
+    neither shown on the consent page nor stored with the code. OIDC Core 5.5 lets the
+    provider leave out claims it will not return; other names (acr, auth_time) stay.
+    """
+    if not claims:
+        return claims
+    allowed = set(client_scope.split())
+    return {
+        member: {
+            name: spec
+            for name, spec in entries.items()
+            if name not in CLAIM_SCOPE or CLAIM_SCOPE[name] in allowed
+        }
+        for member, entries in claims.items()
+    }
+
+
+def releasable(names: Iterable[str], client_scope: str) -> set[str]:
+    """The claim names a client registered for `client_scope` may receive."""
+    allowed = set(client_scope.split())
+    return {n for n in names if n in USER_CLAIMS and CLAIM_SCOPE.get(n, "openid") in allowed}
+
+
+def requested_names(
+    scope: str, claims: dict[str, Any] | None, member: str, *, client_scope: str
+) -> set[str]:
+    """User claim names for a token or response: those of the scopes plus those asked for,
+    limited to what the client's registered scopes (`client_scope`) cover."""
     names: set[str] = set()
     for part in (scope or "").split():
         names.update(SCOPE_CLAIMS.get(part, ()))
     if claims and member in claims:
-        names.update(n for n in claims[member] if n in USER_CLAIMS)
-    return names
+        names.update(claims[member])
+    return releasable(names, client_scope)
+
+
+def individual_claims(scopes: Iterable[str], claims: dict[str, Any] | None) -> list[str]:
+    """Claims about the person asked for by name (ID token or userinfo) that the requested
+    scopes do not cover: what the consent page lists beside the scopes, in a fixed order."""
+    covered = {c for scope in scopes for c in SCOPE_CLAIMS.get(scope, ())}
+    asked = {name for entries in (claims or {}).values() for name in entries}
+    return [c for c in CLAIM_SCOPE if c in asked and c not in covered]
 
 
 def user_claims(

@@ -97,6 +97,17 @@ class ClientResult:
     changed: list[str] = field(default_factory=list)
 
 
+def check_first_party(settings: ClientSettings, source: str) -> None:
+    """A client that registered itself (RFC 7591) is never first-party: skipping consent is
+    for the province's own applications, which its administrators register. To trust one,
+    they take it over with a manifest (source "manifest"), which ends its self-management."""
+    if settings.first_party and source == "dynamic":
+        raise ClientError(
+            "a dynamically registered client cannot be first-party; "
+            "take it over with a manifest first"
+        )
+
+
 def needs_secret(metadata: Mapping[str, Any]) -> bool:
     return metadata.get("token_endpoint_auth_method") in SECRET_AUTH_METHODS
 
@@ -153,6 +164,7 @@ def build_client(
     """A new client added to the session, not yet committed (for callers that add more)."""
     normal = validate_metadata(metadata, policy)
     settings = (settings or ClientSettings()).check()
+    check_first_party(settings, source)
     client_id = check_client_id(client_id) if client_id else generate_client_id()
     if store.find_client(client_id) is not None:
         raise ClientExists(client_id)
@@ -281,6 +293,8 @@ def update_client(
     if needs_secret(normal) and client.client_secret_hash is None and client_secret is None:
         client_secret = generated = generate_secret()
         changed.append("client_secret")
+    if settings is not None:
+        check_first_party(settings, source or client.source)
     if source is not None and source != client.source:
         changed.append("source")
         client.source = source

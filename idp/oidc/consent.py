@@ -1,8 +1,11 @@
-"""Consent: what a person agreed an application may receive, remembered per scope set.
+"""Consent: what a person agreed an application may receive, remembered per client.
 
-A request needing a scope the person has not agreed to for that client asks again; first-
-party clients (the province's own applications) do not ask unless prompt=consent. Consent
-can be withdrawn from the account page, which also revokes the client's tokens.
+The page lists what will be released: each scope, and the claims the request names in its
+`claims` parameter beyond those scopes (idp.oidc.claims.individual_claims). A request
+needing a scope or a claim the person has not agreed to for that client asks again; first-
+party clients (the province's own applications) do not ask unless prompt=consent, and a
+client that registered itself (RFC 7591) is never first-party. Consent can be withdrawn
+from the account page, which also revokes the client's tokens.
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ def client_links(client: Any) -> dict[str, str]:
     return links
 
 
+def destination(redirect_uri: str) -> str:
+    """Where allowing sends the person, for people: the host, or a native app's scheme."""
+    parts = urlsplit(redirect_uri)
+    if parts.scheme in ("https", "http") and parts.hostname:
+        return parts.hostname
+    return f"{parts.scheme}:"
+
+
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -76,22 +87,54 @@ def describe_scopes(scopes: list[str]) -> list[str]:
     return [describe_scope(s) for s in dict.fromkeys(scopes)]
 
 
-def consented_scopes(user_id: int, client_id: str) -> set[str]:
+def claim_label(claim: str) -> str:
+    """A claim about the person (idp.oidc.profile.CLAIM_SCOPE), named for people."""
+    known = {
+        "name": _("họ và tên"),
+        "family_name": _("họ"),
+        "middle_name": _("tên đệm"),
+        "given_name": _("tên"),
+        "preferred_username": _("tên đăng nhập"),
+        "locale": _("ngôn ngữ"),
+        "updated_at": _("thời điểm cập nhật hồ sơ"),
+        "email": _("địa chỉ thư điện tử công vụ"),
+        "email_verified": _("việc địa chỉ thư điện tử đã được xác minh"),
+        "phone_number": _("số điện thoại"),
+        "phone_number_verified": _("việc số điện thoại đã được xác minh"),
+        "unit_code": _("mã đơn vị công tác"),
+        "unit_name": _("tên đơn vị công tác"),
+        "unit_path": _("các cấp của đơn vị công tác"),
+        "title": _("chức danh"),
+        "roles": _("vai trò"),
+    }
+    return known.get(claim, claim)
+
+
+def describe(scopes: list[str], claims: list[str]) -> list[str]:
+    """The consent page's list: a sentence per scope, then one for the claims named alone."""
+    sentences = describe_scopes(scopes)
+    if claims:
+        labels = ", ".join(claim_label(c) for c in claims)
+        sentences.append(_("Xem %(claims)s của bạn.", claims=labels))
+    return sentences
+
+
+def consented(user_id: int, client_id: str) -> tuple[set[str], set[str]]:
+    """The scopes and the claims named alone that the person agreed to give the client."""
     consent = store.find_consent(user_id, client_id)
-    return set(consent.scope.split()) if consent else set()
+    if consent is None:
+        return set(), set()
+    return set(consent.scope.split()), set((consent.claims or "").split())
 
 
 def give_consent(
-    user: User, client_id: str, scopes: list[str], now: datetime, origin: dict
+    user: User, client_id: str, scopes: list[str], claims: list[str], now: datetime, origin: dict
 ) -> None:
-    store.save_consent(user.id, client_id, scopes, now)
-    audit.record(
-        "consent_given",
-        actor=user.sub,
-        subject=client_id,
-        detail={"scope": " ".join(scopes)},
-        **origin,
-    )
+    store.save_consent(user.id, client_id, scopes, claims, now)
+    detail = {"scope": " ".join(scopes)}
+    if claims:
+        detail["claims"] = " ".join(claims)
+    audit.record("consent_given", actor=user.sub, subject=client_id, detail=detail, **origin)
 
 
 def withdraw_consent(user: User, client_id: str, now: datetime, origin: dict) -> bool:
@@ -112,7 +155,7 @@ def granted_apps(user_id: int) -> list[dict[str, Any]]:
         {
             "client_id": client.client_id,
             "name": display_name(client),
-            "scopes": describe_scopes(consent.scope.split()),
+            "scopes": describe(consent.scope.split(), (consent.claims or "").split()),
             "updated_at": consent.updated_at,
         }
         for consent, client in store.consents_of(user_id)

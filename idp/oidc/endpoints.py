@@ -369,10 +369,16 @@ class UserInfoEndpoint(_UserInfoEndpoint):
         token: AccessTokenInfo = self.resource_protector.acquire_token("openid")
         user, client = token.user, token.client
         assert user is not None and client is not None
-        names = claim_values.requested_names(token.get_scope(), None, "userinfo")
+        # The token's userinfo_claims were limited when it was issued; the client's
+        # registered scopes are applied again, in case the administrators narrowed them.
         extra = token.claims.get("userinfo_claims")
-        if isinstance(extra, list):
-            names.update(n for n in extra if isinstance(n, str))
+        named = [n for n in extra if isinstance(n, str)] if isinstance(extra, list) else []
+        names = claim_values.requested_names(
+            token.get_scope(),
+            {"userinfo": dict.fromkeys(named)},
+            "userinfo",
+            client_scope=client.scope,
+        )
         unit_path = (
             store.load_unit_path(user.unit_id) if claim_values.needs_unit_path(names) else None
         )

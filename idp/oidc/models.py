@@ -97,6 +97,17 @@ class Client(db.Model, ClientMixin):
         return self.token_endpoint_auth_method == "none"
 
     @property
+    def self_registered(self) -> bool:
+        """Registered by the application itself (RFC 7591), not by the province's
+        administrators: its name is its own claim, and it is never first-party."""
+        return self.source == "dynamic"
+
+    @property
+    def skips_consent(self) -> bool:
+        """First-party: one of the province's own applications, set by the administrators."""
+        return self.first_party and not self.self_registered
+
+    @property
     def audiences(self) -> list[str]:
         """Resource servers this client may obtain access tokens for (our `allowed_audiences`)."""
         return list(self.meta("allowed_audiences", []))

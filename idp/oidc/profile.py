@@ -48,6 +48,12 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "org": ("unit_code", "unit_name", "unit_path", "title", "roles"),
 }
 USER_CLAIMS = tuple(dict.fromkeys(c for claims in SCOPE_CLAIMS.values() for c in claims))
+# The scope that covers each claim about a person: a client receives a claim, whether through
+# a scope or by name in the `claims` parameter (OIDC Core 5.5), only when it is registered
+# for that scope. `sub` is the subject of every token, not a claim that needs a scope.
+CLAIM_SCOPE = {
+    claim: scope for scope, claims in SCOPE_CLAIMS.items() if scope != "openid" for claim in claims
+}
 # Claims of the ID token itself, which a claims request may also name.
 ID_TOKEN_PROTOCOL_CLAIMS = (
     "iss",

@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, UnauthorizedClientError
 from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 
-from idp.oidc.claims import parse_claims_request
+from idp.oidc.claims import limit_claims_request, parse_claims_request
 from idp.oidc.profile import PROMPT_VALUES, RESPONSE_MODES
 
 # Longest value accepted for an ordinary authorization request parameter; a few carry more.
@@ -99,4 +99,6 @@ class AuthorizationRequestChecks:
             max_age.isascii() and max_age.isdigit() and len(max_age) <= 10
         ):
             raise InvalidRequestError("'max_age' must be a non-negative integer.")
-        request.claims_request = parse_claims_request(data.get("claims"))
+        request.claims_request = limit_claims_request(
+            parse_claims_request(data.get("claims")), request.client.scope
+        )

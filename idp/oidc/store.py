@@ -440,14 +440,16 @@ def find_consent(user_id: int, client_id: str) -> Consent | None:
     ).scalar_one_or_none()
 
 
-def save_consent(user_id: int, client_id: str, scopes: list[str], now: datetime) -> Consent:
-    """Remember the scopes (added to any given before)."""
+def save_consent(
+    user_id: int, client_id: str, scopes: list[str], claims: list[str], now: datetime
+) -> Consent:
+    """Remember the scopes and claims (added to any given before)."""
     consent = find_consent(user_id, client_id)
     if consent is None:
-        consent = Consent(user_id=user_id, client_id=client_id, scope="", created_at=now)
+        consent = Consent(user_id=user_id, client_id=client_id, scope="", claims="", created_at=now)
         db.session.add(consent)
-    merged = list(dict.fromkeys([*consent.scope.split(), *scopes]))
-    consent.scope = " ".join(merged)
+    consent.scope = " ".join(dict.fromkeys([*consent.scope.split(), *scopes]))
+    consent.claims = " ".join(dict.fromkeys([*(consent.claims or "").split(), *claims]))
     consent.updated_at = now
     return consent
 

@@ -113,7 +113,9 @@ def issue_access_token(
             claims["amr"] = list(principal.amr)
         if principal.grant_id:
             claims["gid"] = principal.grant_id
-        extra = claim_values.requested_names("", principal.claims, "userinfo")
+        extra = claim_values.requested_names(
+            "", principal.claims, "userinfo", client_scope=client.scope
+        )
         if extra:
             # Claims the client asked for at userinfo beyond its scopes (OIDC Core 5.5).
             claims["userinfo_claims"] = sorted(extra)
@@ -133,7 +135,9 @@ def issue_id_token(
     """An ID token (OIDC Core 2, 3.1.3.6) for the client, with the claims of its scopes."""
     alg = id_token_alg(client)
     iat = int(now.timestamp())
-    names = claim_values.requested_names(scope, principal.claims, "id_token")
+    names = claim_values.requested_names(
+        scope, principal.claims, "id_token", client_scope=client.scope
+    )
     unit_path = (
         store.load_unit_path(principal.user.unit_id)
         if claim_values.needs_unit_path(names)
