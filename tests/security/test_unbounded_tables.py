@@ -1,8 +1,9 @@
 """Anonymous requests cannot grow tables without bound (issue 8, finding 5).
 
-The attack: 150 posts to an already-throttled address, all with one CSRF token, wrote 150
-audit rows in 4 s without any argon2 work. Now a refused attempt is counted in its throttle
-row and audited once per delay.
+The attack: 150 posts to an already-throttled address, all with one CSRF token (tokens never
+expired), wrote 150 audit rows in 4 s without any argon2 work. Now a refused attempt is
+counted in its throttle row and audited once per delay, and CSRF tokens last
+CSRF_TIME_LIMIT_SECONDS.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import argon2
 import pytest
 import sqlalchemy as sa
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from idp.audit import AuditEvent
 from idp.extensions import db, utcnow
@@ -93,3 +95,44 @@ def test_150_posts_while_throttled_write_a_bounded_number_of_rows(
         refused = db.session.execute(sa.select(sa.func.sum(LoginThrottle.refused))).scalar_one()
         assert refused >= 150
     print(f"150 refused posts ({held_back}): {elapsed:.2f} s")
+
+
+def _csrf_token_issued(app, client, seconds_ago: int, path: str = "/login") -> str:
+    """A CSRF token for this browser's session, as Flask-WTF issued it `seconds_ago`."""
+    client.get(path)
+    with client.session_transaction() as session:
+        raw = session["csrf_token"]
+
+    class Then(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - seconds_ago
+
+    serializer = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token", signer=Then)
+    return serializer.dumps(raw)
+
+
+def test_an_expired_csrf_token_is_refused_with_a_readable_page(app, client, make_user):
+    make_user()
+    limit = app.config["CSRF_TIME_LIMIT_SECONDS"]
+    assert 0 < limit <= 24 * 3600
+    old = _csrf_token_issued(app, client, limit + 60)
+    response = client.post(
+        "/login",
+        data={"email": PRIMARY, "password": PASSWORD, "csrf_token": old, "next": "/account/"},
+        headers={"Referer": "http://localhost/login?next=/account/"},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Biểu mẫu đã hết hạn" in html and 'role="alert"' in html
+    # A way back to a fresh form, where the person was.
+    assert 'href="/login?next=/account/"' in html
+    assert client.get("/account/").status_code == 302
+
+    # English pages say it in English.
+    client.get("/lang/en")
+    english = _post_login(client, old, PRIMARY, PASSWORD).get_data(as_text=True)
+    assert "The form has expired" in english
+
+    # A token well within its lifetime works.
+    recent = _csrf_token_issued(app, client, limit - 60)
+    assert _post_login(client, recent, PRIMARY, PASSWORD).status_code == 302
