@@ -30,7 +30,8 @@ class SsoSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: `idp cleanup` removes sessions some time after they ended.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     end_reason: Mapped[str | None] = mapped_column(sa.String(32))
 
     user: Mapped[User] = relationship()

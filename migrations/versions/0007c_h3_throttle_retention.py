@@ -1,4 +1,4 @@
-"""login throttle: last failure and refused attempts
+"""login throttle: last failure and refused attempts; ended sessions indexed for cleanup
 
 Revision ID: 0007c_h3
 Revises: 0006
@@ -25,8 +25,14 @@ def upgrade():
     with op.batch_alter_table('login_throttle', schema=None) as batch_op:
         batch_op.alter_column('last_failure_at', existing_type=sa.DateTime(), nullable=False)
 
+    with op.batch_alter_table('sso_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sso_sessions_ended_at'), ['ended_at'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('sso_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sso_sessions_ended_at'))
+
     with op.batch_alter_table('login_throttle', schema=None) as batch_op:
         batch_op.drop_column('refused')
         batch_op.drop_column('last_failure_at')
