@@ -24,7 +24,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["ISSUER"].startswith("https://"),
         PREFERRED_URL_SCHEME="https" if settings["ISSUER"].startswith("https://") else "http",
-        WTF_CSRF_TIME_LIMIT=None,
+        # A form's CSRF token expires (the error page offers a fresh form).
+        WTF_CSRF_TIME_LIMIT=settings["CSRF_TIME_LIMIT_SECONDS"],
         JSON_AS_ASCII=False,
     )
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import UTCDateTime, db, utcnow
 
 log = logging.getLogger("idp.audit")
+# Old events are deleted this many at a time, so one cleanup never holds a long transaction.
+REMOVE_BATCH = 5000
 
 
 class AuditEvent(db.Model):
@@ -67,3 +70,18 @@ def request_origin() -> dict[str, str | None]:
     # Headers are client input: PostgreSQL text cannot hold NUL, and logs want one line.
     agent = "".join(c for c in request.headers.get("User-Agent", "") if c.isprintable())
     return {"ip": request.remote_addr, "user_agent": agent or None}
+
+
+def remove_expired_events(now: datetime | None = None, limit: int = REMOVE_BATCH) -> int:
+    """Delete up to `limit` events older than AUDIT_RETENTION_DAYS; returns how many.
+
+    The caller commits and calls again until it returns 0 (`idp cleanup`).
+    """
+    cutoff = (now or utcnow()) - timedelta(days=current_app.config["AUDIT_RETENTION_DAYS"])
+    oldest = sa.select(AuditEvent.id).where(AuditEvent.at < cutoff).limit(limit)
+    result = db.session.execute(
+        sa.delete(AuditEvent)
+        .where(AuditEvent.id.in_(oldest.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

@@ -7,6 +7,7 @@ stack trace, and unexpected exceptions are logged with their detail and answered
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
@@ -65,7 +66,12 @@ def _messages() -> dict[int, tuple[str, str]]:
     }
 
 
-def render_error(status: int, title: str | None = None, message: str | None = None):
+def render_error(
+    status: int,
+    title: str | None = None,
+    message: str | None = None,
+    retry_url: str | None = None,
+):
     if wants_json():
         code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}.get(
             status, "server_error" if status >= 500 else "error"
@@ -80,18 +86,37 @@ def render_error(status: int, title: str | None = None, message: str | None = No
             status=status,
             title=title or default_title,
             message=message or default_message,
+            retry_url=retry_url,
         ),
         status,
     )
 
 
+def page_of_form() -> str:
+    """The page of ours the refused form was on (a same-origin Referer), else this path.
+
+    Only a path on this site is returned, never another host: "//host" and backslashes,
+    which browsers read as another host, fall back to the request's own path.
+    """
+    referrer = urlsplit(request.referrer or "")
+    own = urlsplit(request.host_url)
+    path = referrer.path
+    if (referrer.scheme, referrer.netloc) != (own.scheme, own.netloc) or not path.startswith("/"):
+        return request.path
+    if path.startswith("//") or "\\" in path or not path.isprintable():
+        return request.path
+    return path + (f"?{referrer.query}" if referrer.query else "")
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
+        # Missing, altered, or older than CSRF_TIME_LIMIT_SECONDS: a fresh form is a click away.
         return render_error(
             400,
             _("Phiên biểu mẫu đã hết hạn"),
             _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
+            retry_url=page_of_form(),
         )
 
     @app.errorhandler(HTTPException)

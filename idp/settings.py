@@ -19,6 +19,20 @@ DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 ENV_PREFIX = "IDP_"
 
 
+POSITIVE_INTEGERS = (
+    "ARGON2_MEMORY_KIB",
+    "ARGON2_TIME_COST",
+    "ARGON2_PARALLELISM",
+    "LOGIN_THROTTLE_WINDOW_SECONDS",
+    "LOGIN_THROTTLE_FREE_ATTEMPTS",
+    "LOGIN_THROTTLE_MAX_DELAY_SECONDS",
+    "LOGIN_DEVICE_COOKIE_SECONDS",
+    "CSRF_TIME_LIMIT_SECONDS",
+    "AUDIT_RETENTION_DAYS",
+    "SESSION_RETENTION_DAYS",
+)
+
+
 class SettingsError(Exception):
     """A setting has a value the provider cannot run with."""
 
@@ -65,9 +79,16 @@ def check_settings(settings: dict[str, Any]) -> None:
     cache = settings.get("CLIENT_CACHE_SECONDS", 0)
     if isinstance(cache, bool) or not isinstance(cache, int | float) or cache < 0:
         raise SettingsError("IDP_CLIENT_CACHE_SECONDS must be a number of seconds, 0 or more")
-    for key in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM"):
-        if not isinstance(settings[key], int) or settings[key] < 1:
+    for key in POSITIVE_INTEGERS:
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SettingsError(f"IDP_{key} must be a positive integer")
+    if settings["LOGIN_THROTTLE_WINDOW_SECONDS"] <= settings["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]:
+        # Otherwise an attacker who waits out the longest delay finds the count reset.
+        raise SettingsError(
+            "IDP_LOGIN_THROTTLE_WINDOW_SECONDS must be longer than "
+            "IDP_LOGIN_THROTTLE_MAX_DELAY_SECONDS"
+        )
     if settings["ENV"] == "production":
         if settings["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(str(settings["SECRET_KEY"])) < 32:
             raise SettingsError(

@@ -109,7 +109,7 @@ def test_cookies_are_httponly_lax_and_secure_behind_https(client, make_user, app
     assert signed_in.status_code == 302
     seen.update(_cookies(signed_in))
     seen.update(_cookies(client.get("/lang/en", base_url=site)))
-    assert set(seen) == {"idp_ui", "idp_sso", "idp_lang"}
+    assert set(seen) == {"idp_ui", "idp_sso", "idp_lang", "idp_device"}
     for name, attributes in seen.items():
         assert "httponly" in attributes, name
         assert "secure" in attributes, name
@@ -120,7 +120,7 @@ def test_cookies_are_not_secure_on_a_plain_http_issuer(client, auth, make_user):
     make_user()
     cookies = _cookies(auth.login())
     cookies.update(_cookies(client.get("/lang/en")))
-    assert {"idp_sso", "idp_lang"} <= set(cookies)
+    assert {"idp_sso", "idp_lang", "idp_device"} <= set(cookies)
     for name, attributes in cookies.items():
         assert "secure" not in attributes, name
         assert "httponly" in attributes and "samesite=lax" in attributes, name

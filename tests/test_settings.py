@@ -57,6 +57,11 @@ def test_production_starts_with_safe_settings():
         {"ENV": "staging"},
         {"ARGON2_TIME_COST": 0},
         {"ARGON2_MEMORY_KIB": "lots"},
+        {"LOGIN_THROTTLE_FREE_ATTEMPTS": 0},
+        {"CSRF_TIME_LIMIT_SECONDS": True},
+        {"AUDIT_RETENTION_DAYS": -1},
+        # An attacker who waits out the longest delay must not find the count reset.
+        {"LOGIN_THROTTLE_WINDOW_SECONDS": 900, "LOGIN_THROTTLE_MAX_DELAY_SECONDS": 900},
     ],
 )
 def test_malformed_settings_are_refused(bad):

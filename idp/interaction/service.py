@@ -1,32 +1,27 @@
 """Sign-in: check a password, throttle guessing, record the attempt.
 
-Throttling keeps two counters of failures in a sliding window, one per account identifier
-and one per client address. Past a number of free attempts each further failure blocks the
-key for a delay that doubles, up to a cap; the window then resets. There is no permanent
-lock-out, so an attacker cannot keep a victim out for longer than the cap.
+Throttling (idp.interaction.throttle) counts failures per account, whatever address of it
+was typed, and per client address; a browser that signed in to the account before counts
+its own failures instead (idp.interaction.device). An attempt held back is refused before
+any password is checked and is counted, not logged row by row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
+from datetime import datetime
 
 from idp import audit
 from idp.directory.models import User
 from idp.directory.passwords import hash_password, needs_rehash, verify_password
 from idp.directory.store import find_user_by_address
 from idp.extensions import db, utcnow
+from idp.interaction import throttle
+from idp.interaction.device import issue_device, read_device
 from idp.interaction.forms import has_control_characters
-from idp.sessions.models import LoginThrottle
 
 AMR_PASSWORD = "pwd"
 ACR_PASSWORD = "urn:hg:loa:1"
-# The address limit allows a whole office behind one NAT: this many times the account's.
-ADDRESS_ALLOWANCE_FACTOR = 10
 IDENTIFIER_MAX_LENGTH = 320
 
 
@@ -35,6 +30,8 @@ class SignInResult:
     user: User | None
     # Seconds the caller must wait before trying again (throttling), 0 when not throttled.
     retry_after: int = 0
+    # After a success: the browser's new device cookie (idp.interaction.device).
+    device_cookie: str | None = None
 
 
 def clean_identifier(identifier: str) -> str:
@@ -46,104 +43,55 @@ def clean_identifier(identifier: str) -> str:
     return text
 
 
-def throttle_keys(identifier: str, ip: str | None) -> list[str]:
-    keys = [f"acct:{clean_identifier(identifier).lower()}"]
-    if ip:
-        keys.append(f"ip:{ip}")
-    return keys
-
-
-def throttle_wait(keys: list[str], now: datetime) -> int:
-    """Seconds until every key may try again (0: not blocked)."""
-    rows = db.session.execute(sa.select(LoginThrottle).where(LoginThrottle.key.in_(keys))).scalars()
-    waits = [
-        int((r.blocked_until - now).total_seconds()) + 1
-        for r in rows
-        if r.blocked_until is not None and r.blocked_until > now
-    ]
-    return max(waits, default=0)
-
-
-def _locked_throttle_row(key: str, now: datetime) -> LoginThrottle:
-    """The counter row for a key, created if missing and locked for this transaction.
-
-    INSERT .. ON CONFLICT DO NOTHING then SELECT .. FOR UPDATE: two failures arriving at once
-    for the same key neither collide on the primary key nor lose an increment.
-    """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(
-        insert(LoginThrottle)
-        .values(key=key, failures=0, window_start=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    return db.session.execute(
-        sa.select(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-
-
-def note_failure(keys: list[str], now: datetime) -> None:
-    """Count one failure against each key; block a key past its free attempts."""
-    cfg = current_app.config
-    window = timedelta(seconds=cfg["LOGIN_THROTTLE_WINDOW_SECONDS"])
-    free = cfg["LOGIN_THROTTLE_FREE_ATTEMPTS"]
-    cap = cfg["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]
-    for key in keys:
-        row = _locked_throttle_row(key, now)
-        if row.window_start + window <= now:
-            row.failures, row.window_start, row.blocked_until = 0, now, None
-        row.failures += 1
-        allowed = free * ADDRESS_ALLOWANCE_FACTOR if key.startswith("ip:") else free
-        over = row.failures - allowed
-        if over > 0:
-            delay = min(cap, 2 ** min(over - 1, 16))
-            row.blocked_until = now + timedelta(seconds=delay)
-
-
-def _clear_account_throttle(identifier: str) -> None:
-    db.session.execute(
-        sa.delete(LoginThrottle).where(LoginThrottle.key == throttle_keys(identifier, None)[0])
-    )
-
-
 def sign_in(
     identifier: str,
     password: str,
     *,
     ip: str | None,
-    user_agent: str | None,
+    user_agent: str | None = None,
+    device_cookie: str | None = None,
     now: datetime | None = None,
 ) -> SignInResult:
     """Check an address and password. Always costs one argon2 verification when not throttled.
 
-    A wrong password and an unknown or disabled account give the same answer. The caller
-    commits on success (it also starts the session); failures are committed here.
+    A wrong password and an unknown or disabled account give the same answer, and take the
+    same steps (one lookup, the same throttle rows, one verification), so neither the answer
+    nor its time tells whether an address exists. The caller commits on success (it also
+    starts the session); failures and refusals are committed here.
     """
     now = now or utcnow()
     cleaned = clean_identifier(identifier)
-    keys = throttle_keys(identifier, ip)
-    wait = throttle_wait(keys, now)
+    user = find_user_by_address(cleaned) if cleaned == identifier.strip() else None
+    subject = user.sub if user else cleaned
+    device = read_device(device_cookie)
+    if device is not None and user is not None and user.sub in device.accounts:
+        keys = [throttle.device_key(device.id)]
+    else:
+        keys = [throttle.account_key(user.sub if user else None, cleaned)]
+        if ip:
+            keys.append(throttle.address_key(ip))
+
+    wait = throttle.wait(keys, now)
     if wait:
-        audit.record(
-            "login",
-            actor="anonymous",
-            subject=cleaned,
-            outcome="throttled",
-            ip=ip,
-            user_agent=user_agent,
-        )
+        first_refusals = throttle.refuse(keys, now)
+        if first_refusals:
+            # Once per delay and key; the other refusals are counted in the throttle rows.
+            audit.record(
+                "login",
+                actor="anonymous",
+                subject=subject,
+                outcome="throttled",
+                ip=ip,
+                user_agent=user_agent,
+                detail={"held_back_by": first_refusals, "retry_after": wait},
+            )
         db.session.commit()
         return SignInResult(None, retry_after=wait)
 
-    user = find_user_by_address(cleaned) if cleaned == identifier.strip() else None
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         reason = "unknown_account" if user is None else ("disabled" if ok else "bad_password")
-        subject = user.sub if user else cleaned
-        note_failure(keys, now)
+        counted = throttle.note_failure(keys, now)
         audit.record(
             "login",
             actor="anonymous",
@@ -151,7 +99,7 @@ def sign_in(
             outcome="failure",
             ip=ip,
             user_agent=user_agent,
-            detail={"reason": reason},
+            detail={"reason": reason, **counted},
         )
         db.session.commit()
         return SignInResult(None)
@@ -159,13 +107,15 @@ def sign_in(
     if needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
     user.last_login_at = now
-    _clear_account_throttle(identifier)
+    # The failures of the path this sign-in took are forgotten: the account's counter from a
+    # new browser, the device's own from a trusted one (an attacker's count stays).
+    throttle.clear(keys[0])
     audit.record(
         "login",
         actor=user.sub,
         subject=user.sub,
         ip=ip,
         user_agent=user_agent,
-        detail={"amr": [AMR_PASSWORD]},
+        detail={"amr": [AMR_PASSWORD], "trusted_device": keys[0].startswith("dev:")},
     )
-    return SignInResult(user)
+    return SignInResult(user, device_cookie=issue_device(device, user.sub))

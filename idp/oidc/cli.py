@@ -1,13 +1,31 @@
-"""`idp cleanup`: remove expired codes, grants, refresh tokens, revocations and spent tokens."""
+"""`idp cleanup`: remove what can no longer matter, and apply the retention settings."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from idp import audit
 from idp.cli import emit_json
+from idp.extensions import utcnow
+from idp.interaction import throttle
 from idp.oidc import initial_access, store
+from idp.sessions import worker
+from idp.sessions.store import remove_old_sessions
+
+
+def _in_batches(remove: Callable[[], int]) -> int:
+    """Call `remove` (which deletes a batch) and commit, until nothing is left."""
+    total = 0
+    while True:
+        removed = remove()
+        store.commit()
+        total += removed
+        if not removed:
+            return total
 
 
 @click.command("cleanup")
@@ -15,11 +33,20 @@ from idp.oidc import initial_access, store
 @with_appcontext
 def cleanup_command(as_json: bool) -> None:
     """Delete expired codes, grants, refresh tokens, revocations, used client assertion
-    ids and spent initial access tokens. Safe at any time (e.g. hourly from cron); the
-    provider also does it now and then on its own."""
+    ids and spent initial access tokens; forgotten sign-in throttle counters; SSO sessions
+    ended or expired more than SESSION_RETENTION_DAYS ago; audit events older than
+    AUDIT_RETENTION_DAYS; finished logout deliveries older than
+    LOGOUT_DELIVERY_KEEP_SECONDS. Safe at any time (e.g. hourly from cron); the provider
+    also removes expired protocol rows now and then on its own."""
     counts = store.remove_expired()
     counts["initial_access_tokens"] = initial_access.remove_spent_tokens()
     store.commit()
+    now = utcnow()
+    counts["login_throttle"] = throttle.remove_forgotten(now)
+    store.commit()
+    counts["sso_sessions"] = _in_batches(lambda: remove_old_sessions(now))
+    counts["audit_events"] = _in_batches(lambda: audit.remove_expired_events(now))
+    counts["logout_deliveries"] = worker.cleanup(now)
     if as_json:
         emit_json(counts)
         return

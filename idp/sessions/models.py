@@ -30,21 +30,27 @@ class SsoSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: `idp cleanup` removes sessions some time after they ended.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     end_reason: Mapped[str | None] = mapped_column(sa.String(32))
 
     user: Mapped[User] = relationship()
 
 
 class LoginThrottle(db.Model):
-    """Failed sign-in counters per account and per client address (no permanent lock-out)."""
+    """Failed sign-in counters per account, client address and trusted browser
+    (idp.interaction.throttle; no permanent lock-out)."""
 
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(sa.String(400), primary_key=True)
+    # Consecutive failures since window_start; forgotten a while after the last one.
     failures: Mapped[int] = mapped_column(default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attempts refused, unchecked, since the last failure: counted here, not one row each.
+    refused: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 # Status of a back-channel logout delivery (see idp.sessions.outbox).

@@ -202,6 +202,29 @@ def participants(session_ids: list[int]) -> dict[int, list[str]]:
     return result
 
 
+def remove_old_sessions(now: datetime | None = None, limit: int = CHUNK * 10) -> int:
+    """Delete up to `limit` sessions that ended or expired more than SESSION_RETENTION_DAYS
+    ago; returns how many. The caller commits and calls again until it returns 0.
+
+    The database removes what hangs on them with the row (ON DELETE CASCADE: the list of
+    applications used in the session, its authorization codes; SET NULL: grants, of which
+    only offline ones still live after their session).
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["SESSION_RETENTION_DAYS"])
+    old = (
+        sa.select(SsoSession.id)
+        .where(sa.or_(SsoSession.ended_at < cutoff, SsoSession.expires_at < cutoff))
+        .limit(limit)
+    )
+    result = db.session.execute(
+        sa.delete(SsoSession)
+        .where(SsoSession.id.in_(old.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 def find_session_by_sid(sid: str) -> SsoSession | None:
     if not sid or len(sid) > 64:
         return None

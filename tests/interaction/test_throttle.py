@@ -1,4 +1,8 @@
-"""Throttling of password guessing: growing delays per account and per address, no lock-out."""
+"""Throttling of password guessing: growing delays per account and per address, no lock-out.
+
+The attacks (an alias giving fresh guesses, a victim held back, rows per refused attempt)
+are in tests/security/test_signin_throttle.py and test_unbounded_tables.py.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +27,13 @@ def _row(app, key):
 def test_after_free_attempts_even_the_right_password_waits_then_works_again(
     app, client, auth, make_user
 ):
-    make_user()
+    sub = make_user()
     free = app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
     for _ in range(free):
         assert auth.login(password="wrong-password").status_code == 401
     # One more failure starts the delay.
     assert auth.login(password="wrong-password").status_code == 401
-    assert _row(app, f"acct:{EMAIL}").blocked_until is not None
+    assert _row(app, f"acct:{sub}").blocked_until is not None
 
     refused = auth.login()
     assert refused.status_code == 429
@@ -41,22 +45,22 @@ def test_after_free_attempts_even_the_right_password_waits_then_works_again(
 
     # The delay window passes (moved back in the database instead of sleeping).
     with app.app_context():
-        row = db.session.get(LoginThrottle, f"acct:{EMAIL}")
+        row = db.session.get(LoginThrottle, f"acct:{sub}")
         row.blocked_until = utcnow() - timedelta(seconds=1)
         db.session.commit()
     assert auth.login().status_code == 302
     assert client.get("/account/").status_code == 200
     # Success clears the account's counter.
-    assert _row(app, f"acct:{EMAIL}") is None
+    assert _row(app, f"acct:{sub}") is None
 
 
 def test_throttled_message_is_english_on_english_pages(app, client, auth, make_user):
-    make_user()
+    sub = make_user()
     client.get("/lang/en")
     with app.app_context():
         db.session.add(
             LoginThrottle(
-                key=f"acct:{EMAIL}",
+                key=f"acct:{sub}",
                 failures=9,
                 window_start=utcnow(),
                 blocked_until=utcnow() + timedelta(seconds=60),
@@ -75,7 +79,7 @@ def test_throttle_is_per_account_whatever_the_case_of_the_address(app, auth, mak
 
 
 def test_delays_grow_and_are_capped(app, make_user):
-    make_user()
+    sub = make_user()
     cfg = app.config
     free, cap = cfg["LOGIN_THROTTLE_FREE_ATTEMPTS"], cfg["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]
     t = utcnow()
@@ -84,7 +88,7 @@ def test_delays_grow_and_are_capped(app, make_user):
         for attempt in range(free + 12):
             result = sign_in(EMAIL, "wrong-password", ip="10.0.0.1", user_agent="t", now=t)
             assert result.user is None and result.retry_after == 0
-            row = db.session.get(LoginThrottle, f"acct:{EMAIL}")
+            row = db.session.get(LoginThrottle, f"acct:{sub}")
             if attempt < free:
                 assert row.blocked_until is None
                 t += timedelta(seconds=1)
@@ -93,26 +97,24 @@ def test_delays_grow_and_are_capped(app, make_user):
             delays.append(delay)
             # While blocked, even the right password is refused without a verification.
             blocked = sign_in(EMAIL, PASSWORD, ip="10.0.0.1", user_agent="t", now=t)
-            assert blocked.user is None and blocked.retry_after == int(delay) + 1
+            assert blocked.user is None and blocked.retry_after == int(delay)
             t = row.blocked_until + timedelta(seconds=1)
-            if (t - row.window_start).total_seconds() >= cfg["LOGIN_THROTTLE_WINDOW_SECONDS"]:
-                break
     assert delays[:5] == [1, 2, 4, 8, 16]
     assert max(delays) == cap
     assert delays == sorted(delays)
 
 
-def test_counters_reset_after_the_window_no_permanent_lockout(app, make_user):
-    make_user()
+def test_counters_are_forgotten_a_window_after_the_last_failure(app, make_user):
+    sub = make_user()
     cfg = app.config
     t = utcnow()
     with app.test_request_context():
         for _ in range(cfg["LOGIN_THROTTLE_FREE_ATTEMPTS"] + 3):
             sign_in(EMAIL, "wrong-password", ip="10.0.0.1", user_agent="t", now=t)
         later = t + timedelta(seconds=cfg["LOGIN_THROTTLE_WINDOW_SECONDS"] + 1)
-        # A new failure after the window starts a fresh count: not blocked.
+        # A new failure a window after the last one starts a fresh count: not blocked.
         sign_in(EMAIL, "wrong-password", ip="10.0.0.1", user_agent="t", now=later)
-        row = db.session.get(LoginThrottle, f"acct:{EMAIL}")
+        row = db.session.get(LoginThrottle, f"acct:{sub}")
         assert row.failures == 1 and row.blocked_until is None
         ok = sign_in(EMAIL, PASSWORD, ip="10.0.0.1", user_agent="t", now=later)
         assert ok.user is not None
@@ -141,7 +143,7 @@ def test_identifiers_with_control_characters_are_counted_not_crashed(app):
         result = sign_in("an\x00@haugiang.gov.vn", "x", ip="10.0.0.2", user_agent="t")
         assert result.user is None
         keys = db.session.execute(sa.select(LoginThrottle.key)).scalars().all()
-        assert "acct:an?@haugiang.gov.vn" in keys
+        assert "addr:an?@haugiang.gov.vn" in keys
 
 
 @pytest.mark.parametrize("ip", [None, "10.0.0.3"])
@@ -155,7 +157,7 @@ def test_concurrent_failures_for_a_new_key_neither_collide_nor_get_lost(app):
     """Two workers record the first failure of the same key at once (morning storm)."""
     import threading
 
-    from idp.interaction.service import note_failure
+    from idp.interaction.throttle import note_failure
 
     t = utcnow()
     first_written, release_first = threading.Event(), threading.Event()

@@ -1,0 +1,173 @@
+"""Counting failed sign-ins, per account, per client address and per trusted browser.
+
+Each key counts consecutive failures. Past its free attempts, every further failure holds
+the key back for 1, 2, 4 ... seconds, up to LOGIN_THROTTLE_MAX_DELAY_SECONDS; an attempt
+made meanwhile is refused without checking any password and only counted (`refused`). A
+key's failures are forgotten LOGIN_THROTTLE_WINDOW_SECONDS after its last one, or when the
+person signs in. There is no permanent lock-out: no delay is longer than the cap.
+
+With the defaults (5 free, a 15-minute cap) an attacker gets about a hundred guesses a day
+at one account, from any number of addresses: the figure of NIST SP 800-63B 5.2.2, held as
+a rate because a hard limit would let anyone lock a named person out.
+
+Keys:
+- `acct:<sub>`, the account, whatever address of it was typed; `addr:<address>` for an
+  address that is no account, counted the same way so the answers do not tell them apart;
+- `ip:<address>`, the client address, an IPv6 /64 as one (one subscriber's allocation);
+  it allows ADDRESS_ALLOWANCE_FACTOR times more failures, for an office behind one NAT;
+- `dev:<id>`, a browser that signed in to the account before (idp.interaction.device): it
+  is held back only by its own failures, never by the account's or the address's.
+
+The rows live in the database, shared by every worker and host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
+
+from idp.extensions import db
+from idp.sessions.models import LoginThrottle
+
+# The address limit allows a whole office behind one NAT: this many times the account's.
+ADDRESS_ALLOWANCE_FACTOR = 10
+IPV6_PREFIX_LENGTH = 64
+KEY_KINDS = {"acct": "account", "addr": "account", "ip": "address", "dev": "device"}
+
+
+def account_key(sub: str | None, address: str) -> str:
+    """The account's key; an address that is no account is counted under itself."""
+    return f"acct:{sub}" if sub is not None else f"addr:{address.strip().lower()}"
+
+
+def address_key(ip: str) -> str:
+    """The client address's key: IPv4 as is (also when mapped into IPv6), IPv6 by /64."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:  # not an address (a proxy's header): counted as given
+        return f"ip:{ip[:64]}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"ip:{address.ipv4_mapped}"
+        bits = 128 - IPV6_PREFIX_LENGTH
+        return f"ip:{ipaddress.IPv6Network((int(address) >> bits << bits, IPV6_PREFIX_LENGTH))}"
+    return f"ip:{address}"
+
+
+def device_key(device_id: str) -> str:
+    return f"dev:{device_id}"
+
+
+def kind_of(key: str) -> str:
+    return KEY_KINDS[key.split(":", 1)[0]]
+
+
+def free_attempts(key: str) -> int:
+    free = current_app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
+    return free * ADDRESS_ALLOWANCE_FACTOR if key.startswith("ip:") else free
+
+
+def delay_after(failures: int, free: int, cap: int) -> int:
+    """Seconds a key is held back after its n-th consecutive failure: 0, then 1, 2, 4 ..."""
+    over = failures - free
+    return 0 if over <= 0 else min(cap, 2 ** min(over - 1, 30))
+
+
+def wait(keys: list[str], now: datetime) -> int:
+    """Seconds until every key may try again (0: none is held back)."""
+    until = db.session.execute(
+        sa.select(sa.func.max(LoginThrottle.blocked_until)).where(
+            LoginThrottle.key.in_(keys), LoginThrottle.blocked_until > now
+        )
+    ).scalar_one()
+    return 0 if until is None else math.ceil((until - now).total_seconds())
+
+
+def refuse(keys: list[str], now: datetime) -> list[str]:
+    """Count an attempt refused while held back; returns the kinds of the keys for which it
+    is the first refusal of the current delay (the only one worth an audit event)."""
+    rows = db.session.execute(
+        sa.update(LoginThrottle)
+        .where(LoginThrottle.key.in_(keys), LoginThrottle.blocked_until > now)
+        .values(refused=LoginThrottle.refused + 1)
+        .returning(LoginThrottle.key, LoginThrottle.refused)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted({kind_of(key) for key, refused in rows if refused == 1})
+
+
+def _locked_row(key: str, now: datetime) -> LoginThrottle:
+    """The counter row for a key, created if missing and locked for this transaction.
+
+    INSERT .. ON CONFLICT DO NOTHING then SELECT .. FOR UPDATE: two failures arriving at once
+    for the same key neither collide on the primary key nor lose an increment.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(LoginThrottle)
+        .values(key=key, failures=0, window_start=now, last_failure_at=now, refused=0)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return db.session.execute(
+        sa.select(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def note_failure(keys: list[str], now: datetime) -> dict[str, object]:
+    """Count one failure against each key and hold back those past their free attempts.
+
+    Returns what the audit event of the failure records: each key's consecutive failures,
+    the delay now imposed, and how many attempts were refused since the previous failure.
+    """
+    cfg = current_app.config
+    forget = timedelta(seconds=cfg["LOGIN_THROTTLE_WINDOW_SECONDS"])
+    cap = cfg["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]
+    failures: dict[str, int] = {}
+    delay = refused = 0
+    # Always in the same order, so two requests locking the same rows cannot deadlock.
+    for key in sorted(keys):
+        row = _locked_row(key, now)
+        if row.last_failure_at + forget <= now:
+            row.failures, row.window_start, row.refused = 0, now, 0
+        row.failures += 1
+        row.last_failure_at = now
+        refused += row.refused
+        row.refused = 0
+        held = delay_after(row.failures, free_attempts(key), cap)
+        row.blocked_until = now + timedelta(seconds=held) if held else None
+        failures[kind_of(key)] = row.failures
+        delay = max(delay, held)
+    counted: dict[str, object] = {"failures": failures}
+    if delay:
+        counted["delay_seconds"] = delay
+    if refused:
+        counted["refused_before"] = refused
+    return counted
+
+
+def clear(key: str) -> None:
+    """The person signed in: this key's failures are forgotten."""
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+def remove_forgotten(now: datetime) -> int:
+    """Delete counters whose failures are forgotten already (for `idp cleanup`)."""
+    forget = timedelta(seconds=current_app.config["LOGIN_THROTTLE_WINDOW_SECONDS"])
+    result = db.session.execute(
+        sa.delete(LoginThrottle)
+        .where(
+            LoginThrottle.last_failure_at <= now - forget,
+            sa.or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
