@@ -1,8 +1,8 @@
 """login throttle: last failure and refused attempts; ended sessions indexed for cleanup
 
-Revision ID: 0007c_h3
-Revises: 0006
-Create Date: 2026-12-02 10:00:00.000000
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-06 01:41:00.000000
 
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007c_h3'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

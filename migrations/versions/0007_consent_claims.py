@@ -1,8 +1,8 @@
 """consents remember the claims asked for by name beside the scopes
 
-Revision ID: 0007d_h4
+Revision ID: 0007
 Revises: 0006
-Create Date: 2026-11-27 10:00:00.000000
+Create Date: 2026-12-06 01:40:00.000000
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007d_h4'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
