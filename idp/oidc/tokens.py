@@ -80,6 +80,16 @@ def issuer() -> str:
     return current_app.config["ISSUER"]
 
 
+def token_audiences(claims: dict[str, Any]) -> list[str]:
+    """The `aud` of a token's claims as a list (RFC 7519 4.1.3: a string or an array)."""
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        return list(aud)
+    return []
+
+
 def default_audience(client: Client) -> list[str]:
     """RFC 9068 3: the client's resource servers, or the client itself when it has none."""
     return client.audiences or [client.client_id]
