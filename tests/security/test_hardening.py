@@ -1,0 +1,109 @@
+"""Hardening found while attacking the provider (issue 8, finding 10).
+
+- Only our ID tokens are an `id_token_hint`: an access token (`typ: at+jwt`), a logout token
+  (`logout+jwt`), a signed userinfo response, a token of another issuer or an ID token of
+  another client is refused, at the authorization endpoint and at end_session.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# The protocol tests' relying party and helpers (tests/oidc/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
+import oidc_flow  # noqa: E402
+from logout_flow import POST_LOGOUT, end_session, set_metadata, signed_in  # noqa: E402
+from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+
+rp = oidc_flow.rp
+NONCE = "n-0S6_WzA2Mj"
+
+
+# ---------------------------------------------------------------- id_token_hint
+
+
+@pytest.fixture
+def hints(app, rp):
+    """A signed-in browser at webmail, and tokens of ours that are not webmail's ID tokens."""
+    from idp.extensions import db
+    from idp.keys.ring import sign_jwt
+    from idp.oidc.models import Client
+    from idp.sessions.delivery import DeliverySettings, mint_logout_token
+
+    set_metadata(app, "webmail", post_logout_redirect_uris=[POST_LOGOUT])
+    make_client(
+        app,
+        "portal",
+        userinfo_signed_response_alg="RS256",
+        post_logout_redirect_uris=[POST_LOGOUT],
+    )
+    tokens = rp.tokens()
+    id_claims = rp.validate_id_token(tokens["id_token"], nonce=NONCE)
+    portal = RelyingParty(rp.http, "portal").tokens()
+    signed_userinfo = rp.userinfo(portal["access_token"])
+    assert signed_userinfo.mimetype == "application/jwt"
+    with app.app_context():
+        webmail = db.session.execute(db.select(Client).filter_by(client_id="webmail")).scalar_one()
+        logout_token = mint_logout_token(
+            webmail,
+            sub=id_claims["sub"],
+            sid=id_claims.get("sid"),
+            settings=DeliverySettings.from_config(app.config),
+        )
+        other_issuer = sign_jwt({**id_claims, "iss": "https://evil.example"})
+    return {
+        "id_token": tokens["id_token"],
+        "access token (at+jwt)": tokens["access_token"],
+        "logout token (logout+jwt)": logout_token,
+        "signed userinfo response": signed_userinfo.get_data(as_text=True),
+        "ID token of another issuer": other_issuer,
+        "ID token of another client": portal["id_token"],
+    }
+
+
+FOREIGN = [
+    "access token (at+jwt)",
+    "logout token (logout+jwt)",
+    "signed userinfo response",
+    "ID token of another issuer",
+    "ID token of another client",
+]
+
+
+@pytest.mark.parametrize("kind", FOREIGN)
+def test_only_our_id_tokens_for_the_client_are_hints_at_authorization(rp, hints, kind):
+    response = rp.authorize(prompt="none", id_token_hint=hints[kind], nonce="n2", state="s2")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(REDIRECT_URI)
+    values = query_of(response.headers["Location"])
+    assert values.get("error") == "invalid_request" and "code" not in values, values
+    assert values["state"] == "s2"
+
+
+def test_our_id_token_is_a_hint_at_authorization_even_expired(app, rp, hints):
+    values = query_of(rp.authorize(prompt="none", id_token_hint=hints["id_token"]).location)
+    assert "code" in values, values
+    claims = rp.validate_id_token(hints["id_token"], nonce=NONCE)
+    with app.app_context():
+        from idp.keys.ring import sign_jwt
+
+        expired = sign_jwt({**claims, "iat": claims["iat"] - 7200, "exp": claims["iat"] - 3600})
+    values = query_of(rp.authorize(prompt="none", id_token_hint=expired).location)
+    assert "code" in values, values
+
+
+@pytest.mark.parametrize("kind", FOREIGN[:-1])
+def test_only_our_id_tokens_are_hints_at_end_session(rp, hints, kind):
+    response = end_session(rp.http, id_token_hint=hints[kind], post_logout_redirect_uri=POST_LOGOUT)
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert signed_in(rp.http)
+
+
+def test_an_access_token_with_client_id_is_no_hint_at_end_session(rp, hints):
+    response = end_session(
+        rp.http, id_token_hint=hints["access token (at+jwt)"], client_id="webmail"
+    )
+    assert response.status_code == 400 and signed_in(rp.http)
