@@ -3,6 +3,8 @@
 - Only our ID tokens are an `id_token_hint`: an access token (`typ: at+jwt`), a logout token
   (`logout+jwt`), a signed userinfo response, a token of another issuer or an ID token of
   another client is refused, at the authorization endpoint and at end_session.
+- In production the key that encrypts private signing keys at rest is its own setting,
+  never the secret key that signs cookies.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
 import oidc_flow  # noqa: E402
 from logout_flow import POST_LOGOUT, end_session, set_metadata, signed_in  # noqa: E402
 from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+
+from idp import create_app  # noqa: E402
+from idp.settings import SettingsError  # noqa: E402
 
 rp = oidc_flow.rp
 NONCE = "n-0S6_WzA2Mj"
@@ -107,3 +112,101 @@ def test_an_access_token_with_client_id_is_no_hint_at_end_session(rp, hints):
         rp.http, id_token_hint=hints["access token (at+jwt)"], client_id="webmail"
     )
     assert response.status_code == 400 and signed_in(rp.http)
+
+
+# ---------------------------------------------------------------- the key-encryption key
+
+PRODUCTION = {
+    "ENV": "production",
+    "ISSUER": "https://sso.haugiang.gov.vn",
+    "SECRET_KEY": "production-secret-key-" + "s" * 40,
+    "DATABASE_URL": "sqlite://",
+}
+
+
+@pytest.mark.parametrize(
+    "kek",
+    [
+        None,
+        "",
+        PRODUCTION["SECRET_KEY"],
+        "short-key",
+    ],
+    ids=["missing", "empty", "equal to the secret key", "short"],
+)
+def test_production_refuses_to_start_without_its_own_key_encryption_key(monkeypatch, kek):
+    monkeypatch.delenv("IDP_KEY_ENCRYPTION_KEY", raising=False)
+    settings = dict(PRODUCTION)
+    if kek is not None:
+        settings["KEY_ENCRYPTION_KEY"] = kek
+    with pytest.raises(SettingsError) as caught:
+        create_app(settings)
+    message = str(caught.value)
+    assert "IDP_KEY_ENCRYPTION_KEY" in message and "\n" not in message
+
+
+def test_production_command_line_refuses_in_one_line(monkeypatch):
+    from click.testing import CliRunner
+
+    from idp.cli import main
+
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(f"IDP_{name}", value)
+    monkeypatch.setenv("IDP_KEY_ENCRYPTION_KEY", PRODUCTION["SECRET_KEY"])
+    result = CliRunner().invoke(main, ["keys", "list"])
+    assert result.exit_code == 2
+    assert "IDP_KEY_ENCRYPTION_KEY" in result.output
+
+
+def test_production_encrypts_signing_keys_with_the_key_encryption_key(monkeypatch, sqlite_url):
+    from idp.extensions import db
+    from idp.keys import crypto
+    from idp.keys.models import SigningKey
+    from idp.keys.ring import ensure_keys
+
+    monkeypatch.delenv("IDP_KEY_ENCRYPTION_KEY", raising=False)
+    kek = "key-encryption-key-" + "k" * 40
+    app = create_app({**PRODUCTION, "DATABASE_URL": sqlite_url, "KEY_ENCRYPTION_KEY": kek})
+    with app.app_context():
+        ensure_keys()
+        row = db.session.execute(db.select(SigningKey)).scalars().first()
+        assert crypto.decrypt(kek, row.private_encrypted, row.kid.encode())
+        with pytest.raises(crypto.KeyDecryptionError):
+            crypto.decrypt(PRODUCTION["SECRET_KEY"], row.private_encrypted, row.kid.encode())
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_keys_stored_under_the_secret_key_move_to_the_key_encryption_key(monkeypatch, sqlite_url):
+    """A database made with the development fallback (keys under SECRET_KEY) is carried
+    over to production with `idp keys reencrypt`, the old key read from the environment."""
+    from idp.keys import ring
+
+    monkeypatch.delenv("IDP_KEY_ENCRYPTION_KEY", raising=False)
+    development = create_app({**PRODUCTION, "ENV": "development", "DATABASE_URL": sqlite_url})
+    with development.app_context():
+        ring.invalidate_cache()
+        before = ring.sign_jwt({"sub": "x"})
+        from idp.extensions import db
+
+        db.engine.dispose()
+    kek = "key-encryption-key-" + "k" * 40
+    production = create_app({**PRODUCTION, "DATABASE_URL": sqlite_url, "KEY_ENCRYPTION_KEY": kek})
+    runner = production.test_cli_runner()
+    monkeypatch.delenv("OLD_KEY", raising=False)
+    assert runner.invoke(args=["keys", "reencrypt", "--previous-key-env", "OLD_KEY"]).exit_code
+    monkeypatch.setenv("OLD_KEY", "not the key it was")
+    failed = runner.invoke(args=["keys", "reencrypt", "--previous-key-env", "OLD_KEY"])
+    assert failed.exit_code == 1 and "opens neither" in failed.output
+    monkeypatch.setenv("OLD_KEY", PRODUCTION["SECRET_KEY"])
+    done = runner.invoke(args=["keys", "reencrypt", "--previous-key-env", "OLD_KEY"])
+    assert done.exit_code == 0 and "4 private key(s) re-encrypted" in done.output, done.output
+    again = runner.invoke(args=["keys", "reencrypt", "--previous-key-env", "OLD_KEY"])
+    assert "0 private key(s)" in again.output
+    with production.app_context():
+        ring.invalidate_cache()
+        ring.verify_jwt(before)
+        ring.verify_jwt(ring.sign_jwt({"sub": "y"}))
+        from idp.extensions import db
+
+        db.engine.dispose()
