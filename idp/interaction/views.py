@@ -19,7 +19,7 @@ from idp import audit
 from idp.extensions import db
 from idp.interaction.forms import LoginForm, LogoutForm, has_control_characters
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
-from idp.security import allow_form_redirects
+from idp.security import allow_form_redirects, set_cookie
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
 from idp.sessions.logout import (
     REASON_LOGOUT,
@@ -139,12 +139,5 @@ def switch_language(code: str):
 
     response = redirect(safe_next(request.args.get("next")))
     if code in current_app.config["LANGUAGES"]:
-        response.set_cookie(
-            LANG_COOKIE,
-            code,
-            max_age=LANG_COOKIE_MAX_AGE_SECONDS,
-            samesite="Lax",
-            httponly=True,
-            secure=current_app.config["ISSUER"].startswith("https://"),
-        )
+        set_cookie(response, LANG_COOKIE, code, max_age=LANG_COOKIE_MAX_AGE_SECONDS)
     return response

@@ -5,10 +5,13 @@
   another client is refused, at the authorization endpoint and at end_session.
 - In production the key that encrypts private signing keys at rest is its own setting,
   never the secret key that signs cookies.
+- With an https issuer every cookie is a `__Host-` cookie (Secure, Path=/, no Domain), so
+  no other host of the province's domain and no plain-http page can plant or overwrite one.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -210,3 +213,122 @@ def test_keys_stored_under_the_secret_key_move_to_the_key_encryption_key(monkeyp
         from idp.extensions import db
 
         db.engine.dispose()
+
+
+# ---------------------------------------------------------------- __Host- cookies
+
+HTTPS = {"ISSUER": "https://sso.haugiang.gov.vn"}
+SITE = HTTPS["ISSUER"]
+
+
+def set_cookies(response) -> dict[str, list[str]]:
+    """{cookie name: its lower-cased attributes}, for every Set-Cookie of the response."""
+    found = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        found[name] = [a.strip().lower() for a in rest.split(";")[1:]]
+    return found
+
+
+def csrf(response) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.text).group(1)
+
+
+@pytest.mark.parametrize("app_config", [HTTPS])
+def test_https_issuer_sets_only_host_prefixed_cookies(app, client, make_user, app_config):
+    make_user()
+    make_client(app, post_logout_redirect_uris=[POST_LOGOUT])
+    make_client(app, "third-party", first_party=False)
+    seen: dict[str, list[str]] = {}
+    headers = {"Referer": f"{SITE}/login"}
+
+    def visit(response):
+        seen.update(set_cookies(response))
+        return response
+
+    page = visit(client.get("/login", base_url=SITE))
+    visit(
+        client.post(
+            "/login",
+            base_url=SITE,
+            headers=headers,
+            data={
+                "email": "nguyen.van.an@haugiang.gov.vn",
+                "password": "Mật-khẩu-đủ-dài-2026",
+                "csrf_token": csrf(page),
+            },
+        )
+    )
+    visit(client.get("/lang/en", base_url=SITE))
+    assert visit(client.get("/account/", base_url=SITE)).status_code == 200
+    params = {"response_type": "code", "redirect_uri": REDIRECT_URI, "scope": "openid"}
+    hop = visit(
+        client.get(
+            "/oauth2/authorize", base_url=SITE, query_string={**params, "client_id": "webmail"}
+        )
+    )
+    assert "code=" in hop.headers["Location"]
+    visit(
+        client.get(
+            "/oauth2/authorize", base_url=SITE, query_string={**params, "client_id": "third-party"}
+        )
+    )
+    logout_page = visit(client.get("/logout", base_url=SITE))
+    visit(
+        client.post(
+            "/logout",
+            base_url=SITE,
+            headers={"Referer": f"{SITE}/logout"},
+            data={"csrf_token": csrf(logout_page)},
+        )
+    )
+    assert {"__Host-idp_ui", "__Host-idp_sso", "__Host-idp_lang"} <= set(seen), seen
+    for name, attributes in seen.items():
+        assert name.startswith("__Host-"), name
+        assert "secure" in attributes and "path=/" in attributes, (name, attributes)
+        assert not any(a.startswith("domain=") for a in attributes), (name, attributes)
+        assert "httponly" in attributes and "samesite=lax" in attributes, (name, attributes)
+
+
+@pytest.mark.parametrize("app_config", [HTTPS])
+def test_https_issuer_ignores_unprefixed_cookies(app, client, make_user, app_config):
+    """A cookie planted without the prefix (by another host of the domain, or over http)
+    is not read: the session cookie cannot be fixed or tossed that way."""
+    make_user()
+    page = client.get("/login", base_url=SITE)
+    client.post(
+        "/login",
+        base_url=SITE,
+        headers={"Referer": f"{SITE}/login"},
+        data={
+            "email": "nguyen.van.an@haugiang.gov.vn",
+            "password": "Mật-khẩu-đủ-dài-2026",
+            "csrf_token": csrf(page),
+        },
+    )
+    handle = client.get_cookie("__Host-idp_sso", domain="sso.haugiang.gov.vn")
+    assert handle is not None
+    other = app.test_client()
+    other.set_cookie("idp_sso", handle.value, domain="sso.haugiang.gov.vn")
+    assert other.get("/account/", base_url=SITE).status_code == 302
+    other.set_cookie("__Host-idp_sso", handle.value, domain="sso.haugiang.gov.vn")
+    assert other.get("/account/", base_url=SITE).status_code == 200
+
+
+def test_http_issuer_keeps_plain_cookie_names(app, client, auth, make_user):
+    """Browsers refuse __Host- cookies without Secure, so development on http keeps the
+    plain names."""
+    make_user()
+    names = set(set_cookies(client.get("/login")))
+    names |= set(set_cookies(auth.login())) | set(set_cookies(client.get("/lang/en")))
+    assert {"idp_ui", "idp_sso", "idp_lang"} <= names
+    assert client.get("/account/").status_code == 200
+
+
+def test_cookie_names_come_from_one_place(app):
+    from idp.security import cookie_name
+
+    assert cookie_name(app, "idp_device") == "idp_device"
+    https = create_app({**PRODUCTION, "KEY_ENCRYPTION_KEY": "k" * 48})
+    assert cookie_name(https, "idp_device") == "__Host-idp_device"
+    assert https.config["SESSION_COOKIE_NAME"] == "__Host-idp_ui"
