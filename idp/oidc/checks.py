@@ -110,7 +110,7 @@ def check_id_token_hint(hint: str | None, client_id: str) -> str | None:
         return None
     claims = verify_id_token_hint(hint)
     if claims is None or client_id not in token_audiences(claims):
-        raise InvalidRequestError("The id_token_hint is not an ID token of this provider.")
+        raise InvalidRequestError("The id_token_hint is not an ID token issued to this client.")
     return claims["sub"]
 
 
