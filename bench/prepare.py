@@ -172,6 +172,9 @@ def _register(env: dict[str, str], id_token_alg: str | None = None) -> tuple[str
                     "token_endpoint_auth_method": "client_secret_basic",
                     "scope": "lgsp.read",
                     "allowed_audiences": ["https://lgsp.haugiang.gov.vn"],
+                    # The introspection scenario asks about bench-web's access tokens,
+                    # whose `aud` is bench-web: a resource server of that audience.
+                    "resource_server_audiences": ["bench-web"],
                 },
             )
         )

@@ -19,10 +19,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["DATABASE_URL"]),
-        SESSION_COOKIE_NAME="idp_ui",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings["ISSUER"].startswith("https://"),
         PREFERRED_URL_SCHEME="https" if settings["ISSUER"].startswith("https://") else "http",
         # A form's CSRF token expires (the error page offers a fresh form).
         WTF_CSRF_TIME_LIMIT=settings["CSRF_TIME_LIMIT_SECONDS"],

@@ -23,7 +23,9 @@ from flask_babel import format_datetime, get_locale
 from werkzeug.exceptions import HTTPException
 
 from idp.extensions import babel
+from idp.security import read_cookie
 
+# The base name of the language cookie (idp.security.cookie_name).
 LANG_COOKIE = "idp_lang"
 
 
@@ -82,7 +84,7 @@ def select_locale() -> str:
     if not has_request_context():
         # Command-line use: messages in the default language.
         return supported[0]
-    cookie = request.cookies.get(LANG_COOKIE)
+    cookie = read_cookie(LANG_COOKIE)
     chosen = cookie if cookie in supported else pick_locale(requested_ui_locales(), supported)
     if chosen is None:
         chosen = accepted_language(supported)

@@ -1,4 +1,4 @@
-"""Security headers on every response, and the request size limit.
+"""Security headers on every response, the request size limit, and our cookies.
 
 Every response gets a strict Content-Security-Policy (nothing but our own scripts, styles and
 images; never framed), nosniff, no Referer, and HSTS when the issuer is https. A view may
@@ -11,19 +11,27 @@ relax the policy for one response:
 - `allow_framing(response, origins)` for a page that embeds relying parties' pages in
   iframes (OpenID Connect Front-Channel Logout 1.0, section 4). The page itself still
   cannot be framed by anyone.
+
+Cookies: every cookie the server sets goes through `set_cookie` / `delete_cookie` and is
+read with `read_cookie`, by its base name ("idp_sso"); `cookie_name` decides the name on
+the wire (`__Host-idp_sso` behind an https issuer). Flask's own page-session cookie is
+configured here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Largest request body accepted (413 beyond): forms and registration documents are small.
 MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
 HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
 CSP_HEADER = "Content-Security-Policy"
+HOST_COOKIE_PREFIX = "__Host-"
+# Flask's signed page session (the CSRF secret lives in it).
+PAGE_SESSION_COOKIE = "idp_ui"
 
 
 def content_security_policy(
@@ -151,7 +159,73 @@ def response_headers(issuer: str) -> list[tuple[str, str]]:
     return headers
 
 
+# ---------------------------------------------------------------- cookies
+
+
+def cookie_name(app: Flask, base: str) -> str:
+    """The name on the wire of our cookie `base`: `__Host-<base>` when the issuer is https.
+
+    A browser keeps a `__Host-` cookie only if it is Secure, has Path=/ and no Domain
+    (RFC 6265bis 4.1.3.2), so no other host of the province's domain (a unit's site, a
+    subdomain taken over) and no plain-http response can set or overwrite it: no session
+    fixation or cookie tossing (OWASP ASVS 4.0 3.4.4). A plain-http issuer
+    (development) cannot have such cookies, so there the base name is used.
+    """
+    if app.config["ISSUER"].startswith("https://"):
+        return HOST_COOKIE_PREFIX + base
+    return base
+
+
+def read_cookie(base: str) -> str | None:
+    """This request's value of our cookie `base` (under its name for this issuer only)."""
+    return request.cookies.get(cookie_name(current_app, base))
+
+
+def set_cookie(response: Response, base: str, value: str, *, max_age: int | None = None) -> None:
+    """Set our cookie `base`: HttpOnly, SameSite=Lax, Path=/, no Domain, Secure on https.
+
+    `max_age` None makes a browser-session cookie.
+    """
+    secure = current_app.config["ISSUER"].startswith("https://")
+    response.set_cookie(
+        cookie_name(current_app, base),
+        value,
+        max_age=max_age,
+        path="/",
+        domain=None,
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def delete_cookie(response: Response, base: str) -> None:
+    secure = current_app.config["ISSUER"].startswith("https://")
+    response.delete_cookie(
+        cookie_name(current_app, base),
+        path="/",
+        domain=None,
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def configure_page_session_cookie(app: Flask) -> None:
+    """Flask's session cookie, with the same attributes as ours (IDP_SESSION_COOKIE_*
+    environment variables cannot loosen them: they are set here, after the settings)."""
+    app.config.update(
+        SESSION_COOKIE_NAME=cookie_name(app, PAGE_SESSION_COOKIE),
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["ISSUER"].startswith("https://"),
+    )
+
+
 def init_app(app: Flask) -> None:
+    configure_page_session_cookie(app)
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH_BYTES
     trust_proxies(app, int(app.config.get("TRUSTED_PROXIES") or 0))

@@ -97,3 +97,12 @@ def check_settings(settings: dict[str, Any]) -> None:
             )
         if issuer.scheme != "https":
             raise SettingsError("refusing to start in production: IDP_ISSUER must be an https URL")
+        # The key that encrypts private signing keys at rest is its own secret: a leaked or
+        # rotated IDP_SECRET_KEY (cookies, CSRF) must neither open nor lose the signing keys.
+        kek = str(settings.get("KEY_ENCRYPTION_KEY") or "")
+        if len(kek) < 32 or kek == str(settings["SECRET_KEY"]):
+            raise SettingsError(
+                "refusing to start in production: IDP_KEY_ENCRYPTION_KEY must be set, "
+                "32 or more characters, and differ from IDP_SECRET_KEY "
+                "(keys stored under another key: `idp keys reencrypt`)"
+            )

@@ -109,7 +109,8 @@ def test_cookies_are_httponly_lax_and_secure_behind_https(client, make_user, app
     assert signed_in.status_code == 302
     seen.update(_cookies(signed_in))
     seen.update(_cookies(client.get("/lang/en", base_url=site)))
-    assert set(seen) == {"idp_ui", "idp_sso", "idp_lang", "idp_device"}
+    # __Host- cookies (idp.security.cookie_name; tests/security/test_hardening.py).
+    assert set(seen) == {"__Host-idp_ui", "__Host-idp_sso", "__Host-idp_lang", "__Host-idp_device"}
     for name, attributes in seen.items():
         assert "httponly" in attributes, name
         assert "secure" in attributes, name

@@ -42,6 +42,7 @@ def test_production_starts_with_safe_settings():
     settings = {
         "ENV": "production",
         "SECRET_KEY": GOOD_SECRET,
+        "KEY_ENCRYPTION_KEY": "k" * 48,
         "ISSUER": "https://sso.example.vn",
         "DATABASE_URL": "sqlite://",
     }

@@ -8,8 +8,8 @@ guessing elsewhere does not hold the person back, while browsers never seen befo
 the account's counter. Every success issues a fresh cookie with a new id (rotation).
 
 The cookie never signs anyone in: the password is checked as always. It is signed with
-SECRET_KEY (a forged or altered one is no device cookie), HttpOnly, SameSite=Lax, Secure
-with an https issuer, and lasts LOGIN_DEVICE_COOKIE_SECONDS.
+SECRET_KEY (a forged or altered one is no device cookie), set and read through
+idp.security like every cookie of ours, and lasts LOGIN_DEVICE_COOKIE_SECONDS.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from flask import Response, current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-# The cookie's name: read and written only here, so a prefix rule applies in one place.
+from idp.security import read_cookie, set_cookie
+
+# The cookie's base name; idp.security names it on the wire (__Host- on an https issuer).
 DEVICE_COOKIE = "idp_device"
 # Shared computers: the accounts that signed in last on this browser, most recent first.
 MAX_ACCOUNTS = 5
@@ -62,12 +64,10 @@ def issue_device(previous: Device | None, sub: str) -> str:
 
 
 def set_device_cookie(response: Response, value: str) -> None:
-    response.set_cookie(
-        DEVICE_COOKIE,
-        value,
-        max_age=current_app.config["LOGIN_DEVICE_COOKIE_SECONDS"],
-        httponly=True,
-        secure=current_app.config["ISSUER"].startswith("https://"),
-        samesite="Lax",
-        path="/",
+    set_cookie(
+        response, DEVICE_COOKIE, value, max_age=current_app.config["LOGIN_DEVICE_COOKIE_SECONDS"]
     )
+
+
+def read_device_cookie() -> str | None:
+    return read_cookie(DEVICE_COOKIE)

@@ -19,10 +19,10 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import db, utcnow
-from idp.interaction.device import DEVICE_COOKIE, set_device_cookie
+from idp.interaction.device import read_device_cookie, set_device_cookie
 from idp.interaction.forms import LoginForm, LogoutForm, has_control_characters
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
-from idp.security import allow_form_redirects
+from idp.security import allow_form_redirects, set_cookie
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
 from idp.sessions.logout import (
     REASON_LOGOUT,
@@ -74,7 +74,7 @@ def login():
     status, error, retry_after = 200, None, 0
     if form.validate_on_submit():
         origin = audit.request_origin()
-        device = request.cookies.get(DEVICE_COOKIE)
+        device = read_device_cookie()
         result = sign_in(form.email.data, form.password.data, device_cookie=device, **origin)
         if result.user is not None:
             response = redirect(safe_next(form.next.data))
@@ -157,12 +157,5 @@ def switch_language(code: str):
 
     response = redirect(safe_next(request.args.get("next")))
     if code in current_app.config["LANGUAGES"]:
-        response.set_cookie(
-            LANG_COOKIE,
-            code,
-            max_age=LANG_COOKIE_MAX_AGE_SECONDS,
-            samesite="Lax",
-            httponly=True,
-            secure=current_app.config["ISSUER"].startswith("https://"),
-        )
+        set_cookie(response, LANG_COOKIE, code, max_age=LANG_COOKIE_MAX_AGE_SECONDS)
     return response

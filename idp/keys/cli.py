@@ -1,6 +1,8 @@
-"""`idp keys list` and `idp keys rotate`."""
+"""`idp keys list`, `idp keys rotate` and `idp keys reencrypt`."""
 
 from __future__ import annotations
+
+import os
 
 import click
 from flask import Flask
@@ -9,7 +11,16 @@ from flask.cli import with_appcontext
 from idp import audit
 from idp.cli import CliError, cli_actor, emit_json, local_time_plain
 from idp.extensions import db
-from idp.keys.ring import SUPPORTED_ALGS, KeyRingError, ensure_keys, list_keys, rotate, rotation_due
+from idp.keys.crypto import KeyDecryptionError
+from idp.keys.ring import (
+    SUPPORTED_ALGS,
+    KeyRingError,
+    ensure_keys,
+    list_keys,
+    reencrypt,
+    rotate,
+    rotation_due,
+)
 
 
 @click.group("keys")
@@ -98,6 +109,36 @@ def rotate_command(algs: tuple[str, ...], if_due: bool, force: bool, as_json: bo
         click.echo(
             f"{r.alg}: current {r.current} (was {r.retired or '-'}), next {r.next} published"
         )
+
+
+@keys_group.command("reencrypt")
+@click.option(
+    "--previous-key-env",
+    required=True,
+    metavar="NAME",
+    help="Environment variable holding the key the private keys were stored under.",
+)
+@with_appcontext
+def reencrypt_command(previous_key_env: str) -> None:
+    """Re-encrypt the stored private keys under the configured IDP_KEY_ENCRYPTION_KEY.
+
+    For a new key-encryption key, or a database whose keys were stored under
+    IDP_SECRET_KEY (the development fallback). The previous key is read from the
+    environment, never from the command line (which other users of the host can see).
+    """
+    previous = os.environ.get(previous_key_env)
+    if not previous:
+        raise CliError(f"the environment variable {previous_key_env} is not set")
+    try:
+        changed = reencrypt(previous)
+    except KeyDecryptionError as exc:
+        db.session.rollback()
+        raise CliError(
+            f"a stored key opens neither with IDP_KEY_ENCRYPTION_KEY nor with {previous_key_env}"
+        ) from exc
+    audit.record("keys.reencrypt", actor=cli_actor(), detail={"keys": changed})
+    db.session.commit()
+    click.echo(f"{changed} private key(s) re-encrypted")
 
 
 def init_app(app: Flask) -> None:

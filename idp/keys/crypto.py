@@ -41,5 +41,6 @@ def decrypt(secret: str, token: str, associated: bytes) -> bytes:
         return _aead(secret).decrypt(raw[:12], raw[12:], associated)
     except InvalidTag as exc:
         raise KeyDecryptionError(
-            "cannot decrypt a signing key: IDP_KEY_ENCRYPTION_KEY (or IDP_SECRET_KEY) changed"
+            "cannot decrypt a signing key: IDP_KEY_ENCRYPTION_KEY changed "
+            "(re-encrypt the stored keys with `idp keys reencrypt`)"
         ) from exc

@@ -32,7 +32,7 @@ from joserfc import jwk, jws, jwt
 from joserfc.errors import JoseError
 
 from idp.extensions import db, utcnow
-from idp.keys.crypto import decrypt, encrypt
+from idp.keys.crypto import KeyDecryptionError, decrypt, encrypt
 from idp.keys.models import KEY_CURRENT, KEY_NEXT, KEY_RETIRED, SigningKey
 
 SUPPORTED_ALGS = ("RS256", "ES256")
@@ -48,6 +48,8 @@ class InvalidJWT(Exception):
 
 
 def _encryption_secret() -> str:
+    """KEY_ENCRYPTION_KEY; in development, when it is empty, SECRET_KEY. Production never
+    falls back: idp.settings.check_settings refuses to start without a key of its own."""
     cfg = current_app.config
     return cfg.get("KEY_ENCRYPTION_KEY") or cfg["SECRET_KEY"]
 
@@ -177,6 +179,27 @@ def remove_expired(now: datetime | None = None) -> int:
 
 def list_keys() -> list[SigningKey]:
     return _keys()
+
+
+def reencrypt(previous: str) -> int:
+    """Re-encrypt under the configured key every private key stored under `previous` (a
+    former KEY_ENCRYPTION_KEY, or SECRET_KEY for a development-made database); returns how
+    many. Keys already under the configured key are left alone, so running it again is
+    harmless. Raises KeyDecryptionError when a key opens with neither. The caller commits.
+    """
+    secret = _encryption_secret()
+    changed = 0
+    for row in _keys():
+        associated = row.kid.encode()
+        try:
+            decrypt(secret, row.private_encrypted, associated)
+            continue
+        except KeyDecryptionError:
+            pem = decrypt(previous, row.private_encrypted, associated)
+        row.private_encrypted = encrypt(secret, pem, associated)
+        changed += 1
+    invalidate_cache()
+    return changed
 
 
 # ---------------------------------------------------------------- per-process cache

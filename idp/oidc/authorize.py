@@ -28,7 +28,7 @@ from idp.oidc.grants import RedirectUriError
 from idp.oidc.profile import AUTHORIZATION_PATH
 from idp.oidc.server import ProviderServer
 from idp.oidc.tokens import Principal
-from idp.security import allow_form_redirects
+from idp.security import allow_form_redirects, read_cookie
 from idp.sessions import SSO_COOKIE
 
 log = logging.getLogger("idp.oidc")
@@ -45,7 +45,7 @@ PENDING_TICKETS_MAX = 5
 
 def handle(server: ProviderServer) -> Response:
     # The SSO session and its person in one read (idp.oidc.store.find_live_session).
-    sso = store.find_live_session(flask_request.cookies.get(SSO_COOKIE), utcnow())
+    sso = store.find_live_session(read_cookie(SSO_COOKIE), utcnow())
     try:
         grant = server.get_consent_grant(end_user=sso.user if sso else None)
     except OAuth2Error as error:

@@ -31,8 +31,8 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from idp.keys.ring import InvalidJWT, verify_jwt
 from idp.oidc.profile import ACR_RANK, CLAIM_SCOPE
+from idp.oidc.tokens import token_audiences, verify_id_token_hint
 from idp.sessions.models import SsoSession
 
 LOGIN_TICKET_PARAM = "login_ticket"
@@ -139,18 +139,14 @@ def read_login_ticket(
 # ---------------------------------------------------------------- single checks
 
 
-def check_id_token_hint(hint: str | None) -> str | None:
-    """The subject of an ID token we issued (expired ones too: OIDC Core 3.1.2.1)."""
+def check_id_token_hint(hint: str | None, client_id: str) -> str | None:
+    """The subject of an ID token we issued to this client (expired ones too: OIDC Core
+    3.1.2.1, "previously issued ... to the Client"); never an access or logout token."""
     if not hint:
         return None
-    try:
-        _header, claims = verify_jwt(hint)
-    except InvalidJWT:
-        raise InvalidRequestError(
-            "The id_token_hint is not an ID token of this provider."
-        ) from None
-    if claims.get("iss") != current_app.config["ISSUER"] or not isinstance(claims.get("sub"), str):
-        raise InvalidRequestError("The id_token_hint is not an ID token of this provider.")
+    claims = verify_id_token_hint(hint)
+    if claims is None or client_id not in token_audiences(claims):
+        raise InvalidRequestError("The id_token_hint is not an ID token issued to this client.")
     return claims["sub"]
 
 
@@ -215,7 +211,7 @@ def consent_needed(ctx: AuthorizationContext) -> bool:
 
 def decide(ctx: AuthorizationContext, sso: SsoSession | None, now: datetime) -> Decision:
     prompt_none = "none" in ctx.prompts
-    hint_sub = check_id_token_hint(ctx.id_token_hint)
+    hint_sub = check_id_token_hint(ctx.id_token_hint, ctx.client_id)
     requested_acr, essential = acr_request(ctx.acr_values, ctx.claims)
     supported = list(current_app.config["ACR_VALUES_SUPPORTED"])
 

@@ -71,8 +71,11 @@ UNSUPPORTED_FIELDS = {
     "authorization_encrypted_response_alg": "encrypted authorization responses are not supported",
     "authorization_encrypted_response_enc": "encrypted authorization responses are not supported",
 }
-# Set by administrators only (CLI and manifests), never by a client registering itself.
-ADMIN_FIELDS = ("allowed_audiences",)
+# Set by administrators only (CLI and manifests), never by a client registering itself:
+# `allowed_audiences`, the resource servers its access tokens may be for, and
+# `resource_server_audiences`, the audiences under which it is a resource server itself
+# (it may introspect access tokens whose `aud` names one of them, RFC 7662 2.1).
+ADMIN_FIELDS = ("allowed_audiences", "resource_server_audiences")
 # Everything validate_metadata knows; in strict mode anything else is an error.
 KNOWN_FIELDS = frozenset(
     """redirect_uris post_logout_redirect_uris grant_types response_types scope contacts
@@ -246,9 +249,10 @@ def validate_metadata(raw: Mapping[str, Any], policy: MetadataPolicy) -> dict[st
     contacts = _string_list(data, "contacts")
     if contacts:
         out["contacts"] = contacts
-    audiences = _string_list(data, "allowed_audiences")
-    if audiences:
-        out["allowed_audiences"] = audiences
+    for field in ADMIN_FIELDS:
+        audiences = _string_list(data, field)
+        if audiences:
+            out[field] = audiences
     return out
 
 

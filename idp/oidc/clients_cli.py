@@ -69,6 +69,7 @@ def _metadata_from_options(opts: dict[str, Any], *, update: bool) -> dict[str, A
         "grant_type": "grant_types",
         "response_type": "response_types",
         "audience": "allowed_audiences",
+        "resource_server_audience": "resource_server_audiences",
         "contact": "contacts",
         "acr": "default_acr_values",
     }
@@ -174,6 +175,11 @@ def client_options(update: bool):  # noqa: ANN201  (a decorator factory)
             click.option("--scope", help="Space-separated scopes the client may request."),
             click.option("--application-type", help="web (default) or native."),
             click.option("--audience", multiple=True, help="Resource server it may target."),
+            click.option(
+                "--resource-server-audience",
+                multiple=True,
+                help="As a resource server: an `aud` whose access tokens it may introspect.",
+            ),
             click.option("--contact", multiple=True),
             click.option("--acr", multiple=True, help="default_acr_values (repeat)."),
             click.option("--logo-uri"),

@@ -2,9 +2,10 @@
 
 Authlib's EndSessionEndpoint, with the checks of this provider:
 
-- `id_token_hint` must be an ID token we signed (a published key, `typ: JWT`, our `iss`)
-  for a client we know (`aud`); an expired one is accepted (section 2: the RP may hold
-  only an expired token). Anything else is an error and nothing happens.
+- `id_token_hint` must be an ID token we issued (idp.oidc.tokens.verify_id_token_hint:
+  never an access token, a logout token or a signed userinfo response) for a client we know
+  (`aud`); an expired one is accepted (section 2: the RP may hold only an expired token).
+  Anything else is an error and nothing happens.
 - `client_id` must be a known client, and the hint's audience when both are given.
 - `post_logout_redirect_uri` must exactly match one of the client's registered
   post_logout_redirect_uris (section 3); without a client to check it against, or when it
@@ -23,9 +24,8 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from authlib.oidc.rpinitiated import EndSessionRequest
-from flask import current_app
 
-from idp.keys.ring import InvalidJWT, verify_jwt
+from idp.oidc.tokens import token_audiences, verify_id_token_hint
 
 PARAMETERS = (
     "id_token_hint",
@@ -59,15 +59,6 @@ class LogoutRequest(EndSessionRequest):
     id_token_hint: str | None = None
 
 
-def _audiences(claims: dict[str, Any]) -> list[str]:
-    aud = claims.get("aud")
-    if isinstance(aud, str):
-        return [aud]
-    if isinstance(aud, list) and all(isinstance(a, str) for a in aud):
-        return list(aud)
-    return []
-
-
 class EndSessionEndpoint(_EndSessionEndpoint):
     def validate_request(self, request) -> LogoutRequest:
         datalist = request.payload.datalist
@@ -91,7 +82,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):
             client = self.server.query_client(data["client_id"])
             if client is None:
                 raise UnknownClientError("Unknown or disabled 'client_id'.")
-            if hint_claims is not None and data["client_id"] not in _audiences(hint_claims):
+            if hint_claims is not None and data["client_id"] not in token_audiences(hint_claims):
                 # Section 2: client_id must match the audience of the ID token.
                 raise UnknownClientError("'client_id' does not match the id_token_hint.")
 
@@ -124,22 +115,14 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         )
 
     def check_id_token_hint(self, hint: str) -> dict[str, Any]:
-        """Our signature (any published key: an ID token signed before a rotation still
-        counts), our issuer, a subject; `exp` is not checked (section 2)."""
-        try:
-            _header, claims = verify_jwt(hint, typ="JWT")
-        except InvalidJWT:
-            raise InvalidIdTokenHintError(
-                "The id_token_hint is not an ID token of this provider."
-            ) from None
-        if claims.get("iss") != current_app.config["ISSUER"] or not isinstance(
-            claims.get("sub"), str
-        ):
+        """One of our ID tokens; `exp` is not checked (section 2)."""
+        claims = verify_id_token_hint(hint)
+        if claims is None:
             raise InvalidIdTokenHintError("The id_token_hint is not an ID token of this provider.")
         return claims
 
     def resolve_client_from_id_token_claims(self, id_token_claims: dict) -> Any | None:
-        audiences = _audiences(id_token_claims)
+        audiences = token_audiences(id_token_claims)
         azp = id_token_claims.get("azp")
         if len(audiences) != 1 and isinstance(azp, str) and azp in audiences:
             audiences = [azp]

@@ -31,7 +31,7 @@ from idp.oidc.grants import family_revocation_until
 from idp.oidc.models import Client
 from idp.oidc.profile import INTROSPECTION_AUTH_METHODS, REVOCATION_AUTH_METHODS
 from idp.oidc.records import RefreshTokenRecord, UserRecord
-from idp.oidc.tokens import ACCESS_TOKEN_TYP
+from idp.oidc.tokens import ACCESS_TOKEN_TYP, token_audiences
 from idp.sessions.store import is_live
 
 TOKEN_MAX_LENGTH = 16384
@@ -118,6 +118,10 @@ class AccessTokenInfo:
 
     def check_client(self, client: Client) -> bool:
         return self.claims["client_id"] == client.client_id
+
+    @property
+    def audiences(self) -> list[str]:
+        return token_audiences(self.claims)
 
     def get_scope(self) -> str:
         scope = self.claims.get("scope")
@@ -211,8 +215,25 @@ def _check_token_param(request) -> None:
 # ---------------------------------------------------------------- RFC 7662
 
 
+def may_introspect(token: AccessTokenInfo | RefreshTokenInfo, client: Client) -> bool:
+    """RFC 7662 2.1 and 4: the server decides which protected resource may introspect which
+    token, so that introspection tells nobody about tokens that are none of their business.
+
+    A client may introspect the tokens issued to it (access and refresh tokens). A resource
+    server may introspect the access tokens whose `aud` names it: its client_id or one of
+    its registered `resource_server_audiences`. A refresh token is never presented to a
+    resource server, so only its own client ever sees it.
+    """
+    if token.check_client(client):
+        return True
+    if isinstance(token, AccessTokenInfo):
+        return not set(token.audiences).isdisjoint(client.resource_server_audiences)
+    return False
+
+
 class IntrospectionEndpoint(_IntrospectionEndpoint):
-    """RFC 7662 for authenticated clients (resource servers, confidential clients)."""
+    """RFC 7662 for authenticated clients: their own tokens, and as resource servers the
+    access tokens for their audience (may_introspect)."""
 
     CLIENT_AUTH_METHODS = list(INTROSPECTION_AUTH_METHODS)
 
@@ -224,9 +245,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return lookup_token(token_string, token_type_hint)
 
     def check_permission(self, token, client, request) -> bool:
-        # Resource servers introspect tokens issued to other clients: any authenticated
-        # confidential client may ask.
-        return True
+        # A refusal reads {"active": false}, the answer an unknown token gets (RFC 7662 2.2).
+        return may_introspect(token, client)
 
     def introspect_token(self, token) -> dict[str, Any]:
         return token.introspection()

@@ -112,6 +112,12 @@ class Client(db.Model, ClientMixin):
         """Resource servers this client may obtain access tokens for (our `allowed_audiences`)."""
         return list(self.meta("allowed_audiences", []))
 
+    @property
+    def resource_server_audiences(self) -> list[str]:
+        """The `aud` values under which this client is a resource server: its client_id
+        (RFC 9068 3) and the `resource_server_audiences` administrators registered."""
+        return [self.client_id, *self.meta("resource_server_audiences", [])]
+
     # ---- Authlib ClientMixin (RFC 6749 section 2)
     def get_client_id(self) -> str:
         return self.client_id

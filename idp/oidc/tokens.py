@@ -18,7 +18,7 @@ from flask import current_app
 
 from idp.directory.models import User
 from idp.extensions import utcnow
-from idp.keys.ring import sign_jwt, signing_algs
+from idp.keys.ring import InvalidJWT, sign_jwt, signing_algs, verify_jwt
 from idp.oidc import claims as claim_values
 from idp.oidc import store
 from idp.oidc.models import Client
@@ -78,6 +78,16 @@ def id_token_alg(client: Client) -> str:
 
 def issuer() -> str:
     return current_app.config["ISSUER"]
+
+
+def token_audiences(claims: dict[str, Any]) -> list[str]:
+    """The `aud` of a token's claims as a list (RFC 7519 4.1.3: a string or an array)."""
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        return list(aud)
+    return []
 
 
 def default_audience(client: Client) -> list[str]:
@@ -168,6 +178,30 @@ def issue_id_token(
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode("ascii")
     return sign_jwt(claims, alg=alg, typ="JWT")
+
+
+def verify_id_token_hint(hint: str) -> dict[str, Any] | None:
+    """The claims of an ID token this provider issued, or None: what an `id_token_hint`
+    must be (OIDC Core 3.1.2.1, RP-Initiated Logout 1.0 section 2).
+
+    Our signature with a published key (one signed before a rotation still counts), our
+    `iss`, and the claims every ID token has (OIDC Core 2: sub, aud, exp, iat). We sign other
+    JWTs with the same keys, and none of them is an ID token: access tokens are typed
+    `at+jwt` (RFC 9068 2.1), logout tokens `logout+jwt` and carry `events` (Back-Channel
+    Logout 1.0 2.4), a signed userinfo response has no `exp` or `iat` (OIDC Core 5.3.2).
+    `exp` may be past: an expired ID token is still a hint (RP-Initiated Logout 1.0 2).
+    """
+    try:
+        _header, claims = verify_jwt(hint, typ="JWT")
+    except InvalidJWT:
+        return None
+    if claims.get("iss") != issuer() or not isinstance(claims.get("sub"), str):
+        return None
+    if not token_audiences(claims) or "events" in claims:
+        return None
+    if not all(isinstance(claims.get(name), int) for name in ("exp", "iat")):
+        return None
+    return claims
 
 
 def allowed_scope(client: Client, scope: str | None) -> str:

@@ -8,37 +8,30 @@ session list and the signed-out page; cli: `idp worker`, `idp sessions`,
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g
 
+from idp.security import delete_cookie, read_cookie, set_cookie
 from idp.sessions.models import SsoSession
 from idp.sessions.store import find_session, session_lifetime
 
+# The base name of the SSO session cookie (idp.security.cookie_name: `__Host-idp_sso` on https).
 SSO_COOKIE = "idp_sso"
 
 
 def current_session() -> SsoSession | None:
     """The live SSO session of this request's browser, looked up once per request."""
     if "sso" not in g:
-        g.sso = find_session(request.cookies.get(SSO_COOKIE))
+        g.sso = find_session(read_cookie(SSO_COOKIE))
     return g.sso
 
 
 def set_session_cookie(response: Response, handle: str, remember: bool) -> None:
-    secure = current_app.config["ISSUER"].startswith("https://")
-    response.set_cookie(
-        SSO_COOKIE,
-        handle,
-        max_age=int(session_lifetime(remember).total_seconds()) if remember else None,
-        httponly=True,
-        secure=secure,
-        samesite="Lax",
-        path="/",
-    )
+    max_age = int(session_lifetime(remember).total_seconds()) if remember else None
+    set_cookie(response, SSO_COOKIE, handle, max_age=max_age)
 
 
 def clear_session_cookie(response: Response) -> None:
-    secure = current_app.config["ISSUER"].startswith("https://")
-    response.delete_cookie(SSO_COOKIE, path="/", httponly=True, secure=secure, samesite="Lax")
+    delete_cookie(response, SSO_COOKIE)
 
 
 def check_logout_settings(config: dict) -> None:

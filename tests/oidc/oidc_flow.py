@@ -227,9 +227,16 @@ class RelyingParty:
             )
         return self.http.post("/oauth2/userinfo", data={"access_token": access_token})
 
-    def introspect(self, token: str, client_id: str = "resource", secret: str = SECRET, **extra):
+    def introspect(
+        self, token: str, client_id: str | None = None, secret: str | None = None, **extra
+    ):
+        """RFC 7662, asked by this client (its own tokens) unless another one is named."""
+        if client_id is None:
+            client_id, secret = self.client_id, self.secret
         return self.http.post(
-            "/oauth2/introspect", data={"token": token, **extra}, headers=basic(client_id, secret)
+            "/oauth2/introspect",
+            data={"token": token, **extra},
+            headers=basic(client_id, secret or SECRET),
         )
 
     def revoke(self, token: str, **extra: Any):

@@ -106,7 +106,8 @@ def test_deleted_or_disabled_dynamic_client_gets_no_tokens(app, client, make_use
     management = {"Authorization": f"Bearer {first['registration_access_token']}"}
     assert client.delete(f"{REGISTER}/{first['client_id']}", headers=management).status_code == 204
     assert rp.refresh(tokens["refresh_token"]).status_code == 401
-    # Introspection by a resource server sees the deleted client's access token as inactive.
+    # Introspection by a resource server of its audience sees the deleted client's access
+    # token as inactive.
     result = runner.invoke(
         args=[
             "clients",
@@ -117,6 +118,8 @@ def test_deleted_or_disabled_dynamic_client_gets_no_tokens(app, client, make_use
             "client_credentials",
             "--scope",
             "api.read",
+            "--resource-server-audience",
+            first["client_id"],
             "--json",
         ]  # fmt: skip
     )

@@ -127,12 +127,22 @@ def test_disabled_client_cannot_get_tokens(app, rp):
     from idp.extensions import db
     from idp.oidc.models import Client
 
+    # A resource server of webmail's tokens (their `aud` is webmail's client_id).
+    make_client(
+        app,
+        "api",
+        grant_types=["client_credentials"],
+        scope="api.read",
+        redirect_uris=[],
+        resource_server_audiences=["webmail"],
+    )
     body = rp.tokens(scope="openid offline_access")
+    assert rp.introspect(body["access_token"], "api").get_json()["active"] is True
     with app.app_context():
         db.session.query(Client).filter_by(client_id="webmail").update({"active": False})
         db.session.commit()
     assert error_of(rp.refresh(body["refresh_token"]), 401) == "invalid_client"
-    assert rp.introspect(body["access_token"]).get_json()["active"] is False
+    assert rp.introspect(body["access_token"], "api").get_json()["active"] is False
     assert rp.userinfo(body["access_token"]).status_code == 401
 
 

@@ -180,6 +180,7 @@ def test_demo_run_refuses_production(sqlite_url):
             "ENV": "production",
             "ISSUER": "https://sso.haugiang.gov.vn",
             "SECRET_KEY": "production-like-secret-key-" + "k" * 40,
+            "KEY_ENCRYPTION_KEY": "production-like-key-encryption-key-" + "e" * 40,
             "DATABASE_URL": sqlite_url,
         }
     )
