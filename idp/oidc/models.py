@@ -28,8 +28,10 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def secret_matches(stored_hash: str | None, presented: str | None) -> bool:
-    if not stored_hash or not presented:
+def secret_matches(stored_hash: str | None, presented: Any) -> bool:
+    """Whether `presented` is the secret; anything but a non-empty string (a JSON number
+    in a registration update, say) is simply not it."""
+    if not stored_hash or not isinstance(presented, str) or not presented:
         return False
     return hmac.compare_digest(stored_hash, hash_secret(presented))
 
