@@ -375,3 +375,33 @@ def test_post_logout_goes_to_the_registered_uri(app, client):
     response = client.get("/oauth2/logout?" + urlencode(query))
     assert response.status_code == 302
     assert response.headers["Location"] == POST_LOGOUT + "?state=s"
+
+
+# ---- the matching rule itself, on generated strings
+
+
+def test_only_the_registered_string_with_a_port_is_ever_accepted():
+    """Strings made by inserting characters into a legitimate redirect URI: whatever is
+    accepted is the registered URI with a canonical port, character for character."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from idp.oidc.client_uris import match_redirect_uri
+
+    legit = "http://127.0.0.1:8080/oauth2redirect"
+    alphabet = st.sampled_from(list("\\@%:/.#?&[]0123456789 \t\nLlocalhost") + ["%5C", "%40"])
+
+    @settings(max_examples=600, deadline=None, database=None, derandomize=True)
+    @given(st.lists(st.tuples(st.integers(0, len(legit)), alphabet), max_size=4))
+    def check(insertions):
+        presented = legit
+        for position, text in insertions:
+            presented = presented[:position] + text + presented[position:]
+        used = match_redirect_uri(presented, [REGISTERED], loopback_port=True)
+        if used is not None:
+            assert used == presented
+            port = presented.removeprefix("http://127.0.0.1:").removesuffix("/oauth2redirect")
+            assert port.isdigit() and str(int(port)) == port and 0 < int(port) <= 65535
+        assert match_redirect_uri(presented, [REGISTERED], loopback_port=False) is None
+
+    check()
