@@ -8,6 +8,8 @@ relax the policy for one response:
   at a relying party (the sign-in page: POST /login -> /oauth2/authorize -> redirect_uri).
   Chrome applies `form-action` to every redirect after a form submission, so `'self'` there
   would block the way back to the relying party.
+- `allow_form_target(response, uri)` for a page whose form posts to one URI of another
+  origin (the form_post response): `form-action` names that origin only.
 - `allow_framing(response, origins)` for a page that embeds relying parties' pages in
   iframes (OpenID Connect Front-Channel Logout 1.0, section 4). The page itself still
   cannot be framed by anyone.
@@ -21,6 +23,7 @@ configured here too.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -66,6 +69,25 @@ def allow_form_redirects(response: Response, img_src: Iterable[str] = ()) -> Res
         form_action=None, img_src=sorted(set(img_src))
     )
     return response
+
+
+def allow_form_target(response: Response, uri: str) -> Response:
+    """Let this page's form post to the origin of `uri` (an http(s) URI) and nowhere else."""
+    response.headers[CSP_HEADER] = content_security_policy(form_action=[csp_source(uri)])
+    return response
+
+
+def csp_source(uri: str) -> str:
+    """The CSP source expression for the origin of an http(s) URI: scheme://host[:port].
+
+    CSP's host-source grammar has no IPv6 literals (CSP Level 3, 2.3.1), and Chromium
+    drops such a source: an IPv6 host can only be allowed by its scheme.
+    """
+    parts = urlsplit(uri)
+    if parts.hostname is None or ":" in parts.hostname:
+        return f"{parts.scheme}:"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def allow_framing(response: Response, origins: Iterable[str]) -> Response:

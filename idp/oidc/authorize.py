@@ -28,7 +28,7 @@ from idp.oidc.grants import RedirectUriError
 from idp.oidc.profile import AUTHORIZATION_PATH
 from idp.oidc.server import ProviderServer
 from idp.oidc.tokens import Principal
-from idp.security import allow_form_redirects, read_cookie
+from idp.security import allow_form_redirects, allow_form_target, read_cookie
 from idp.sessions import SSO_COOKIE
 
 log = logging.getLogger("idp.oidc")
@@ -262,8 +262,8 @@ def deliver(response: Response, redirect_uri: str, response_mode: str | None) ->
     page = render_template("oidc/form_post.html", action=redirect_uri, params=params)
     posted = Response(page, status=200, mimetype="text/html")
     posted.headers["Cache-Control"] = "no-store"
-    # The page posts itself to the relying party (idp/static/form-post.js).
-    return allow_form_redirects(posted)
+    # The page posts itself to the relying party (idp/static/form-post.js), and only there.
+    return allow_form_target(posted, redirect_uri)
 
 
 def _maybe_cleanup() -> None:

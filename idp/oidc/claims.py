@@ -9,18 +9,21 @@ profile.SCOPE_CLAIMS and documented in docs/protocol.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import current_app
 
+from idp import jsontext
 from idp.directory.models import User
 from idp.oidc.profile import CLAIM_SCOPE, SCOPE_CLAIMS, USER_CLAIMS
 
 CLAIMS_PARAMETER_MAX_LENGTH = 4096
 CLAIMS_PER_MEMBER_MAX = 64
+# {"userinfo": {"unit_path": {"value": [{"code": "STC"}]}}} nests 5 deep; nothing sensible
+# goes further, and json.loads would recurse once per level (idp.jsontext).
+CLAIMS_MAX_DEPTH = 8
 UNIT_CLAIMS = ("unit_code", "unit_name", "unit_path")
 
 
@@ -35,9 +38,13 @@ def parse_claims_request(raw: str | None) -> dict[str, dict[str, dict[str, Any]]
     if len(raw) > CLAIMS_PARAMETER_MAX_LENGTH:
         raise InvalidRequestError("The 'claims' parameter is too long.")
     try:
-        data = json.loads(raw)
-    except ValueError:
-        raise InvalidRequestError("The 'claims' parameter is not valid JSON.") from None
+        data = jsontext.loads(
+            raw, max_length=CLAIMS_PARAMETER_MAX_LENGTH, max_depth=CLAIMS_MAX_DEPTH
+        )
+    except jsontext.InvalidJson:
+        raise InvalidRequestError(
+            "The 'claims' parameter is not valid JSON or is nested too deeply."
+        ) from None
     if not isinstance(data, dict):
         raise InvalidRequestError("The 'claims' parameter must be a JSON object.")
     result: dict[str, dict[str, dict[str, Any]]] = {}

@@ -25,6 +25,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from authlib.oidc.rpinitiated import EndSessionRequest
 
+from idp.oidc.client_uris import match_redirect_uri
 from idp.oidc.tokens import token_audiences, verify_id_token_hint
 
 PARAMETERS = (
@@ -92,13 +93,16 @@ class EndSessionEndpoint(_EndSessionEndpoint):
                 raise InvalidPostLogoutRedirectUriError(
                     "post_logout_redirect_uri needs a client_id or an id_token_hint."
                 )
-            if not self._is_valid_post_logout_redirect_uri(
-                client, data["post_logout_redirect_uri"]
-            ):
+            # Section 3: exact string comparison; the registered string is the one used.
+            redirect_uri = match_redirect_uri(
+                data["post_logout_redirect_uri"],
+                client.post_logout_redirect_uris,
+                loopback_port=False,
+            )
+            if redirect_uri is None:
                 raise InvalidPostLogoutRedirectUriError(
                     "The post_logout_redirect_uri is not registered for this client."
                 )
-            redirect_uri = data["post_logout_redirect_uri"]
             if data["state"]:
                 # Section 3: the state of the request goes back with the redirect.
                 redirect_uri = add_params_to_uri(redirect_uri, [("state", data["state"])])
@@ -127,10 +131,6 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         if len(audiences) != 1 and isinstance(azp, str) and azp in audiences:
             audiences = [azp]
         return self.server.query_client(audiences[0]) if len(audiences) == 1 else None
-
-    def _is_valid_post_logout_redirect_uri(self, client, post_logout_redirect_uri: str) -> bool:
-        # Exact string comparison (section 3), against the client's registered list.
-        return post_logout_redirect_uri in client.post_logout_redirect_uris
 
     def end_session(self, end_session_request) -> None:
         """Not used: idp.oidc.logout ends the session through idp.sessions.logout."""

@@ -158,9 +158,12 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
     @staticmethod
     def validate_authorization_redirect_uri(request, client):
         """RFC 6749 3.1.2.3 / RFC 9700 2.1: exact match, never a redirect on failure."""
-        redirect_uri = request.payload.redirect_uri
-        if redirect_uri:
-            if not client.check_redirect_uri(redirect_uri):
+        presented = request.payload.redirect_uri
+        if presented:
+            # Where the response goes is rebuilt from the registration, never the presented
+            # string itself (idp.oidc.client_uris).
+            redirect_uri = client.redirect_uri_for(presented)
+            if redirect_uri is None:
                 raise RedirectUriError("The redirect_uri is not registered for this client.")
             return redirect_uri
         default = client.get_default_redirect_uri()

@@ -9,13 +9,13 @@ import hashlib
 import hmac
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import UTCDateTime, db, utcnow
+from idp.oidc.client_uris import match_redirect_uri
 
 
 def hash_secret(secret: str) -> str:
@@ -28,8 +28,10 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def secret_matches(stored_hash: str | None, presented: str | None) -> bool:
-    if not stored_hash or not presented:
+def secret_matches(stored_hash: str | None, presented: Any) -> bool:
+    """Whether `presented` is the secret; anything but a non-empty string (a JSON number
+    in a registration update, say) is simply not it."""
+    if not stored_hash or not isinstance(presented, str) or not presented:
         return False
     return hmac.compare_digest(stored_hash, hash_secret(presented))
 
@@ -134,23 +136,20 @@ class Client(db.Model, ClientMixin):
         allowed = set(self.scope.split())
         return " ".join(s for s in scope.split() if s in allowed)
 
+    @property
+    def application_type(self) -> str:
+        return self.meta("application_type", "web")
+
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        """Exact string comparison (RFC 9700 2.1), with RFC 8252 7.3's loopback port rule."""
-        if redirect_uri in self.redirect_uris:
-            return True
-        parts = urlsplit(redirect_uri)
-        if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1") and parts.port:
-            for registered in self.redirect_uris:
-                reg = urlsplit(registered)
-                if (
-                    reg.scheme == "http"
-                    and reg.hostname == parts.hostname
-                    and reg.port is None
-                    and (reg.path, reg.query) == (parts.path, parts.query)
-                    and not parts.fragment
-                ):
-                    return True
-        return False
+        return self.redirect_uri_for(redirect_uri) is not None
+
+    def redirect_uri_for(self, presented: str) -> str | None:
+        """The registered redirect URI the presented one names, or None (see
+        idp.oidc.client_uris.match_redirect_uri): exact string comparison (RFC 9700 2.1),
+        and for native applications only, RFC 8252 7.3's loopback port rule."""
+        return match_redirect_uri(
+            presented, self.redirect_uris, loopback_port=self.application_type == "native"
+        )
 
     def check_client_secret(self, client_secret: str) -> bool:
         if self.client_secret_expires_at and self.client_secret_expires_at < int(

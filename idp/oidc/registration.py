@@ -8,7 +8,6 @@ returned at registration. Errors are the RFC 7591 / RFC 6750 codes, never a 500.
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from typing import Any
 
@@ -20,7 +19,7 @@ from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint as _Configuration
 from flask import Blueprint, Flask, Response, current_app
 from flask import request as flask_request
 
-from idp import audit
+from idp import audit, jsontext
 from idp.extensions import csrf
 from idp.oidc import clients_service, registration_service
 from idp.oidc.client_metadata import (
@@ -34,6 +33,8 @@ from idp.oidc.profile import REGISTRATION_PATH
 from idp.oidc.server import EXTENSION_KEY, get_server
 
 MAX_BODY_BYTES = 64 * 1024
+# Metadata nests a few levels (jwks: keys, a key, x5c); deeper bodies are refused unparsed.
+MAX_BODY_DEPTH = 16
 
 bp = Blueprint("registration", __name__)
 
@@ -82,8 +83,8 @@ class SafeJsonPayload(JsonPayload):
         if len(raw) > MAX_BODY_BYTES:
             raise InvalidClientMetadataError(description="the request body is too large")
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            data = jsontext.loads(raw, max_length=MAX_BODY_BYTES, max_depth=MAX_BODY_DEPTH)
+        except jsontext.InvalidJson as exc:
             raise InvalidClientMetadataError(
                 description="the request body must be a JSON object"
             ) from exc

@@ -12,7 +12,12 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Request,
+    UnsupportedResponseTypeError,
+)
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
 from flask import request as flask_request
@@ -85,6 +90,32 @@ class ProviderServer(AuthorizationServer):
             raise InvalidClientError(
                 status_code=401, description="Malformed client credentials."
             ) from exc
+
+    def get_authorization_grant(self, request):
+        """Authlib's, but an unsupported response_type is refused without quoting it.
+
+        Authlib puts the presented value in the error description, and OAuth2Error raises
+        ValueError for a description with characters RFC 6749 4.1.2.1 does not allow (a 500
+        for `response_type=%C3%A9`). The redirect URI is checked like any other
+        (Client.redirect_uri_for): the error goes back to the client only if it is one of
+        its own.
+        """
+        if any(cls.check_authorization_endpoint(request) for cls, _ in self._authorization_grants):
+            return super().get_authorization_grant(request)
+        redirect_uri = None
+        client = self.query_client(request.payload.client_id)
+        if client is not None:
+            presented = request.payload.redirect_uri
+            redirect_uri = (
+                client.redirect_uri_for(presented)
+                if presented
+                else client.get_default_redirect_uri()
+            )
+        raise UnsupportedResponseTypeError(
+            request.payload.response_type,
+            "The 'response_type' is not supported.",
+            redirect_uri=redirect_uri,
+        )
 
     def save_token(self, token, request) -> None:
         """Each grant stores what it issues (see idp.oidc.grants)."""

@@ -360,7 +360,7 @@ def test_form_post_response_mode(rp):
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
     assert set(fields) == {"code", "state", "iss"} and fields["state"] == "fp"
     assert fields["iss"] == ISSUER
-    assert "form-action" not in response.headers["Content-Security-Policy"]
+    assert "form-action https://rp.example;" in response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     body = rp.exchange_code(fields["code"])
     rp.validate_id_token(body["id_token"], nonce=NONCE)

@@ -18,6 +18,7 @@ def app_(app, rp):
         auth_method="none",
         secret=None,
         redirect_uris=["vn.gov.haugiang.app:/oauth2redirect", "http://127.0.0.1/callback"],
+        application_type="native",
     )
     return app
 

@@ -1,0 +1,882 @@
+"""Issue 8, finding 8: no request, however hostile, gets a 5xx or logs a traceback.
+
+Each endpoint of the provider starts from a request that works (a known client, a signed-in
+browser, fresh codes and tokens, valid CSRF tokens), so that hostile values reach the deep
+code, not only the first check; then every parameter in turn gets every hostile value:
+huge strings, NUL and control characters, percent-encodings that are not UTF-8, deeply
+nested JSON, lists and objects where strings are expected, repeated parameters, bad ports,
+unicode. The assertion is the same everywhere: a status below 500 and no log record with
+a traceback or at ERROR level. Routes are read from the app, so a new route without an
+entry here fails test_every_route_is_fuzzed.
+
+The reported examples: `redirect_uri=http://127.0.0.1:x/...` (ValueError on the port) and a
+deeply nested `claims` value (RecursionError), both 500s with tracebacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+EMAIL = "nguyen.van.an@haugiang.gov.vn"
+PASSWORD = "Mật-khẩu-đủ-dài-2026"
+SECRET = "s3cret-" + "x" * 40
+NATIVE_REDIRECT = "http://127.0.0.1:8080/oauth2redirect"
+WEB_REDIRECT = "https://rp.example/cb"
+POST_LOGOUT = "https://rp.example/bye"
+
+
+class Raw(str):
+    """A value already percent-encoded, sent as it is (e.g. bytes that are not UTF-8)."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+DEEP_ARRAY = "[" * 5000 + "]" * 5000
+DEEP_OBJECT = '{"a":' * 3000 + "1" + "}" * 3000
+DEEP_CLAIMS = '{"id_token":{"email":{"value":' + "[" * 2000 + "]" * 2000 + "}}}"
+# A JWS whose header is nested JSON: the kind of token joserfc is asked to read.
+DEEP_JWT = f"{_b64(DEEP_ARRAY.encode())}.{_b64(b'{}')}.{_b64(b'sig')}"
+
+HOSTILE: list[str] = [
+    "",
+    " ",
+    "x" * 20000,
+    "\x00",
+    "a\x00b",
+    "\r\n",
+    "\t\x0b\x0c\x1b\x7f",
+    Raw("%ff%fe%fd"),
+    Raw("%c3%28"),
+    Raw("%ed%a0%80"),
+    Raw("%"),
+    Raw("%zz"),
+    Raw("%25%32%35"),
+    "Nguyễn Văn An 😀",
+    "\u202e\u200b\ufeff",
+    "\u0130ẞﬃ",
+    "ＡＢＣ１２３",
+    "e\u0301" * 50,
+    DEEP_ARRAY,
+    DEEP_OBJECT,
+    DEEP_CLAIMS,
+    '{"id_token": [], "userinfo": "x"}',
+    '{"id_token": {"email": {"essential": "yes", "values": "x"}}}',
+    "null",
+    "[]",
+    "{}",
+    "-1",
+    "0",
+    "99999999999999999999999999999",
+    "1e309",
+    "NaN",
+    "http://127.0.0.1:x/oauth2redirect",
+    "http://127.0.0.1:99999999999999999999/oauth2redirect",
+    "http://[::1/oauth2redirect",
+    "http://[zz]/cb",
+    "https://rp.example:-1/cb",
+    "http://localhost:7777\\@127.0.0.1:8080/oauth2redirect",
+    "//evil.example/x",
+    "/\\evil.example",
+    "javascript:alert(1)",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "../../../etc/passwd",
+    "a.b.c",
+    "e30.e30.",
+    DEEP_JWT,
+    "Basic !!!",
+    "Bearer " + "x" * 5000,
+]
+# On PostgreSQL, the values that could reach storage differently than on SQLite (NUL,
+# lengths beyond a column, text that is not UTF-8); the parsing is the same on both.
+STORAGE_HOSTILE = [
+    v
+    for v in HOSTILE
+    if len(v) > 1000 or not v.isascii() or not v.isprintable() or isinstance(v, Raw)
+]
+# Values of the Authorization header, and JSON values for the JSON endpoints.
+AUTH_HEADERS = [
+    "",
+    "Basic",
+    "Basic !!!",
+    "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
+    "Basic " + base64.b64encode(b"no-colon").decode(),
+    "Basic " + base64.b64encode(b"webmail:" + b"x" * 5000).decode(),
+    "Basic " + base64.b64encode("webmail:😀".encode()).decode(),
+    "Bearer",
+    "Bearer ",
+    "Bearer a b c",
+    "Bearer " + DEEP_JWT,
+    "Bearer e30.e30.",
+    "Bearer " + "x" * 10000,
+    "DPoP x",
+    "\u00e9\u00e8",
+]
+JSON_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    10**40,
+    1.5,
+    "",
+    "x" * 20000,
+    "\x00",
+    "😀",
+    "\ud800",
+    ["\udfff"],
+    {"\ud800": 1},
+    [],
+    [None],
+    [[["x"]]],
+    {},
+    {"a": {"b": []}},
+    ["http://127.0.0.1:x/cb"],
+    ["http://[::1/cb"],
+    ["https://rp.example\\@evil.example/cb"],
+    json.loads("[" * 50 + "]" * 50),
+]
+
+STORAGE_JSON = [
+    v
+    for v in JSON_VALUES
+    if isinstance(v, (str, list, dict))
+    and v
+    and (len(json.dumps(v)) > 1000 or not json.dumps(v).isascii() or "\\u" in json.dumps(v))
+]
+
+
+def encode(value: str) -> str:
+    return value if isinstance(value, Raw) else quote(value, safe="")
+
+
+def query(params: list[tuple[str, str]]) -> str:
+    return "&".join(f"{encode(k)}={encode(v)}" for k, v in params)
+
+
+def variants(
+    base: dict[str, str], names: list[str], values: list[str]
+) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """For each name: each hostile value in its place, then the name repeated and as a list."""
+    for name in names:
+        others = [(k, v) for k, v in base.items() if k != name]
+        for value in values:
+            yield name, [*others, (name, value)]
+        original = base.get(name, "x")
+        yield name, [*others, (name, original), (name, original)]
+        yield name, [*others, (name, original), (name, "other")]
+        yield name, [*others, (name + "[]", original), (name + "[0]", original)]
+
+
+# ---------------------------------------------------------------- what is watched
+
+
+class Recorder(logging.Handler):
+    """Every record of the `idp` loggers (which do not propagate) and of the rest."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.bad: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or record.levelno >= logging.ERROR:
+            self.bad.append(record)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    handler = Recorder()
+    loggers = [logging.getLogger(), logging.getLogger("idp"), logging.getLogger("werkzeug")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+@dataclass
+class Fuzz:
+    """Sends requests and collects what went wrong, reported together at the end."""
+
+    recorder: Recorder
+    failures: list[str] = field(default_factory=list)
+    sent: int = 0
+
+    def check(self, response, what: str) -> None:
+        self.sent += 1
+        if response.status_code >= 500:
+            self.failures.append(f"{response.status_code} on {what[:300]}")
+        if self.recorder.bad:
+            for record in self.recorder.bad:
+                self.failures.append(
+                    f"logged {record.levelname} {record.getMessage()!r}"
+                    f" ({record.exc_info[0].__name__ if record.exc_info else ''})"
+                    f" on {what[:300]}"
+                )
+            self.recorder.bad.clear()
+
+    def send(
+        self,
+        http,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]] | None = None,
+        *,
+        body: str | bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+        in_body: bool | None = None,
+    ) -> Any:
+        params = params or []
+        if in_body is None:
+            in_body = method in ("POST", "PUT")
+        raw = query(params)
+        kwargs: dict[str, Any] = {"headers": headers or {}}
+        if in_body:
+            kwargs["data"] = raw if body is None else body
+            kwargs["content_type"] = content_type or "application/x-www-form-urlencoded"
+        else:
+            kwargs["query_string"] = raw
+            if body is not None:
+                kwargs["data"] = body
+                kwargs["content_type"] = content_type
+        try:
+            response = http.open(path, method=method, **kwargs)
+        except Exception as exc:  # the test client raises what the app did not handle
+            self.failures.append(
+                f"{type(exc).__name__}: {exc!s:.200} on {method} {path} {raw[:200]}"
+            )
+            return None
+        self.check(response, f"{method} {path} {raw} {headers or ''}")
+        return response
+
+    def done(self) -> None:
+        unique = list(dict.fromkeys(self.failures))
+        assert not unique, f"{len(unique)} problems in {self.sent} requests:\n" + "\n".join(
+            unique[:40]
+        )
+
+
+# ---------------------------------------------------------------- the world being fuzzed
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    return verifier, _b64(hashlib.sha256(verifier.encode()).digest())
+
+
+def add_client(app, client_id: str, **metadata: Any) -> None:
+    from idp.extensions import db
+    from idp.oidc.models import Client, hash_secret
+
+    first_party = metadata.pop("first_party", True)
+    public = metadata.get("token_endpoint_auth_method") == "none"
+    with app.app_context():
+        db.session.add(
+            Client(
+                client_id=client_id,
+                client_secret_hash=None if public else hash_secret(SECRET),
+                client_metadata={
+                    "client_name": f"Ứng dụng {client_id}",
+                    "grant_types": ["authorization_code", "refresh_token"],
+                    "response_types": ["code"],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                    "scope": "openid profile email phone org offline_access",
+                    "redirect_uris": [WEB_REDIRECT],
+                    "post_logout_redirect_uris": [POST_LOGOUT],
+                    **metadata,
+                },
+                first_party=first_party,
+            )
+        )
+        db.session.commit()
+
+
+def basic(client_id: str = "webmail", secret: str = SECRET) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+class World:
+    def __init__(self, app, fuzz: Fuzz, values: list[str]) -> None:
+        self.app = app
+        self.fuzz = fuzz
+        self.values = values
+
+    def still_signed_in(self, http, response):
+        """The browser, or a newly signed-in one when `response` ended its session (it
+        expired a cookie): signing in for every request would double the time."""
+        cookies = response.headers.getlist("Set-Cookie") if response is not None else []
+        if any("Max-Age=0" in c or "Expires=Thu, 01 Jan 1970" in c for c in cookies):
+            return self.browser()
+        return http
+
+    def browser(self, signed_in: bool = True):
+        http = self.app.test_client()
+        if signed_in:
+            page = http.get("/login").get_data(as_text=True)
+            response = http.post(
+                "/login",
+                data={"email": EMAIL, "password": PASSWORD, "csrf_token": CSRF.search(page)[1]},
+            )
+            assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return http
+
+    def csrf(self, http, path: str = "/login") -> str:
+        return CSRF.search(http.get(path).get_data(as_text=True))[1]
+
+    def code(
+        self, http, client_id: str = "webmail", redirect_uri: str = WEB_REDIRECT, **extra: str
+    ) -> tuple[str, str]:
+        verifier, challenge = pkce()
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "openid profile email offline_access",
+            "nonce": "n",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            **extra,
+        }
+        response = http.get("/oauth2/authorize?" + query(list(params.items())))
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return parse_qs(urlsplit(response.headers["Location"]).query)["code"][0], verifier
+
+    def tokens(self, http) -> dict[str, Any]:
+        code, verifier = self.code(http)
+        response = http.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": WEB_REDIRECT,
+                "code_verifier": verifier,
+            },
+            headers=basic(),
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+
+@pytest.fixture
+def world(app, database_url, make_user, recorder) -> World:
+    make_user(EMAIL, PASSWORD)
+    add_client(app, "webmail")
+    add_client(
+        app,
+        "haugiang-app",
+        application_type="native",
+        token_endpoint_auth_method="none",
+        redirect_uris=["http://127.0.0.1/oauth2redirect", "vn.gov.haugiang.app:/cb"],
+    )
+    add_client(app, "outside", first_party=False, scope="openid email")
+    add_client(
+        app,
+        "resource",
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=[],
+        scope="lgsp.read",
+        allowed_audiences=["https://lgsp.haugiang.gov.vn"],
+    )
+    values = STORAGE_HOSTILE if database_url.startswith("postgresql") else HOSTILE
+    return World(app, Fuzz(recorder), values)
+
+
+# ---------------------------------------------------------------- the endpoints
+
+AUTHORIZATION_PARAMETERS = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "prompt",
+    "max_age",
+    "claims",
+    "acr_values",
+    "login_hint",
+    "id_token_hint",
+    "ui_locales",
+    "display",
+    "request",
+    "request_uri",
+    "resource",
+    "login_ticket",
+    "consent_action",
+    "csrf_token",
+]
+
+
+def authorization_base(client_id: str = "haugiang-app") -> dict[str, str]:
+    _verifier, challenge = pkce()
+    return {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": NATIVE_REDIRECT if client_id == "haugiang-app" else WEB_REDIRECT,
+        "scope": "openid profile email",
+        "state": "s",
+        "nonce": "n",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+
+def test_authorization_endpoint(world):
+    fuzz = world.fuzz
+    signed_in, signed_out = world.browser(), world.browser(signed_in=False)
+    tokens = world.tokens(signed_in)
+    base = {**authorization_base(), "id_token_hint": tokens["id_token"], "max_age": "3600"}
+    for http in (signed_in, signed_out):
+        for _name, params in variants(base, AUTHORIZATION_PARAMETERS, world.values):
+            fuzz.send(http, "GET", "/oauth2/authorize", params)
+    for _name, params in variants(
+        authorization_base("webmail"), AUTHORIZATION_PARAMETERS, world.values
+    ):
+        fuzz.send(signed_in, "POST", "/oauth2/authorize", params)
+    fuzz.done()
+
+
+def test_consent_form(world):
+    """The consent page's form (a client that is not first-party) posted back, altered."""
+    fuzz = world.fuzz
+    http = world.browser()
+    base = {**authorization_base("outside"), "scope": "openid email"}
+    page = http.get("/oauth2/authorize?" + query(list(base.items()))).get_data(as_text=True)
+    assert 'name="consent_action"' in page
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    posted = {**base, "csrf_token": CSRF.search(page)[1], "consent_action": "allow", **fields}
+    for _name, params in variants(posted, [*posted, "claims", "prompt"], world.values):
+        fuzz.send(http, "POST", "/oauth2/authorize", params)
+    fuzz.done()
+
+
+def test_token_endpoint(world):
+    fuzz = world.fuzz
+    http = world.browser()
+    code_names = [
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "client_id",
+        "client_secret",
+        "resource",
+        "scope",
+    ]
+    for name in code_names:
+        for value in [*world.values, None]:
+            code, verifier = world.code(http)
+            base = {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": WEB_REDIRECT,
+                "code_verifier": verifier,
+            }
+            params = [(k, v) for k, v in base.items() if k != name]
+            if value is not None:
+                params.append((name, value))
+            else:  # repeated
+                params += [(name, base.get(name, "x"))] * 2
+            fuzz.send(http, "POST", "/oauth2/token", params, headers=basic())
+    refresh_names = ["grant_type", "refresh_token", "scope", "resource", "client_id"]
+    refresh_token = world.tokens(http)["refresh_token"]
+    for name in refresh_names:
+        for value in world.values:
+            base = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+            params = [*((k, v) for k, v in base.items() if k != name), (name, value)]
+            response = fuzz.send(http, "POST", "/oauth2/token", params, headers=basic())
+            if response is not None and response.status_code == 200:
+                refresh_token = response.get_json()["refresh_token"]
+            elif name == "grant_type" or name == "refresh_token":
+                continue
+            else:  # a refused refresh may have ended the family: start another
+                refresh_token = world.tokens(http)["refresh_token"]
+    credentials = {
+        "grant_type": "client_credentials",
+        "scope": "lgsp.read",
+        "resource": "https://lgsp.haugiang.gov.vn",
+    }
+    assertion_names = [
+        "grant_type",
+        "scope",
+        "resource",
+        "client_assertion",
+        "client_assertion_type",
+        "client_id",
+        "client_secret",
+    ]
+    for _name, params in variants(credentials, assertion_names, world.values):
+        fuzz.send(http, "POST", "/oauth2/token", params, headers=basic("resource"))
+    for header in AUTH_HEADERS:
+        fuzz.send(
+            http,
+            "POST",
+            "/oauth2/token",
+            list(credentials.items()),
+            headers={"Authorization": header},
+        )
+    # Bodies that are not forms at all.
+    for body, kind in [
+        (DEEP_ARRAY, "application/json"),
+        (b"\xff\xfe", "text/plain"),
+        (b"grant_type=%ff", None),
+        ("a" * 100, "multipart/form-data"),
+    ]:
+        fuzz.send(http, "POST", "/oauth2/token", body=body, content_type=kind, headers=basic())
+    fuzz.done()
+
+
+@pytest.mark.parametrize("path", ["/oauth2/introspect", "/oauth2/revoke"])
+def test_introspection_and_revocation(world, path):
+    fuzz = world.fuzz
+    http = world.browser()
+    tokens = world.tokens(http)
+    for token in (tokens["access_token"], tokens["refresh_token"]):
+        base = {"token": token, "token_type_hint": "access_token"}
+        for _name, params in variants(
+            base, ["token", "token_type_hint", "client_id"], world.values
+        ):
+            fuzz.send(http, "POST", path, params, headers=basic())
+    for header in AUTH_HEADERS:
+        fuzz.send(
+            http,
+            "POST",
+            path,
+            [("token", tokens["access_token"])],
+            headers={"Authorization": header},
+        )
+    fuzz.done()
+
+
+def test_userinfo(world):
+    fuzz = world.fuzz
+    http = world.browser()
+    access_token = world.tokens(http)["access_token"]
+    for header in [*AUTH_HEADERS, *("Bearer " + v for v in world.values if "\n" not in v)]:
+        for method in ("GET", "POST"):
+            fuzz.send(http, method, "/oauth2/userinfo", headers={"Authorization": header})
+    for _name, params in variants(
+        {"access_token": access_token}, ["access_token", "claims"], world.values
+    ):
+        fuzz.send(http, "POST", "/oauth2/userinfo", params)
+        fuzz.send(
+            http,
+            "GET",
+            "/oauth2/userinfo",
+            params,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+    fuzz.done()
+
+
+END_SESSION_PARAMETERS = [
+    "id_token_hint",
+    "client_id",
+    "post_logout_redirect_uri",
+    "state",
+    "ui_locales",
+    "logout_hint",
+    "logout_confirm",
+    "csrf_token",
+]
+
+
+def test_end_session(world):
+    fuzz = world.fuzz
+    http = world.browser()
+    id_token = world.tokens(http)["id_token"]
+    base = {
+        "id_token_hint": id_token,
+        "client_id": "webmail",
+        "post_logout_redirect_uri": POST_LOGOUT,
+        "state": "s",
+    }
+    for method in ("GET", "POST"):
+        for _name, params in variants(base, END_SESSION_PARAMETERS, world.values):
+            response = fuzz.send(http, method, "/oauth2/logout", params)
+            http = world.still_signed_in(http, response)
+    # The confirmation form (a request without an id_token_hint), posted altered.
+    http = world.browser()
+    page = http.get("/oauth2/logout?client_id=webmail").get_data(as_text=True)
+    confirm = {"client_id": "webmail", "logout_confirm": "1", "csrf_token": CSRF.search(page)[1]}
+    for _name, params in variants(confirm, END_SESSION_PARAMETERS, world.values):
+        fuzz.send(http, "POST", "/oauth2/logout", params)
+    fuzz.done()
+
+
+REGISTRATION = {
+    "redirect_uris": [WEB_REDIRECT],
+    "client_name": "Ứng dụng thử",
+    "grant_types": ["authorization_code", "refresh_token"],
+    "response_types": ["code"],
+    "token_endpoint_auth_method": "client_secret_basic",
+    "application_type": "web",
+    "scope": "openid email",
+    "contacts": ["a@haugiang.gov.vn"],
+    "post_logout_redirect_uris": [POST_LOGOUT],
+    "client_uri": "https://rp.example/",
+    "logo_uri": "https://rp.example/logo.png",
+    "policy_uri": "https://rp.example/policy",
+    "tos_uri": "https://rp.example/tos",
+    "frontchannel_logout_uri": "https://rp.example/fc",
+    "backchannel_logout_uri": "https://rp.example/bc",
+    "default_max_age": 3600,
+    "require_auth_time": True,
+    "default_acr_values": ["urn:hg:loa:1"],
+    "id_token_signed_response_alg": "RS256",
+    "userinfo_signed_response_alg": "RS256",
+    "client_name#en": "Test app",
+}
+
+
+def test_registration_and_management(world):
+    from idp.oidc import initial_access
+
+    fuzz = world.fuzz
+    http = world.app.test_client()
+
+    with world.app.app_context():
+        initial = initial_access.create_token(expires_in=600, uses=None, note="f", actor="f")
+
+    def token() -> dict[str, str]:
+        return {"Authorization": f"Bearer {initial.token}"}
+
+    def register(document: Any) -> Any:
+        body = json.dumps(document) if not isinstance(document, (str, bytes)) else document
+        return fuzz.send(
+            http,
+            "POST",
+            "/oauth2/register",
+            body=body,
+            content_type="application/json",
+            headers=token(),
+        )
+
+    extra = ["jwks", "jwks_uri", "sector_identifier_uri", "software_statement", "unknown#xx"]
+    json_values = JSON_VALUES if world.values is HOSTILE else STORAGE_JSON
+    for name in [*REGISTRATION, *extra]:
+        for value in [*json_values, *world.values[:12]]:
+            register({**REGISTRATION, name: value})
+            if isinstance(value, str):
+                register({**REGISTRATION, name: [value]})
+    for body in [DEEP_ARRAY, DEEP_OBJECT, b"\xff\xfe", "", "[]", "null", '{"a":1}' * 1000]:
+        register(body)
+    for header in AUTH_HEADERS:
+        fuzz.send(
+            http,
+            "POST",
+            "/oauth2/register",
+            body=json.dumps(REGISTRATION),
+            content_type="application/json",
+            headers={"Authorization": header},
+        )
+
+    created = http.post("/oauth2/register", json=REGISTRATION, headers=token())
+    assert created.status_code == 201, created.get_data(as_text=True)
+    created = created.get_json()
+    client_id, access = created["client_id"], created["registration_access_token"]
+    bearer = {"Authorization": f"Bearer {access}"}
+    for value in world.values:
+        if "\x00" in value or value in ("", " "):
+            continue  # not a path
+        path = "/oauth2/register/" + encode(value).replace("%2F", "/")
+        for method in ("GET", "PUT", "DELETE"):
+            fuzz.send(
+                http,
+                method,
+                path,
+                body=json.dumps(REGISTRATION),
+                content_type="application/json",
+                headers=bearer,
+            )
+    for header in AUTH_HEADERS:
+        fuzz.send(http, "GET", f"/oauth2/register/{client_id}", headers={"Authorization": header})
+    document = {**REGISTRATION, "client_id": client_id}
+    for name in [*document, "client_secret", "registration_access_token"]:
+        for value in json_values:
+            fuzz.send(
+                http,
+                "PUT",
+                f"/oauth2/register/{client_id}",
+                body=json.dumps({**document, name: value}),
+                content_type="application/json",
+                headers=bearer,
+            )
+    fuzz.send(http, "DELETE", f"/oauth2/register/{client_id}", headers=bearer)
+    fuzz.done()
+
+
+def test_documents_and_pages(world):
+    """Discovery, JWKS, the sign-in page and form, the account pages, the small pages."""
+    fuzz = world.fuzz
+    for path in (
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/jwks",
+        "/healthz",
+        "/readyz",
+        "/",
+        "/logged-out",
+        "/static/style.css",
+    ):
+        for _name, params in variants({}, ["x", "callback", "format"], world.values):
+            fuzz.send(world.browser(signed_in=False), "GET", path, params)
+    signed_out = world.browser(signed_in=False)
+    for _name, params in variants({"next": "/account/"}, ["next"], world.values):
+        for code in ("vi", "en", "xx", "😀", "%ff", "a" * 5000):
+            fuzz.send(signed_out, "GET", "/lang/" + quote(code), params)
+    for value in world.values:
+        if value and "\x00" not in value:
+            fuzz.send(signed_out, "GET", "/static/" + encode(value).replace("%2F", "/"))
+    for _name, params in variants(
+        {"next": "/account/", "login_hint": EMAIL},
+        ["next", "login_hint", "force", "acr"],
+        world.values,
+    ):
+        fuzz.send(signed_out, "GET", "/login", params)
+    # The account pages, signed in: sign-out, the sessions, the applications.
+    http = world.browser()
+    world.tokens(http)
+    fuzz.send(http, "GET", "/account/")
+    for path, base in [
+        ("/account/sessions/end", {"sid": "x"}),
+        ("/account/sessions/end-all", {}),
+        ("/account/apps/withdraw", {"client_id": "outside"}),
+        ("/logout", {}),
+    ]:
+        csrf = world.csrf(http, "/account/")
+        for _name, params in variants(base, [*base, "csrf_token"], world.values):
+            if not any(k == "csrf_token" for k, _v in params):
+                params = [*params, ("csrf_token", csrf)]
+            response = fuzz.send(http, "POST", path, params)
+            if http is not (http := world.still_signed_in(http, response)):
+                csrf = world.csrf(http, "/account/")
+            fuzz.send(http, "GET", path, params)
+    fuzz.done()
+
+
+def test_sign_in_form(world):
+    """Wrong passwords for an unknown address, from an address of their own: the throttle
+    answers some of them with 429, which is fine, but must not hold the fuzz's own user."""
+    fuzz = world.fuzz
+    form = {
+        "email": "khong.co@haugiang.gov.vn",
+        "password": "sai-mat-khau",
+        "next": "/account/",
+        "remember": "y",
+    }
+    for _name, params in variants(form, [*form, "csrf_token"], world.values):
+        http = world.app.test_client()
+        http.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+        if not any(k == "csrf_token" for k, _v in params):
+            params = [*params, ("csrf_token", world.csrf(http))]
+        fuzz.send(http, "POST", "/login", params)
+    fuzz.done()
+
+
+# Every route of the app and the test above that fuzzes it.
+FUZZED_ROUTES = {
+    "/": "test_documents_and_pages",
+    "/.well-known/oauth-authorization-server": "test_documents_and_pages",
+    "/.well-known/openid-configuration": "test_documents_and_pages",
+    "/account/": "test_documents_and_pages",
+    "/account/apps/withdraw": "test_documents_and_pages",
+    "/account/sessions/end": "test_documents_and_pages",
+    "/account/sessions/end-all": "test_documents_and_pages",
+    "/healthz": "test_documents_and_pages",
+    "/jwks": "test_documents_and_pages",
+    "/lang/<code>": "test_documents_and_pages",
+    "/logged-out": "test_documents_and_pages",
+    "/login": "test_documents_and_pages, test_sign_in_form",
+    "/logout": "test_documents_and_pages",
+    "/oauth2/authorize": "test_authorization_endpoint, test_consent_form",
+    "/oauth2/introspect": "test_introspection_and_revocation",
+    "/oauth2/logout": "test_end_session",
+    "/oauth2/register": "test_registration_and_management",
+    "/oauth2/register/<client_id>": "test_registration_and_management",
+    "/oauth2/revoke": "test_introspection_and_revocation",
+    "/oauth2/token": "test_token_endpoint",
+    "/oauth2/userinfo": "test_userinfo",
+    "/readyz": "test_documents_and_pages",
+    "/static/<path:filename>": "test_documents_and_pages",
+}
+
+
+def test_every_route_is_fuzzed(sqlite_app):
+    routes = {rule.rule for rule in sqlite_app.url_map.iter_rules()}
+    assert routes == set(FUZZED_ROUTES), "fuzz the new routes here: " + ", ".join(
+        sorted(routes ^ set(FUZZED_ROUTES))
+    )
+
+
+# ---------------------------------------------------------------- generated values
+
+ENDPOINT_FIELDS = (
+    [("GET", "/oauth2/authorize", name) for name in AUTHORIZATION_PARAMETERS]
+    + [("POST", "/oauth2/token", name) for name in ("grant_type", "code", "redirect_uri", "scope")]
+    + [("GET", "/oauth2/logout", name) for name in END_SESSION_PARAMETERS[:6]]
+)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_generated_values(world):
+    """Hypothesis draws text (any code point), JSON nested at random, and values built
+    from the valid ones, for parameters of the three endpoints that parse the most."""
+    fuzz = world.fuzz
+    http = world.browser()
+    base = authorization_base()
+    text = st.text(max_size=300) | st.binary(max_size=200).map(
+        lambda b: Raw("".join(f"%{byte:02x}" for byte in b))
+    )
+    json_text = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=30,
+    ).map(json.dumps)
+    mutated = st.sampled_from(list(base.values()) + [NATIVE_REDIRECT, POST_LOGOUT]).flatmap(
+        lambda valid: st.tuples(st.integers(0, len(valid)), text).map(
+            lambda cut: valid[: cut[0]] + cut[1] + valid[cut[0] :]
+        )
+    )
+
+    @settings(
+        max_examples=250,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.sampled_from(ENDPOINT_FIELDS), text | json_text | mutated)
+    def one(target, value):
+        method, path, name = target
+        start = base if path == "/oauth2/authorize" else {}
+        params = [*((k, v) for k, v in start.items() if k != name), (name, value)]
+        fuzz.send(http, method, path, params)
+
+    one()
+    fuzz.done()
