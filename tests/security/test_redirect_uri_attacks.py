@@ -9,7 +9,7 @@ response_mode=form_post, so that the browser posts the code to the attacker.
 Now a presented redirect_uri is used only if it is, character for character, a registered
 one or (native clients only) a registered loopback one with a port put in; anything else
 gets the error page before sign-in, with no Location. The browser-level check of the
-form_post page is in test_h1_form_post_browser.py.
+form_post page is in test_form_post_browser.py.
 """
 
 from __future__ import annotations
