@@ -81,8 +81,9 @@ def login():
             set_device_cookie(response, result.device_cookie)
             existing = current_session()
             if existing is not None and existing.user_id == result.user.id:
-                reauthenticate(existing, amr=[AMR_PASSWORD], acr=ACR_PASSWORD)
+                handle = reauthenticate(existing, amr=[AMR_PASSWORD], acr=ACR_PASSWORD)
                 db.session.commit()
+                set_session_cookie(response, handle, existing.remember)
                 return response
             if existing is not None:
                 end_sessions([existing.id], reason=REASON_REPLACED)

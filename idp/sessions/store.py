@@ -94,13 +94,21 @@ def touch(sso: SsoSession, now: datetime | None = None) -> bool:
 
 def reauthenticate(
     sso: SsoSession, *, amr: list[str], acr: str, now: datetime | None = None
-) -> None:
-    """The user proved themselves again in the same session: a new auth_time (and maybe acr)."""
+) -> str:
+    """The user proved themselves again in the same session: a new auth_time (and maybe acr).
+
+    Returns a new cookie handle: the old one stops working, so a handle seen before the
+    person signed in again (or stepped up) does not carry the new sign-in (OWASP ASVS 4.0
+    3.2.1). The session, its `sid` and its relying parties stay.
+    """
     now = now or utcnow()
+    handle = secrets.token_urlsafe(32)
+    sso.handle_hash = hash_handle(handle)
     sso.auth_time = now
     sso.last_seen_at = now
     sso.amr = list(dict.fromkeys([*amr]))
     sso.acr = acr
+    return handle
 
 
 def end_session(sso: SsoSession, reason: str, now: datetime | None = None) -> None:
