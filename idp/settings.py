@@ -79,6 +79,15 @@ def check_settings(settings: dict[str, Any]) -> None:
     words = ("auto", "true", "false", "1", "0", "yes", "no", "on", "off")
     if not isinstance(allow, bool) and str(allow).strip().lower() not in words:
         raise SettingsError("IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS must be true, false or auto")
+    for key in (
+        "CLIENT_JWKS_FETCH_SECONDS",
+        "CLIENT_JWKS_REFRESH_SECONDS",
+        "CLIENT_JWKS_MAX_AGE_SECONDS",
+        "CLIENT_JWKS_RETRY_SECONDS",
+    ):
+        value = settings.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise SettingsError(f"IDP_{key} must be a positive number of seconds")
     for key in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM"):
         if not isinstance(settings[key], int) or settings[key] < 1:
             raise SettingsError(f"IDP_{key} must be a positive integer")

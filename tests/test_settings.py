@@ -58,6 +58,8 @@ def test_production_starts_with_safe_settings():
         {"ARGON2_TIME_COST": 0},
         {"ARGON2_MEMORY_KIB": "lots"},
         {"OUTBOUND_ALLOW_PRIVATE_TARGETS": "sometimes"},
+        {"CLIENT_JWKS_FETCH_SECONDS": 0},
+        {"CLIENT_JWKS_RETRY_SECONDS": "soon"},
     ],
 )
 def test_malformed_settings_are_refused(bad):

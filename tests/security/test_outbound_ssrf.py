@@ -13,7 +13,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from h2_peers import Peer, answer, huge_body, huge_headers, redirect
+from h2_peers import (
+    Peer,
+    add_client,
+    answer,
+    assertion_form,
+    huge_body,
+    huge_headers,
+    new_key,
+    redirect,
+)
+from h2_peers import jwks as serve_jwks
 
 # ---------------------------------------------------------------- which addresses
 
@@ -273,3 +283,57 @@ def test_an_allowed_call_goes_to_the_checked_address_with_the_urls_host():
     assert response.address in ("127.0.0.1", "::1")
     [hit] = peer.hits
     assert (hit.method, hit.path, hit.body) == ("POST", "/jwks.json?v=1", b"a=1")
+
+
+# ---------------------------------------------------------------- through the token endpoint
+
+
+def _token(client, key, client_id="attacker"):
+    return client.post("/oauth2/token", data=assertion_form(key, client_id))
+
+
+@pytest.mark.parametrize(
+    "app_config", [{"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}], ids=["loopback-allowed"]
+)
+def test_a_jwks_uri_that_redirects_to_the_metadata_service_is_not_followed(app, client):
+    """The reported attack: a loopback jwks_uri answered 302 to another host's
+    /latest/meta-data/iam/security-credentials/, and the provider followed it. Here the
+    other host even serves the attacker's keys: following the redirect would let the
+    assertion through."""
+    key = new_key()
+    metadata = Peer(serve_jwks([key]))
+    hop = Peer(redirect(metadata.url("/latest/meta-data/iam/security-credentials/")))
+    try:
+        add_client(app, "attacker", jwks_uri=hop.url())
+        response = _token(client, key)
+    finally:
+        hop.stop()
+        metadata.stop()
+    assert response.status_code in (400, 401)
+    assert response.get_json()["error"] == "invalid_client"
+    assert len(hop.hits) == 1
+    assert metadata.connections == 0
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://127.0.0.1:{port}/jwks.json",
+        "http://localhost:{port}/jwks.json",
+        "https://127.0.0.1:{port}/jwks.json",
+        "https://[::ffff:127.0.0.1]:{port}/jwks.json",
+    ],
+)
+def test_a_loopback_jwks_uri_is_refused_when_the_issuer_is_not_on_loopback(app, client, uri):
+    """The issuer is http://idp.test: OUTBOUND_ALLOW_PRIVATE_TARGETS=auto refuses loopback,
+    for https targets too (whose addresses were not checked at all before)."""
+    key = new_key()
+    peer = Peer(serve_jwks([key]))
+    try:
+        add_client(app, "attacker", jwks_uri=uri.format(port=peer.port))
+        response = _token(client, key)
+    finally:
+        peer.stop()
+    assert response.status_code in (400, 401)
+    assert response.get_json()["error"] == "invalid_client"
+    assert peer.connections == 0
