@@ -22,6 +22,7 @@ from h2_peers import (
     huge_headers,
     new_key,
     redirect,
+    tls_certificates,
 )
 from h2_peers import jwks as serve_jwks
 
@@ -283,6 +284,45 @@ def test_an_allowed_call_goes_to_the_checked_address_with_the_urls_host():
     assert response.address in ("127.0.0.1", "::1")
     [hit] = peer.hits
     assert (hit.method, hit.path, hit.body) == ("POST", "/jwks.json?v=1", b"a=1")
+
+
+def test_tls_verifies_the_urls_host_name_on_the_pinned_connection(tmp_path, monkeypatch):
+    """The connection goes to the checked address, yet the certificate is checked against
+    the URL's host name (SNI): a certificate for `localhost` passes for
+    https://localhost/, not for https://127.0.0.1/, and one from an unknown authority never."""
+    from idp import outbound
+    from idp.outbound import TLS, OutboundError, fetch
+
+    ca_file, server = tls_certificates(tmp_path)
+    peer = Peer(answer(200, b"{}"), tls=server)
+    try:
+        # Without the test authority: refused.
+        monkeypatch.setattr(outbound, "_tls_context", None)
+        with pytest.raises(OutboundError) as unknown:
+            fetch(
+                f"https://localhost:{peer.port}/",
+                deadline_seconds=3,
+                max_bytes=10,
+                allow_private=True,
+            )
+        assert unknown.value.reason == TLS
+        # Trusting it (a context made afresh reads SSL_CERT_FILE).
+        monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+        monkeypatch.setattr(outbound, "_tls_context", None)
+        response = fetch(
+            f"https://localhost:{peer.port}/", deadline_seconds=3, max_bytes=10, allow_private=True
+        )
+        assert response.status == 200 and response.address in ("127.0.0.1", "::1")
+        with pytest.raises(OutboundError) as mismatch:
+            fetch(
+                f"https://127.0.0.1:{peer.port}/",
+                deadline_seconds=3,
+                max_bytes=10,
+                allow_private=True,
+            )
+        assert mismatch.value.reason == TLS
+    finally:
+        peer.stop()
 
 
 # ---------------------------------------------------------------- through the token endpoint
