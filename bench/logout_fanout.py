@@ -115,7 +115,7 @@ def settings_env(url: str, base: str, immediate: bool) -> dict[str, str]:
         "IDP_ISSUER": base,
         "IDP_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
         "IDP_LOG_LEVEL": "WARNING",
-        "IDP_LOGOUT_ALLOW_PRIVATE_TARGETS": "true",
+        "IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS": "true",
         "IDP_LOGOUT_DELIVER_IMMEDIATELY": "true" if immediate else "false",
         "IDP_ARGON2_MEMORY_KIB": "1024",
         "IDP_ARGON2_TIME_COST": "1",
@@ -167,7 +167,7 @@ def prepare(env: dict[str, str], urls: list[str]) -> None:
 def _app(env: dict[str, str]):
     from idp import create_app
 
-    keys = ("DATABASE_URL", "ISSUER", "SECRET_KEY", "LOGOUT_ALLOW_PRIVATE_TARGETS")
+    keys = ("DATABASE_URL", "ISSUER", "SECRET_KEY", "OUTBOUND_ALLOW_PRIVATE_TARGETS")
     return create_app({k: env[f"IDP_{k}"] for k in keys} | {"LOG_LEVEL": "WARNING"})
 
 

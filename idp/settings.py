@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = ROOT / "config" / "defaults.toml"
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 ENV_PREFIX = "IDP_"
+# Settings that were renamed: the old name is still read when the new one is not given.
+RENAMED = {"LOGOUT_ALLOW_PRIVATE_TARGETS": "OUTBOUND_ALLOW_PRIVATE_TARGETS"}
 
 
 POSITIVE_INTEGERS = (
@@ -49,12 +51,20 @@ def _parse_env_value(raw: str, default: Any) -> Any:
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     with DEFAULTS_FILE.open("rb") as fh:
         settings: dict[str, Any] = tomllib.load(fh)
+    given: set[str] = set()
     for name, raw in os.environ.items():
         if name.startswith(ENV_PREFIX):
             key = name[len(ENV_PREFIX) :]
             settings[key] = _parse_env_value(raw, settings.get(key))
+            given.add(key)
     if overrides:
         settings.update(overrides)
+        given.update(overrides)
+    for old, new in RENAMED.items():
+        if old in settings:
+            value = settings.pop(old)
+            if new not in given:
+                settings[new] = value
     settings["ISSUER"] = str(settings["ISSUER"]).rstrip("/")
     if not settings.get("DATABASE_URL"):
         instance = ROOT / "instance"
@@ -79,6 +89,19 @@ def check_settings(settings: dict[str, Any]) -> None:
     cache = settings.get("CLIENT_CACHE_SECONDS", 0)
     if isinstance(cache, bool) or not isinstance(cache, int | float) or cache < 0:
         raise SettingsError("IDP_CLIENT_CACHE_SECONDS must be a number of seconds, 0 or more")
+    allow = settings.get("OUTBOUND_ALLOW_PRIVATE_TARGETS", "auto")
+    words = ("auto", "true", "false", "1", "0", "yes", "no", "on", "off")
+    if not isinstance(allow, bool) and str(allow).strip().lower() not in words:
+        raise SettingsError("IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS must be true, false or auto")
+    for key in (
+        "CLIENT_JWKS_FETCH_SECONDS",
+        "CLIENT_JWKS_REFRESH_SECONDS",
+        "CLIENT_JWKS_MAX_AGE_SECONDS",
+        "CLIENT_JWKS_RETRY_SECONDS",
+    ):
+        value = settings.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise SettingsError(f"IDP_{key} must be a positive number of seconds")
     for key in POSITIVE_INTEGERS:
         value = settings[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

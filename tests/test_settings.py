@@ -63,6 +63,9 @@ def test_production_starts_with_safe_settings():
         {"AUDIT_RETENTION_DAYS": -1},
         # An attacker who waits out the longest delay must not find the count reset.
         {"LOGIN_THROTTLE_WINDOW_SECONDS": 900, "LOGIN_THROTTLE_MAX_DELAY_SECONDS": 900},
+        {"OUTBOUND_ALLOW_PRIVATE_TARGETS": "sometimes"},
+        {"CLIENT_JWKS_FETCH_SECONDS": 0},
+        {"CLIENT_JWKS_RETRY_SECONDS": "soon"},
     ],
 )
 def test_malformed_settings_are_refused(bad):
@@ -82,3 +85,20 @@ def test_cli_reports_bad_settings_in_one_line(monkeypatch):
     result = CliRunner().invoke(main, ["keys", "list"])
     assert result.exit_code == 2
     assert "https" in result.output
+
+
+def test_the_old_name_of_the_private_targets_setting_still_works(monkeypatch):
+    """LOGOUT_ALLOW_PRIVATE_TARGETS became OUTBOUND_ALLOW_PRIVATE_TARGETS (every outbound
+    call, not only logout deliveries): the old name is read when the new one is not set."""
+    from idp.outbound import allow_private_targets
+
+    monkeypatch.setenv("IDP_ISSUER", "https://sso.haugiang.gov.vn")
+    assert allow_private_targets(load_settings()) is False  # auto
+    monkeypatch.setenv("IDP_LOGOUT_ALLOW_PRIVATE_TARGETS", "true")
+    settings = load_settings()
+    assert allow_private_targets(settings) is True
+    assert "LOGOUT_ALLOW_PRIVATE_TARGETS" not in settings
+    monkeypatch.setenv("IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS", "false")
+    assert allow_private_targets(load_settings()) is False
+    monkeypatch.delenv("IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS")
+    assert allow_private_targets(load_settings({"LOGOUT_ALLOW_PRIVATE_TARGETS": False})) is False

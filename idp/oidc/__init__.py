@@ -7,6 +7,7 @@ def init_app(app: Flask) -> None:
     """Endpoints, grants and commands are registered here."""
     from idp.oidc import (  # noqa: F401
         cli,
+        client_keys,
         clients_cli,
         logout,
         registration,
@@ -14,8 +15,12 @@ def init_app(app: Flask) -> None:
         token_models,
         views,
     )
+    from idp.sessions import worker
 
     server.create_server(app)
+    worker.add_periodic(
+        app, "refresh client keys", client_keys.REFRESH_CHECK_SECONDS, client_keys.refresh_stale
+    )
     views.init_app(app)
     registration.init_registration(app)
     logout.init_app(app)

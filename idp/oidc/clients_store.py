@@ -5,12 +5,14 @@ The few functions the client registry needs; nothing else in the registry touche
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from idp.extensions import db
-from idp.oidc.models import Client, InitialAccessToken
+from idp.oidc.models import Client, ClientJwks, InitialAccessToken
 
 
 def find_client(client_id: str) -> Client | None:
@@ -103,3 +105,92 @@ def delete_spent_initial_access_tokens(now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+# ---- keys at clients' jwks_uri (idp.oidc.client_keys)
+#
+# The turn to fetch and its outcome are written in short transactions of their own, on a
+# connection of their own and committed at once: other processes must see them while the
+# request that fetched is still running, and the request's own transaction stays as it is.
+
+_JWKS = ClientJwks.__table__
+
+
+def find_client_jwks(client_id: str) -> ClientJwks | None:
+    return db.session.get(ClientJwks, client_id, populate_existing=True)
+
+
+def claim_jwks_fetch(client_id: str, jwks_uri: str, now: datetime, hold: timedelta) -> bool:
+    """Take the turn to fetch the client's jwks_uri: True for one caller at a time, and only
+    when the row's next_fetch_at has come (or the client registered another jwks_uri, whose
+    keys start afresh). The turn lasts `hold`; the outcome sets the next one."""
+    with db.engine.begin() as conn:
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_JWKS)
+        conn.execute(
+            insert.values(
+                client_id=client_id, jwks_uri=jwks_uri, next_fetch_at=now, failures=0
+            ).on_conflict_do_nothing(index_elements=["client_id"])
+        )
+        conn.execute(
+            sa.update(_JWKS)
+            .where(_JWKS.c.client_id == client_id, _JWKS.c.jwks_uri != jwks_uri)
+            .values(jwks_uri=jwks_uri, jwks=None, fetched_at=None, failures=0, next_fetch_at=now)
+        )
+        taken = conn.execute(
+            sa.update(_JWKS)
+            .where(_JWKS.c.client_id == client_id, _JWKS.c.next_fetch_at <= now)
+            .values(next_fetch_at=now + hold)
+        )
+        return taken.rowcount == 1
+
+
+def record_jwks_fetched(
+    client_id: str, jwks_uri: str, jwks: dict[str, Any], now: datetime, next_fetch_at: datetime
+) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(_JWKS)
+            .where(_JWKS.c.client_id == client_id, _JWKS.c.jwks_uri == jwks_uri)
+            .values(
+                jwks=jwks,
+                fetched_at=now,
+                failures=0,
+                last_error=None,
+                next_fetch_at=next_fetch_at,
+            )
+        )
+
+
+def record_jwks_failure(client_id: str, jwks_uri: str, error: str, next_fetch_at: Any) -> None:
+    """One more failure; `next_fetch_at(failures)` says when to try again after that many."""
+    with db.engine.begin() as conn:
+        failures = conn.execute(
+            sa.select(_JWKS.c.failures).where(
+                _JWKS.c.client_id == client_id, _JWKS.c.jwks_uri == jwks_uri
+            )
+        ).scalar()
+        if failures is None:
+            return
+        conn.execute(
+            sa.update(_JWKS)
+            .where(_JWKS.c.client_id == client_id, _JWKS.c.jwks_uri == jwks_uri)
+            .values(
+                failures=failures + 1,
+                last_error=error[:200],
+                next_fetch_at=next_fetch_at(failures + 1),
+            )
+        )
+
+
+def jwks_clients() -> list[tuple[str, dict[str, Any], str | None, datetime | None]]:
+    """Every active client: (client_id, metadata, jwks_uri and fetched_at of its stored
+    keys or None), plain values, for the refresh in `idp worker`."""
+    rows = db.session.execute(
+        sa.select(
+            Client.client_id, Client.client_metadata, ClientJwks.jwks_uri, ClientJwks.fetched_at
+        )
+        .outerjoin(ClientJwks, ClientJwks.client_id == Client.client_id)
+        .where(Client.active.is_(True))
+        .order_by(Client.client_id)
+    ).all()
+    return [(cid, meta or {}, uri, fetched_at) for cid, meta, uri, fetched_at in rows]

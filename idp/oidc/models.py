@@ -184,3 +184,30 @@ class InitialAccessToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(255), default="")
     note: Mapped[str] = mapped_column(sa.String(255), default="")
+
+
+class ClientJwks(db.Model):
+    """The public keys at a private_key_jwt client's `jwks_uri`, as last fetched.
+
+    Kept in the database so that every web process and `idp worker` share one copy
+    (idp.oidc.client_keys): the worker refreshes it, requests read it. `next_fetch_at`
+    is the earliest time anyone may fetch the jwks_uri again; taking that turn is one
+    conditional UPDATE, so all processes together fetch it at most once per interval.
+    """
+
+    __tablename__ = "oauth_client_jwks"
+
+    client_id: Mapped[str] = mapped_column(
+        sa.String(128),
+        sa.ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    # The URI the keys came from: keys of a URI the client no longer has are not used.
+    jwks_uri: Mapped[str] = mapped_column(sa.Text)
+    # The JWK set, public members only; NULL until a fetch has succeeded.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_fetch_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Failed fetches in a row (the retry interval doubles with each); 0 after a success.
+    failures: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(200))

@@ -52,10 +52,6 @@ def check_logout_settings(config: dict) -> None:
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise SettingsError(f"IDP_{key} must be a positive number")
-    allow = config.get("LOGOUT_ALLOW_PRIVATE_TARGETS")
-    words = ("auto", "true", "false", "1", "0", "yes", "no", "on", "off")
-    if not isinstance(allow, bool) and str(allow).strip().lower() not in words:
-        raise SettingsError("IDP_LOGOUT_ALLOW_PRIVATE_TARGETS must be true, false or auto")
 
 
 def init_app(app: Flask) -> None:

@@ -48,7 +48,8 @@ def _user(identifier: str):
 )
 @with_appcontext
 def worker_command(once: bool, concurrency: int, interval: float | None) -> None:
-    """Deliver back-channel logout tokens from the outbox until SIGTERM or SIGINT.
+    """Deliver back-channel logout tokens from the outbox until SIGTERM or SIGINT, and run
+    the periodic jobs (refreshing the keys at private_key_jwt clients' jwks_uri).
 
     Run one or more next to the web server (`make run` starts one). Safe to run several
     at once, on any host sharing the database.

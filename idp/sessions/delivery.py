@@ -5,31 +5,29 @@ For each claimed outbox row a logout token is minted (fresh iat, exp, jti) and P
 (2.8); anything else, a 400 with an error included, is a failed attempt that is retried
 later: a relying party with a stale JWKS cache rejects our token until it refreshes it.
 
-Outgoing calls are bounded: a connect timeout, a total timeout per call, no redirects
-followed, and the target's resolved addresses are checked before connecting; the
-connection goes to the checked address (no second DNS lookup to be rebound).
+The call goes through idp.outbound: the target's addresses checked before connecting and
+the connection pinned to them, no redirects followed, LOGOUT_TIMEOUT_SECONDS for the whole
+exchange (a relying party that trickles its answer is cut off there, and the attempt
+counts as failed), LOGOUT_CONNECT_TIMEOUT_SECONDS for each connection attempt.
 """
 
 from __future__ import annotations
 
-import http.client
-import ipaddress
 import json
 import logging
 import secrets
-import socket
-import ssl
 import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context, has_request_context
 
+from idp import outbound
 from idp.extensions import utcnow
 from idp.keys.ring import KeyRingError, sign_jwt
 from idp.sessions import outbox
@@ -39,11 +37,10 @@ log = logging.getLogger("idp.sessions.delivery")
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TYP = "logout+jwt"
 USER_AGENT = "idp-backchannel-logout/1"
-# Bytes of a relying party's error answer read (for its `error` code); the rest is ignored.
+# Bytes of a relying party's answer read (for the `error` of a 400); the rest is ignored.
 RESPONSE_READ_LIMIT = 4096
 # A claim's lease covers its slowest possible deliveries with this margin.
 LEASE_MARGIN_SECONDS = 30
-DEVELOPMENT_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 # ---------------------------------------------------------------- settings
@@ -66,7 +63,7 @@ class DeliverySettings:
             token_ttl=int(config["LOGOUT_TOKEN_TTL_SECONDS"]),
             connect_timeout=float(config["LOGOUT_CONNECT_TIMEOUT_SECONDS"]),
             total_timeout=float(config["LOGOUT_TIMEOUT_SECONDS"]),
-            allow_private=allow_private_targets(config),
+            allow_private=outbound.allow_private_targets(config),
             first_delay=float(config["LOGOUT_RETRY_FIRST_DELAY_SECONDS"]),
             max_delay=float(config["LOGOUT_RETRY_MAX_DELAY_SECONDS"]),
         )
@@ -74,19 +71,6 @@ class DeliverySettings:
     def lease_seconds(self, rows: int) -> float:
         """Long enough to deliver `rows` one after the other, each as slow as allowed."""
         return self.total_timeout * max(rows, 1) + LEASE_MARGIN_SECONDS
-
-
-def allow_private_targets(config: Any) -> bool:
-    """LOGOUT_ALLOW_PRIVATE_TARGETS: true/false, or "auto" (true when the issuer is local)."""
-    value = config.get("LOGOUT_ALLOW_PRIVATE_TARGETS", "auto")
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    return (urlsplit(config["ISSUER"]).hostname or "") in DEVELOPMENT_HOSTS
 
 
 # ---------------------------------------------------------------- one HTTP call
@@ -99,44 +83,6 @@ class Outcome:
     permanent: bool = False
     http_status: int | None = None
     error: str | None = None
-
-
-class _PinnedConnection(http.client.HTTPConnection):
-    """HTTP to an address checked beforehand, with the URL's host in the Host header."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _PinnedTLSConnection(http.client.HTTPSConnection):
-    """HTTPS to a checked address; the certificate is verified for the URL's host."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        self.tls = ssl.create_default_context()
-        super().__init__(host, port, timeout=timeout, context=self.tls)
-        self.address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
-
-
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _error_code(body: bytes) -> str:
@@ -157,75 +103,28 @@ def post_logout_token(
     total_timeout: float,
 ) -> Outcome:
     """POST the token to the relying party; never raises, never follows a redirect."""
-    parts = urlsplit(uri)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return Outcome(False, permanent=True, error="the URI has an invalid port")
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or not host:
-        return Outcome(False, permanent=True, error="the URI is not an http(s) URL")
-    deadline = time.monotonic() + total_timeout
-    try:
-        addresses = _resolve(host, port)
-    except (OSError, UnicodeError):
-        return Outcome(False, error=f"cannot resolve {host}")
-    if not allow_private:
-        refused = [a for a in addresses if not is_public_address(a)]
-        if refused:
-            return Outcome(
-                False,
-                permanent=True,
-                error=f"{host} is a non-public address ({refused[0]}) and "
-                "LOGOUT_ALLOW_PRIVATE_TARGETS is off",
-            )
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    body = urlencode({"logout_token": token}).encode()
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-        "Connection": "close",
-    }
-    error = "no address to connect to"
-    for address in addresses:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return Outcome(False, error=f"{host} did not answer within {total_timeout:g} s")
-        kind = _PinnedTLSConnection if parts.scheme == "https" else _PinnedConnection
-        conn = kind(host, port, address, min(connect_timeout, remaining))
-        try:
-            conn.connect()
-        except TimeoutError:
-            error = f"connection to {host} timed out"
-            conn.close()
-            continue
-        except ssl.SSLError as exc:
-            conn.close()
-            return Outcome(False, error=f"TLS error with {host}: {exc.reason or 'handshake'}")
-        except OSError as exc:
-            error = f"cannot connect to {host}: {exc.strerror or type(exc).__name__}"
-            conn.close()
-            continue
-        try:
-            assert conn.sock is not None
-            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            status = response.status
-            answer = response.read(RESPONSE_READ_LIMIT)
-        except TimeoutError:
-            return Outcome(False, error=f"{host} did not answer within {total_timeout:g} s")
-        except (OSError, http.client.HTTPException) as exc:
-            return Outcome(False, error=f"{host} broke the connection ({type(exc).__name__})")
-        finally:
-            conn.close()
-        if status in (200, 204):
-            return Outcome(True, http_status=status)
-        code = _error_code(answer) if status == 400 else ""
-        note = " (redirects are not followed)" if 300 <= status < 400 else ""
-        return Outcome(False, http_status=status, error=f"HTTP {status} {code}{note}".strip())
-    return Outcome(False, error=error)
+        answer = outbound.fetch(
+            uri,
+            method="POST",
+            body=urlencode({"logout_token": token}).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            deadline_seconds=total_timeout,
+            connect_timeout_seconds=connect_timeout,
+            max_bytes=RESPONSE_READ_LIMIT,
+            truncate=True,
+            allow_private=allow_private,
+        )
+    except outbound.OutboundError as exc:
+        return Outcome(False, permanent=exc.permanent, http_status=exc.status, error=exc.message)
+    if answer.status in (200, 204):
+        return Outcome(True, http_status=answer.status)
+    code = _error_code(answer.body) if answer.status == 400 else ""
+    return Outcome(False, http_status=answer.status, error=f"HTTP {answer.status} {code}".strip())
 
 
 # ---------------------------------------------------------------- logout tokens

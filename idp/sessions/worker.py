@@ -1,4 +1,6 @@
-"""`idp worker`: delivers the back-channel logout outbox until told to stop.
+"""`idp worker`: delivers the back-channel logout outbox until told to stop, and runs the
+periodic jobs other packages register (`add_periodic`; the protocol's: refreshing client
+keys at their jwks_uri) on a thread of their own.
 
 Up to `concurrency` relying-party calls are in flight (each bounded by
 LOGOUT_TIMEOUT_SECONDS); as each finishes its outcome is stored and the next due row is
@@ -15,11 +17,12 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import Flask, current_app
 
 from idp.extensions import utcnow
 from idp.sessions import delivery, outbox
@@ -30,6 +33,42 @@ log = logging.getLogger("idp.sessions.worker")
 CLEANUP_INTERVAL_SECONDS = 600
 # Outcomes are written together, at most this long after the first of them came in.
 FLUSH_SECONDS = 0.05
+# On stop, how long the worker waits for a periodic job in progress.
+PERIODIC_JOIN_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    every_seconds: float
+    job: Callable[[], object]
+
+
+_PERIODIC_KEY = "idp.worker.periodic"
+
+
+def add_periodic(app: Flask, name: str, every_seconds: float, job: Callable[[], object]) -> None:
+    """Have `idp worker` call `job()` (in an app context) every `every_seconds`: how a
+    higher package (idp.oidc) gets work done outside requests without this one knowing it."""
+    app.extensions.setdefault(_PERIODIC_KEY, []).append(Periodic(name, every_seconds, job))
+
+
+def _run_periodic(app: Flask, job: Periodic) -> None:
+    with app.app_context():
+        try:
+            job.job()
+        except Exception:  # the next round tries again
+            log.exception("periodic job %r failed", job.name)
+
+
+def _periodic_loop(app: Flask, jobs: list[Periodic], stop: threading.Event) -> None:
+    due = dict.fromkeys(range(len(jobs)), 0.0)
+    while not stop.is_set():
+        for index, job in enumerate(jobs):
+            if time.monotonic() >= due[index]:
+                _run_periodic(app, job)
+                due[index] = time.monotonic() + job.every_seconds
+        stop.wait(max(min(due.values()) - time.monotonic(), 0.05))
 
 
 @dataclass
@@ -88,6 +127,17 @@ def run(
     """
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else current_app.config["WORKER_POLL_SECONDS"]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    jobs: list[Periodic] = list(app.extensions.get(_PERIODIC_KEY, []))
+    periodic = None
+    if once:
+        for job in jobs:
+            _run_periodic(app, job)
+    elif jobs:
+        periodic = threading.Thread(
+            target=_periodic_loop, args=(app, jobs, stop), name="worker-periodic", daemon=True
+        )
+        periodic.start()
     loop = _Loop(delivery.DeliverySettings.from_config(current_app.config), concurrency)
     started = now or utcnow()
     last_cleanup = 0.0
@@ -122,6 +172,9 @@ def run(
             loop.collect(next_look if looking else math.inf)
             if loop.flush_due():
                 loop.flush(clock)
+    if periodic is not None:
+        # A job in progress ends within its own deadlines; the thread is a daemon anyway.
+        periodic.join(PERIODIC_JOIN_SECONDS)
     return loop.stats
 
 

@@ -20,7 +20,7 @@ POST_LOGOUT = "https://rp.example/logged-out"
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 # Logout tests decide themselves when deliveries run (worker) and where they may go.
-LOGOUT_TEST_CONFIG = {"LOGOUT_ALLOW_PRIVATE_TARGETS": True, "LOGOUT_DELIVER_IMMEDIATELY": False}
+LOGOUT_TEST_CONFIG = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True, "LOGOUT_DELIVER_IMMEDIATELY": False}
 
 
 def set_metadata(app, client_id: str, **metadata: Any) -> None:

@@ -204,12 +204,12 @@ def test_retries_grow_and_stop_after_the_retry_period(app, rp, backchannel):
 
 
 def test_private_addresses_are_refused_when_the_setting_is_off(app, rp, backchannel):
-    app.config["LOGOUT_ALLOW_PRIVATE_TARGETS"] = False
+    app.config["OUTBOUND_ALLOW_PRIVATE_TARGETS"] = False
     rp.tokens()
     rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
     assert run_worker(app) == ["failed"]
     [row] = deliveries(app)
-    assert "LOGOUT_ALLOW_PRIVATE_TARGETS" in row["last_error"]
+    assert "OUTBOUND_ALLOW_PRIVATE_TARGETS" in row["last_error"]
     assert "127.0.0.1" in row["last_error"]
     assert backchannel.received == []
 

@@ -22,6 +22,13 @@ REGISTER = "/oauth2/register"
 
 
 @pytest.fixture
+def app_config():
+    # A client's jwks_uri served on 127.0.0.1, which the provider (issuer http://idp.test)
+    # may call only with this.
+    return {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
+
+
+@pytest.fixture
 def iat(app):
     with app.app_context():
         return initial_access.create_token(uses=5, actor="test").token

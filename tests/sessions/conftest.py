@@ -11,7 +11,7 @@ from session_flow import REDIRECT_URI
 @pytest.fixture
 def app_config():
     # Deliveries run when a test says so (the worker), and may go to 127.0.0.1.
-    return {"LOGOUT_ALLOW_PRIVATE_TARGETS": True, "LOGOUT_DELIVER_IMMEDIATELY": False}
+    return {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True, "LOGOUT_DELIVER_IMMEDIATELY": False}
 
 
 @pytest.fixture

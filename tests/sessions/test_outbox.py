@@ -138,9 +138,9 @@ def test_finished_rows_are_removed_after_the_keep_period(app, make_rp, receiver)
     ],
 )
 def test_private_targets_setting(issuer, value, expected):
-    from idp.sessions.delivery import allow_private_targets
+    from idp.outbound import allow_private_targets
 
-    config = {"ISSUER": issuer, "LOGOUT_ALLOW_PRIVATE_TARGETS": value}
+    config = {"ISSUER": issuer, "OUTBOUND_ALLOW_PRIVATE_TARGETS": value}
     assert allow_private_targets(config) is expected
 
 
@@ -164,7 +164,7 @@ def test_private_targets_setting(issuer, value, expected):
     ],
 )
 def test_which_addresses_are_public(address, public):
-    from idp.sessions.delivery import is_public_address
+    from idp.outbound import is_public_address
 
     assert is_public_address(address) is public
 

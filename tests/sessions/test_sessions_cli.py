@@ -134,7 +134,7 @@ def test_worker_process_delivers_and_stops_on_sigterm(
         "IDP_DATABASE_URL": database_url,
         "IDP_ISSUER": app.config["ISSUER"],
         "IDP_SECRET_KEY": app.config["SECRET_KEY"],
-        "IDP_LOGOUT_ALLOW_PRIVATE_TARGETS": "true",
+        "IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS": "true",
         "IDP_WORKER_POLL_SECONDS": "0.1",
         "IDP_LOG_FORMAT": "text",
     }

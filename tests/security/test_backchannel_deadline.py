@@ -1,0 +1,142 @@
+"""The back-channel logout deadline holds for the whole call (issue 8, finding 7).
+
+The reported attack: a relying party that answered `200` at once and then trickled its
+body held one delivery for 26 s with LOGOUT_TIMEOUT_SECONDS=5, because the timeout
+applied to each read; the row was then marked delivered. Deliveries now go through
+idp.outbound, whose deadline covers the whole exchange: the call is cut at
+LOGOUT_TIMEOUT_SECONDS and the attempt counts as failed, to be retried.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from h2_peers import Peer, trickle, trickle_body
+
+REDIRECT_URI = "https://rp.example/callback"
+TIMEOUT_SECONDS = 2
+
+
+@pytest.fixture
+def app_config():
+    return {
+        "OUTBOUND_ALLOW_PRIVATE_TARGETS": True,
+        "LOGOUT_DELIVER_IMMEDIATELY": False,
+        "LOGOUT_TIMEOUT_SECONDS": TIMEOUT_SECONDS,
+    }
+
+
+@pytest.fixture
+def stopping():
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def _register(app, uri: str) -> None:
+    from idp.extensions import db
+    from idp.oidc.models import Client
+
+    with app.app_context():
+        db.session.add(
+            Client(
+                client_id="webmail",
+                client_metadata={
+                    "client_name": "webmail",
+                    "redirect_uris": [REDIRECT_URI],
+                    "grant_types": ["authorization_code"],
+                    "response_types": ["code"],
+                    "token_endpoint_auth_method": "none",
+                    "scope": "openid",
+                    "backchannel_logout_uri": uri,
+                },
+                first_party=True,
+            )
+        )
+        db.session.commit()
+
+
+def _sign_in_and_out(client, auth) -> None:
+    """Sign in, open the relying party (it is recorded with the session), sign out."""
+    from urllib.parse import urlencode
+
+    assert auth.login().status_code == 302
+    params = {
+        "response_type": "code",
+        "client_id": "webmail",
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    }
+    assert client.get("/oauth2/authorize?" + urlencode(params)).status_code == 302
+    assert auth.logout().status_code in (200, 302)
+
+
+def _rows(app):
+    from idp.sessions import outbox
+
+    with app.app_context():
+        return outbox.list_deliveries(limit=10)
+
+
+@pytest.mark.parametrize("behaviour", [trickle_body, trickle], ids=["body", "status-line"])
+def test_a_trickling_relying_party_is_cut_at_the_deadline_and_retried(
+    app, client, auth, make_user, stopping, behaviour
+):
+    from idp.sessions import worker
+
+    peer = Peer(behaviour(stopping, every=0.5))
+    try:
+        make_user()
+        _register(app, peer.url("/backchannel-logout"))
+        _sign_in_and_out(client, auth)
+        started = time.monotonic()
+        with app.app_context():
+            stats = worker.run(once=True)
+        took = time.monotonic() - started
+    finally:
+        stopping.set()
+        peer.stop()
+    assert took < TIMEOUT_SECONDS + 1.5, took
+    assert stats.statuses == {"pending": 1}
+    [row] = _rows(app)
+    assert row.status == "pending" and row.attempts == 1 and row.next_attempt_at is not None
+    assert row.last_error == f"127.0.0.1 did not answer within {TIMEOUT_SECONDS} s"
+    assert len(peer.hits) == 1  # the token did reach it: only the answer never ended
+
+
+def test_sessions_revoke_sends_at_once_within_the_deadline_too(
+    app, client, auth, make_user, runner, stopping
+):
+    """`idp sessions revoke` delivers from the command itself: the same deadline."""
+    peer = Peer(trickle_body(stopping, every=0.5))
+    try:
+        make_user()
+        _register(app, peer.url("/backchannel-logout"))
+        assert auth.login().status_code == 302
+        from urllib.parse import urlencode
+
+        params = {
+            "response_type": "code",
+            "client_id": "webmail",
+            "redirect_uri": REDIRECT_URI,
+            "scope": "openid",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        }
+        assert client.get("/oauth2/authorize?" + urlencode(params)).status_code == 302
+        started = time.monotonic()
+        result = runner.invoke(
+            args=["sessions", "revoke", "--user", "nguyen.van.an@haugiang.gov.vn"]
+        )
+        took = time.monotonic() - started
+    finally:
+        stopping.set()
+        peer.stop()
+    assert result.exit_code == 0, result.output
+    assert took < TIMEOUT_SECONDS + 1.5, took
+    [row] = _rows(app)
+    assert row.status == "pending" and row.attempts == 1
