@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from h2_peers import Peer, trickle, trickle_body
+from hostile_peers import Peer, trickle, trickle_body
 
 REDIRECT_URI = "https://rp.example/callback"
 TIMEOUT_SECONDS = 2

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from h2_peers import (
+from hostile_peers import (
     SECRET,
     Peer,
     PooledServer,
@@ -27,7 +27,7 @@ from h2_peers import (
     new_key,
     trickle,
 )
-from h2_peers import jwks as serve_jwks
+from hostile_peers import jwks as serve_jwks
 
 # The provider may call 127.0.0.1 (where the tests' relying parties live).
 LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}

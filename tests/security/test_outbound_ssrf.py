@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from h2_peers import (
+from hostile_peers import (
     Peer,
     add_client,
     answer,
@@ -24,7 +24,7 @@ from h2_peers import (
     redirect,
     tls_certificates,
 )
-from h2_peers import jwks as serve_jwks
+from hostile_peers import jwks as serve_jwks
 
 # ---------------------------------------------------------------- which addresses
 
