@@ -11,6 +11,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -39,6 +40,12 @@ babel = Babel()
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_for(dialect: str, target):
+    """An INSERT for this database that takes ON CONFLICT clauses: PostgreSQL's or SQLite's,
+    which offer the same on_conflict_do_nothing and on_conflict_do_update."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -29,9 +29,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
-from idp.extensions import db
+from idp.extensions import db, insert_for
 from idp.sessions.models import LoginThrottle
 
 # The address limit allows a whole office behind one NAT: this many times the account's.
@@ -107,10 +106,8 @@ def _locked_row(key: str, now: datetime) -> LoginThrottle:
     INSERT .. ON CONFLICT DO NOTHING then SELECT .. FOR UPDATE: two failures arriving at once
     for the same key neither collide on the primary key nor lose an increment.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     db.session.execute(
-        insert(LoginThrottle)
+        insert_for(db.session.get_bind().dialect.name, LoginThrottle)
         .values(key=key, failures=0, window_start=now, last_failure_at=now, refused=0)
         .on_conflict_do_nothing(index_elements=["key"])
     )

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from idp.extensions import db
+from idp.extensions import db, insert_for
 from idp.oidc.models import Client, ClientJwks, InitialAccessToken
 
 
@@ -125,7 +124,7 @@ def claim_jwks_fetch(client_id: str, jwks_uri: str, now: datetime, hold: timedel
     when the row's next_fetch_at has come (or the client registered another jwks_uri, whose
     keys start afresh). The turn lasts `hold`; the outcome sets the next one."""
     with db.engine.begin() as conn:
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(_JWKS)
+        insert = insert_for(conn.dialect.name, _JWKS)
         conn.execute(
             insert.values(
                 client_id=client_id, jwks_uri=jwks_uri, next_fetch_at=now, failures=0

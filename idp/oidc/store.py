@@ -15,11 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from idp.directory.models import USER_ACTIVE, Unit, User
-from idp.extensions import db, utcnow
+from idp.extensions import db, insert_for, utcnow
 from idp.oidc import records
 from idp.oidc.models import Client, hash_secret
 from idp.oidc.records import (
@@ -54,8 +53,7 @@ def new_secret() -> str:
 
 
 def _insert(model: Any):
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return insert_for(db.session.get_bind().dialect.name, model)
 
 
 @contextmanager
@@ -444,10 +442,27 @@ def save_consent(
     user_id: int, client_id: str, scopes: list[str], claims: list[str], now: datetime
 ) -> Consent:
     """Remember the scopes and claims (added to any given before)."""
-    consent = find_consent(user_id, client_id)
-    if consent is None:
-        consent = Consent(user_id=user_id, client_id=client_id, scope="", claims="", created_at=now)
-        db.session.add(consent)
+    # INSERT .. ON CONFLICT DO NOTHING, then the row locked: two first consents of the same
+    # person to the same client at once (two tabs) neither collide on the unique constraint
+    # nor lose each other's scopes.
+    db.session.execute(
+        _insert(Consent)
+        .values(
+            user_id=user_id,
+            client_id=client_id,
+            scope="",
+            claims="",
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "client_id"])
+    )
+    consent = db.session.execute(
+        sa.select(Consent)
+        .where(Consent.user_id == user_id, Consent.client_id == client_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
     consent.scope = " ".join(dict.fromkeys([*consent.scope.split(), *scopes]))
     consent.claims = " ".join(dict.fromkeys([*(consent.claims or "").split(), *claims]))
     consent.updated_at = now
@@ -516,9 +531,7 @@ def record_session_client(sso_session_id: int, client_id: str, now: datetime) ->
     dialect = conn.dialect.name
     statement = _UPSERT_SESSION_CLIENT.get(dialect)
     if statement is None:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-            SessionClient.__table__
-        )
+        insert = insert_for(dialect, SessionClient.__table__)
         statement = insert.on_conflict_do_update(
             index_elements=["sso_session_id", "client_id"],
             set_={"last_at": insert.excluded.last_at},
