@@ -9,10 +9,11 @@ SETSID := $(shell command -v setsid 2>/dev/null)
 
 .PHONY: run test lint demo migrate seed bench clean translations
 
-$(STAMP): pyproject.toml
+# The provider and, beside it, the demo (demo/: `idp demo ...`), both editable.
+$(STAMP): pyproject.toml demo/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -e ./demo
 	touch $(STAMP)
 
 migrate: $(STAMP)
@@ -36,7 +37,7 @@ run: seed
 
 ## make test: install and run the whole test suite (and the linter)
 test: $(STAMP)
-	$(BIN)/ruff check idp tests bench
+	$(BIN)/ruff check idp demo tests bench
 	$(BIN)/python -m pytest
 
 ## make translations: re-extract the Vietnamese source strings, update and compile the English catalogue
@@ -49,8 +50,8 @@ translations: $(STAMP)
 	$(BIN)/pybabel compile -d idp/translations -D messages --statistics
 
 lint: $(STAMP)
-	$(BIN)/ruff check idp tests bench
-	$(BIN)/ruff format --check idp tests bench
+	$(BIN)/ruff check idp demo tests bench
+	$(BIN)/ruff format --check idp demo tests bench
 
 demo: seed
 	$(BIN)/idp demo run --host $(HOST)

@@ -1,5 +1,6 @@
-"""WSGI entry point: `app` for granian, gunicorn or any WSGI server."""
+"""WSGI entry point of a checkout: `wsgi:app` for granian, gunicorn or any WSGI server started
+in this folder. The installed package's own is `idp.wsgi:app` (what `idp serve` uses)."""
 
-from idp import create_app
+from idp.wsgi import app
 
-app = create_app()
+__all__ = ["app"]

@@ -8,7 +8,7 @@ and the argon2id hash of a sign-in about 16 ms. This measures the same things he
 - a bare Flask app answering `{"ok": true}`, served by exactly the command of `idp serve`
   (idp.cli.server_command) and driven by wrk like the scenarios of bench.run;
 - one RS256 and one ES256 signature (the `cryptography` keys the provider signs with);
-- one argon2id verification at the provider's default parameters (config/defaults.toml).
+- one argon2id verification at the provider's default parameters (idp/defaults.toml).
 
     python -m bench.calibrate --duration 10
 
@@ -90,7 +90,7 @@ def signatures() -> tuple[float, float]:
 def argon2id() -> tuple[float, str]:
     from argon2 import PasswordHasher, Type
 
-    defaults = tomllib.loads((ROOT / "config" / "defaults.toml").read_text())
+    defaults = tomllib.loads((ROOT / "idp" / "defaults.toml").read_text())
     memory, time_cost, parallelism = (
         defaults["ARGON2_MEMORY_KIB"],
         defaults["ARGON2_TIME_COST"],

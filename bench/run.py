@@ -257,7 +257,7 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
     server_log = (workdir / "server.log").open("wb")
     if args.server_command:
         # Another server configuration to compare (docs/performance.md), e.g.
-        # "granian --interface wsgi --port {port} --workers {workers} --no-ws wsgi:app".
+        # "granian --interface wsgi --port {port} --workers {workers} --no-ws idp.wsgi:app".
         command = [
             sys.executable,
             "-m",

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from idp.settings import ROOT, check_settings, load_settings
+from idp.settings import check_settings, load_settings, package_path
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -14,7 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     check_settings(settings)
 
-    app = Flask(__name__, instance_path=str(ROOT / "instance"), instance_relative_config=False)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
@@ -46,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     http.init_app(app)
     extensions.db.init_app(app)
     extensions.sqlite_synchronous(app)
-    extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "migrations"))
+    extensions.migrate.init_app(app, extensions.db, directory=str(package_path("migrations")))
     extensions.csrf.init_app(app)
     i18n.init_app(app)
     security.init_app(app)

@@ -68,7 +68,7 @@ def server_command(
     host: str,
     port: int,
     workers: int,
-    target: str = "wsgi:app",
+    target: str = "idp.wsgi:app",
     access_log: bool = True,
 ) -> list[str]:
     """The command line of the production WSGI server serving `target` (module:attribute).
@@ -129,10 +129,8 @@ def server_command(
 )
 def serve_command(host: str, port: int, workers: int, server: str) -> None:
     """Serve the provider with the production WSGI server."""
+    # The target is a module of the installed package: it is found from any directory.
     args = server_command(server, host, port, workers)
-    from idp.settings import ROOT
-
-    os.chdir(ROOT)
     os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
 
 

@@ -111,11 +111,11 @@ def local_iso(value: datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from idp.settings import ROOT
+    from idp.settings import package_path
 
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "idp" / "translations")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(package_path("translations"))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["localiso"] = local_iso

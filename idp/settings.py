@@ -1,4 +1,5 @@
-"""Settings: defaults from config/defaults.toml, overridden by IDP_* environment variables.
+"""Settings: defaults from idp/defaults.toml (package data), overridden by IDP_* environment
+variables.
 
 `load_settings()` returns a plain dict of upper-case keys; `check_settings()` fails fast
 with a one-line reason when a production deployment is misconfigured.
@@ -9,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS_FILE = ROOT / "config" / "defaults.toml"
+DEFAULTS_FILE = "defaults.toml"
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 ENV_PREFIX = "IDP_"
 # Settings that were renamed: the old name is still read when the new one is not given.
@@ -39,6 +40,14 @@ class SettingsError(Exception):
     """A setting has a value the provider cannot run with."""
 
 
+def package_path(*parts: str) -> Path:
+    """A file or folder shipped inside the `idp` package, as a path on disk.
+
+    Alembic and Flask-Babel read folders by path; the package is installed as files (from
+    a wheel, or editable from a checkout), never imported from a zip archive."""
+    return Path(str(files("idp").joinpath(*parts)))
+
+
 def _parse_env_value(raw: str, default: Any) -> Any:
     if isinstance(default, str):
         return raw
@@ -49,7 +58,7 @@ def _parse_env_value(raw: str, default: Any) -> Any:
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    with DEFAULTS_FILE.open("rb") as fh:
+    with files("idp").joinpath(DEFAULTS_FILE).open("rb") as fh:
         settings: dict[str, Any] = tomllib.load(fh)
     given: set[str] = set()
     for name, raw in os.environ.items():
@@ -66,9 +75,11 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             if new not in given:
                 settings[new] = value
     settings["ISSUER"] = str(settings["ISSUER"]).rstrip("/")
+    # Relative to the directory the provider is started from, as any path an operator gives.
+    instance = Path(os.path.abspath(settings["INSTANCE_PATH"]))
+    settings["INSTANCE_PATH"] = str(instance)
     if not settings.get("DATABASE_URL"):
-        instance = ROOT / "instance"
-        instance.mkdir(exist_ok=True)
+        instance.mkdir(parents=True, exist_ok=True)
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'idp.sqlite3'}"
     return settings
 

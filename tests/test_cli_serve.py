@@ -1,4 +1,5 @@
-"""`idp serve`: the production WSGI server answers on the given address and stops cleanly."""
+"""`idp serve`: the production WSGI server answers on the given address and stops cleanly,
+started from any directory (it serves `idp.wsgi:app` from the installed package)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import time
 import pytest
 import requests
 
-from idp.settings import ROOT
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -22,7 +21,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize("server", ["granian", "gunicorn"])
-def test_serve_answers_health_and_readiness_then_stops(sqlite_url, server):
+def test_serve_answers_health_and_readiness_then_stops(sqlite_url, server, tmp_path):
     port = _free_port()
     env = {
         **os.environ,
@@ -44,7 +43,7 @@ def test_serve_answers_health_and_readiness_then_stops(sqlite_url, server):
             server,
         ],
         env=env,
-        cwd=ROOT,
+        cwd=tmp_path,  # not the checkout: nothing is looked up relative to it
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -23,6 +23,25 @@ def test_default_database_is_sqlite_under_instance(monkeypatch):
     assert load_settings()["DATABASE_URL"].endswith("instance/idp.sqlite3")
 
 
+def test_instance_folder_is_taken_from_the_current_directory(monkeypatch, tmp_path):
+    # An installed package has no checkout to put it in: ./instance where `idp` is started.
+    monkeypatch.delenv("IDP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("IDP_INSTANCE_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    instance = tmp_path.resolve() / "instance"
+    assert settings["INSTANCE_PATH"] == str(instance) and instance.is_dir()
+    assert settings["DATABASE_URL"] == f"sqlite:///{instance / 'idp.sqlite3'}"
+
+
+def test_instance_path_setting_places_the_app_instance_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path / "var"))
+    app = create_app({"DATABASE_URL": "sqlite://"})
+    assert app.instance_path == str(tmp_path / "var")
+    # With a database URL of its own the provider needs no folder, and makes none.
+    assert not (tmp_path / "var").exists()
+
+
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [

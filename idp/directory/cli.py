@@ -1,4 +1,4 @@
-"""`idp users`, `idp units`, `idp directory` and `idp demo` commands.
+"""`idp users`, `idp units` and `idp directory` commands (`idp demo`: the demo/ package).
 
 Each command parses its arguments, makes one call into the directory services and prints
 the result: text for people, `--json` for scripts. Failures are one line on standard error
@@ -18,7 +18,7 @@ from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from idp.cli import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
-from idp.directory import demo, records, service
+from idp.directory import records, service
 from idp.directory.csvfile import read_csv
 from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units
 from idp.directory.models import USER_STATUSES, User
@@ -30,7 +30,6 @@ EXIT_ROWS_REJECTED = 3
 users_group = AppGroup("users", help="Accounts of the directory.")
 units_group = AppGroup("units", help="Organisational units (a tree).")
 directory_group = AppGroup("directory", help="Import the directory of accounts.")
-demo_group = AppGroup("demo", help="Demo data for development.")
 
 
 @contextmanager
@@ -337,59 +336,6 @@ def directory_import(file: Path, dry_run: bool, as_json: bool) -> None:
     run_import("users", file, dry_run, as_json)
 
 
-# -- demo ----------------------------------------------------------------------------------
-
-
-@demo_group.command("seed")
-@click.option("--json", "as_json", is_flag=True)
-def demo_seed(as_json: bool) -> None:
-    """Load a demo directory shaped like the province (704 units, 9,800 accounts)."""
-    with domain_errors():
-        if sys.stdout.isatty() and not as_json:
-            with click.progressbar(length=demo.USER_COUNT, label="Loading demo accounts") as bar:
-                result = demo.seed(actor=cli_actor(), progress=bar.update)
-        else:
-            result = demo.seed(actor=cli_actor())
-    accounts = [
-        {
-            "email": a.email,
-            "password": a.password,
-            "name": a.full_name,
-            "roles": a.roles.split() if a.roles else [],
-            "password_set_now": changed,
-        }
-        for a, changed in result.accounts
-    ]
-    if as_json:
-        emit_json(
-            {"units": result.units.as_dict(), "users": result.users.as_dict(), "accounts": accounts}
-        )
-        return
-    for label, summary in (("Units", result.units), ("Accounts", result.users)):
-        counts = summary.counts()
-        click.echo(f"{label}: " + ", ".join(f"{counts[k]} {k}" for k in counts if k != "rows"))
-    if not result.units.changed and not result.users.changed:
-        click.echo("Nothing changed: the demo directory was already loaded.")
-    click.echo("Demo accounts (development only):")
-    for account in accounts:
-        role = "administrator" if "admin" in account["roles"] else "civil servant"
-        click.echo(f"  {role:<14} {account['email']:<24} password: {account['password']}")
-
-
-@demo_group.command("export")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def demo_export(directory: Path) -> None:
-    """Write the demo directory as units.csv and users.csv, to try the import commands."""
-    try:
-        units_path, users_path = demo.export_csv(directory)
-    except OSError as exc:
-        raise CliError(f"cannot write to {directory}: {exc.strerror or exc}") from None
-    click.echo(f"Wrote {units_path} and {users_path}.")
-
-
 def init_app(app: Flask) -> None:
-    from idp.demo_run import demo_run_command
-
-    demo_group.add_command(demo_run_command)
-    for group in (users_group, units_group, directory_group, demo_group):
+    for group in (users_group, units_group, directory_group):
         app.cli.add_command(group)

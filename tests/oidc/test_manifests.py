@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from idp.extensions import db
 from idp.oidc.models import Client
-from idp.settings import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 WEBMAIL = """\
 client_id = "webmail"

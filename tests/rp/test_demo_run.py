@@ -174,6 +174,7 @@ def test_make_demo_starts_everything_shows_sso_and_sign_out_and_stops_on_ctrl_c(
 
 def test_demo_run_refuses_production(sqlite_url):
     from idp import create_app
+    from idp_demo.cli import demo_group
 
     app = create_app(
         {
@@ -184,7 +185,7 @@ def test_demo_run_refuses_production(sqlite_url):
             "DATABASE_URL": sqlite_url,
         }
     )
-    result = app.test_cli_runner().invoke(args=["demo", "run"])
+    result = app.test_cli_runner().invoke(demo_group, ["run"])
     assert result.exit_code == 1
     assert "development only" in result.output
     with app.app_context():

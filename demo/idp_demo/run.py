@@ -33,8 +33,15 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from idp.cli import CliError, cli_actor
-from idp.settings import ROOT
+from idp.extensions import db
+from idp.keys.ring import ensure_keys
+from idp.oidc import manifests
+from idp.oidc.clients_cli import cli_policy
+from idp_demo.directory import DEMO_ACCOUNTS
 
+# The checkout this package lives in (demo/idp_demo/run.py): its clients/ folder holds the
+# manifests and the sample relying party.
+ROOT = Path(__file__).resolve().parents[2]
 CLIENTS_DIR = ROOT / "clients"
 DEMO_RP_DIR = CLIENTS_DIR / "demo-rp"
 READY_TIMEOUT_SECONDS = 60
@@ -89,9 +96,6 @@ def demo_environment(base: Mapping[str, str]) -> dict[str, str]:
 
 def register_clients(environ: Mapping[str, str]) -> list[dict[str, str]]:
     """Apply the demo manifests; returns each client's settings for its relying party."""
-    from idp.oidc import manifests
-    from idp.oidc.clients_cli import cli_policy
-
     found = []
     for rp in DEMO_RPS:
         path = CLIENTS_DIR / rp.manifest
@@ -187,8 +191,6 @@ def wait_ready(children: list[Child], probes: dict[str, str]) -> None:
 
 
 def print_banner(issuer: str, relying_parties: list[dict[str, str]]) -> None:
-    from idp.directory.demo import DEMO_ACCOUNTS
-
     account = next(a for a in DEMO_ACCOUNTS if "admin" not in a.roles)
     click.echo("")
     click.echo("Bản demo đăng nhập một lần đang chạy / The single sign-on demo is running:")
@@ -232,9 +234,6 @@ def demo_run_command(host: str, workers: int) -> None:
     install_demo_rp()
     environ = demo_environment(os.environ)
 
-    from idp.extensions import db
-    from idp.keys.ring import ensure_keys
-
     click.echo("Registering the demo relying parties (clients/):")
     relying_parties = register_clients(environ)
     # Keys before the servers start, so that no two processes race to make the first ones.
@@ -253,11 +252,11 @@ def demo_run_command(host: str, workers: int) -> None:
                 issuer,
                 [*python, "serve", "--host", host, "--port", str(port), "--workers", str(workers)],
                 environ,
-                ROOT,
+                Path.cwd(),
             )
         )
         if "worker" in current_app.cli.commands:
-            children.append(start("idp worker", "", [*python, "worker"], environ, ROOT))
+            children.append(start("idp worker", "", [*python, "worker"], environ, Path.cwd()))
         for rp in relying_parties:
             env = {**environ, **rp, "ISSUER": config["ISSUER"], "HOST": "127.0.0.1"}
             children.append(

@@ -1,18 +1,24 @@
-"""`idp demo seed` and `idp demo export`: the demo directory through the import machinery."""
+"""`idp demo seed` and `idp demo export`: the demo directory through the import machinery.
+
+The commands are invoked on the demo's own group (what the `flask.commands` entry point adds
+to `idp`); the last test runs the installed `idp` command to see that the group is there."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import sqlalchemy as sa
 
-from idp.directory.demo import DEMO_ACCOUNTS
 from idp.directory.models import Unit, User
 from idp.extensions import db
+from idp_demo.cli import demo_group
+from idp_demo.directory import DEMO_ACCOUNTS
 
 
 def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth):
-    first = runner.invoke(args=["demo", "seed"])
+    first = runner.invoke(demo_group, ["seed"])
     assert first.exit_code == 0, first.output
     assert first.stdout.startswith(
         "Units: 704 created, 0 updated, 0 disabled, 0 unchanged, 0 rejected\n"
@@ -29,7 +35,7 @@ def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth)
         assert sorted(with_password.scalars()) == sorted(a.email for a in DEMO_ACCOUNTS)
         subs = dict(db.session.execute(sa.select(User.email, User.sub)).all())
 
-    second = runner.invoke(args=["demo", "seed", "--json"])
+    second = runner.invoke(demo_group, ["seed", "--json"])
     assert second.exit_code == 0, second.output
     report = json.loads(second.stdout)
     assert (report["units"]["unchanged"], report["units"]["changed"]) == (704, False)
@@ -51,32 +57,32 @@ def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth)
 
 def test_seed_restores_a_changed_demo_password(sqlite_app):
     runner = sqlite_app.test_cli_runner()
-    runner.invoke(args=["demo", "seed"])
+    runner.invoke(demo_group, ["seed"])
     email = DEMO_ACCOUNTS[1].email
     changed = runner.invoke(
         args=["users", "set-password", email, "--password-stdin"], input="Một-mật-khẩu-khác-2026\n"
     )
     assert changed.exit_code == 0
-    report = json.loads(runner.invoke(args=["demo", "seed", "--json"]).stdout)
+    report = json.loads(runner.invoke(demo_group, ["seed", "--json"]).stdout)
     assert [a["password_set_now"] for a in report["accounts"]] == [False, True]
 
 
 def test_exported_csv_files_import_to_the_same_directory(sqlite_app, tmp_path):
     runner = sqlite_app.test_cli_runner()
-    exported = runner.invoke(args=["demo", "export", str(tmp_path)])
+    exported = runner.invoke(demo_group, ["export", str(tmp_path)])
     assert exported.exit_code == 0, exported.output
     assert (tmp_path / "users.csv").read_bytes().startswith(b"\xef\xbb\xbfemail,aliases,full_name,")
     units = runner.invoke(args=["units", "import", str(tmp_path / "units.csv"), "--json"])
     users = runner.invoke(args=["directory", "import", str(tmp_path / "users.csv"), "--json"])
     assert json.loads(units.stdout)["created"] == 704
     assert json.loads(users.stdout)["created"] == 9800
-    seeded = json.loads(runner.invoke(args=["demo", "seed", "--json"]).stdout)
+    seeded = json.loads(runner.invoke(demo_group, ["seed", "--json"]).stdout)
     assert seeded["units"]["changed"] is False and seeded["users"]["changed"] is False
 
 
 def test_seed_refuses_production(sqlite_app):
     sqlite_app.config["ENV"] = "production"
-    result = sqlite_app.test_cli_runner().invoke(args=["demo", "seed"])
+    result = sqlite_app.test_cli_runner().invoke(demo_group, ["seed"])
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: refusing to load demo accounts with published passwords in production"
@@ -88,6 +94,20 @@ def test_seed_refuses_production(sqlite_app):
 def test_export_to_a_file_path_is_one_line_error(sqlite_app, tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("x")
-    result = sqlite_app.test_cli_runner().invoke(args=["demo", "export", str(blocker / "sub")])
+    result = sqlite_app.test_cli_runner().invoke(demo_group, ["export", str(blocker / "sub")])
     assert result.exit_code == 1
     assert result.stderr.strip().startswith(f"Error: cannot write to {blocker / 'sub'}")
+
+
+def test_the_idp_command_has_the_demo_group_from_its_entry_point():
+    # As a person runs it: the installed `idp`, which finds the group through Flask's
+    # `flask.commands` entry point of demo/pyproject.toml (the provider never imports it).
+    found = subprocess.run(
+        [sys.executable, "-m", "idp.cli", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    for command in ("seed", "export", "run"):
+        assert f"  {command} " in found.stdout

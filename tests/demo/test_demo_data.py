@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from idp.directory.demo import DEMO_ACCOUNTS, USER_COUNT, generate_units, generate_users
 from idp.directory.fields import ascii_fold, split_full_name
 from idp.directory.models import UNIT_KINDS
+from idp_demo.directory import DEMO_ACCOUNTS, USER_COUNT, generate_units, generate_users
 
 
 def test_units_have_the_shape_of_the_province():

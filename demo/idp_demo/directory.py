@@ -16,7 +16,6 @@ from pathlib import Path
 from flask import current_app
 
 from idp import audit
-from idp.directory import demo_data as data
 from idp.directory import records
 from idp.directory.csvfile import CsvTable
 from idp.directory.fields import ascii_fold
@@ -26,6 +25,7 @@ from idp.directory.service import check_password
 from idp.directory.store import find_user_by_address
 from idp.directory.user_import import USER_COLUMNS, import_users
 from idp.errors import IdpError
+from idp_demo import data
 
 SEED = 20200715  # the day the provincial portal went live
 USER_COUNT = 9800

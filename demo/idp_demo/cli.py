@@ -1,0 +1,67 @@
+"""`idp demo seed`, `idp demo export` and `idp demo run`: the `demo` group that Flask adds to
+the `idp` command through the `flask.commands` entry point of demo/pyproject.toml."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from idp.cli import CliError, cli_actor, emit_json
+from idp.directory.cli import domain_errors
+from idp_demo import directory as demo
+from idp_demo.run import demo_run_command
+
+demo_group = AppGroup("demo", help="Demo data for development.")
+
+
+@demo_group.command("seed")
+@click.option("--json", "as_json", is_flag=True)
+def demo_seed(as_json: bool) -> None:
+    """Load a demo directory shaped like the province (704 units, 9,800 accounts)."""
+    with domain_errors():
+        if sys.stdout.isatty() and not as_json:
+            with click.progressbar(length=demo.USER_COUNT, label="Loading demo accounts") as bar:
+                result = demo.seed(actor=cli_actor(), progress=bar.update)
+        else:
+            result = demo.seed(actor=cli_actor())
+    accounts = [
+        {
+            "email": a.email,
+            "password": a.password,
+            "name": a.full_name,
+            "roles": a.roles.split() if a.roles else [],
+            "password_set_now": changed,
+        }
+        for a, changed in result.accounts
+    ]
+    if as_json:
+        emit_json(
+            {"units": result.units.as_dict(), "users": result.users.as_dict(), "accounts": accounts}
+        )
+        return
+    for label, summary in (("Units", result.units), ("Accounts", result.users)):
+        counts = summary.counts()
+        click.echo(f"{label}: " + ", ".join(f"{counts[k]} {k}" for k in counts if k != "rows"))
+    if not result.units.changed and not result.users.changed:
+        click.echo("Nothing changed: the demo directory was already loaded.")
+    click.echo("Demo accounts (development only):")
+    for account in accounts:
+        role = "administrator" if "admin" in account["roles"] else "civil servant"
+        click.echo(f"  {role:<14} {account['email']:<24} password: {account['password']}")
+
+
+@demo_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def demo_export(directory: Path) -> None:
+    """Write the demo directory as units.csv and users.csv, to try the import commands."""
+    try:
+        units_path, users_path = demo.export_csv(directory)
+    except OSError as exc:
+        raise CliError(f"cannot write to {directory}: {exc.strerror or exc}") from None
+    click.echo(f"Wrote {units_path} and {users_path}.")
+
+
+demo_group.add_command(demo_run_command)
