@@ -1,0 +1,157 @@
+"""Clients that send their headers and then never send the body (slowloris on bodies).
+
+The attack: `idp serve` runs each request on a Python thread (two per host with the default
+two workers). A POST announcing a body that never comes held a thread for as long as the
+client kept the connection open: three such connections and the whole provider, sign-in
+page and health check included, stopped answering.
+
+The defence is where a WSGI provider can have it: the reverse proxy of the production
+set-up reads each request whole before passing it on and drops a client that stalls.
+docs/examples/nginx.conf is that set-up; this test runs it (Debian's nginx) in front of
+`idp serve` exactly as written, opens stalled uploads through it and checks that the
+provider keeps answering, and that nginx gives up on the stalled clients.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX_CONF = ROOT / "docs" / "examples" / "nginx.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+STALLED_CLIENTS = 6
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _stalled_upload(port: int, path: str) -> socket.socket:
+    """A POST whose headers announce 20 bytes of form body that never come."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 20\r\n\r\n".encode()
+    )
+    return sock
+
+
+@pytest.fixture
+def provider(sqlite_url, tmp_path):
+    """`idp serve` as in production (granian, two workers), on 127.0.0.1."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "IDP_DATABASE_URL": sqlite_url,
+        "IDP_ISSUER": f"http://127.0.0.1:{port}",
+        "IDP_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "idp.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        yield port
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def nginx(provider):
+    if not os.path.exists(NGINX):
+        if IN_CI:
+            pytest.fail("nginx is required in CI (Debian package nginx; .ci/run installs it)")
+        pytest.skip("nginx is not installed (Debian package nginx)")
+    port = _free_port()
+    # nginx's workers run as nobody when started as root: their temporary folders must be
+    # theirs to write, so the prefix is a world-writable folder of its own under /tmp.
+    prefix = Path(tempfile.mkdtemp(prefix="idp-nginx-"))
+    prefix.chmod(0o777)
+    conf = (
+        NGINX_CONF.read_text()
+        .replace("{{PREFIX}}", str(prefix))
+        .replace("{{PORT}}", str(port))
+        .replace("{{IDP_PORT}}", str(provider))
+    )
+    (prefix / "nginx.conf").write_text(conf)
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", proc, seconds=10)
+        yield port
+    finally:
+        _stop(proc)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_stalled_uploads_through_the_proxy_leave_the_provider_answering(nginx):
+    stalled = [_stalled_upload(nginx, path) for path in ["/login", "/oauth2/token"] * 3]
+    assert len(stalled) == STALLED_CLIENTS
+    try:
+        time.sleep(0.5)
+        for _ in range(5):
+            started = time.monotonic()
+            health = requests.get(f"http://127.0.0.1:{nginx}/healthz", timeout=5)
+            page = requests.get(f"http://127.0.0.1:{nginx}/login", timeout=5)
+            assert health.status_code == 200 and page.status_code == 200
+            assert time.monotonic() - started < 2.0
+            time.sleep(0.2)
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_the_proxy_gives_up_on_a_stalled_upload(nginx):
+    sock = _stalled_upload(nginx, "/login")
+    try:
+        sock.settimeout(20)
+        started = time.monotonic()
+        answer = sock.recv(4096)  # nginx answers 408 or closes once client_body_timeout passes
+        waited = time.monotonic() - started
+    finally:
+        sock.close()
+    assert waited < 15
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
