@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from idp import (  # noqa: F401  (models: every table registered)
         account,
         cli,
+        clients,
         errors,
         extensions,
         health,
@@ -54,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     health.init_app(app)
     sessions.init_app(app)
     keys.init_app(app)
+    clients.init_app(app)
     oidc.init_app(app)
     interaction.init_app(app)
     account.init_app(app)

@@ -8,7 +8,6 @@ def init_app(app: Flask) -> None:
     from idp.oidc import (  # noqa: F401
         cli,
         client_keys,
-        clients_cli,
         logout,
         registration,
         server,
@@ -25,4 +24,3 @@ def init_app(app: Flask) -> None:
     registration.init_registration(app)
     logout.init_app(app)
     cli.init_app(app)
-    clients_cli.init_cli(app)

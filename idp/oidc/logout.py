@@ -28,8 +28,8 @@ from idp.oidc.end_session import (
     LogoutRequest,
     UnknownClientError,
 )
-from idp.oidc.profile import END_SESSION_PATH
 from idp.oidc.server import EXTENSION_KEY, get_server
+from idp.profile import END_SESSION_PATH
 from idp.security import allow_form_redirects
 from idp.sessions import clear_session_cookie, current_session
 from idp.sessions.logout import REASON_RP_LOGOUT, sign_out_browser

@@ -12,14 +12,14 @@ from idp import audit
 from idp.extensions import csrf, utcnow
 from idp.oidc import authorize as authorization
 from idp.oidc import consent, discovery, store
-from idp.oidc.profile import (
+from idp.oidc.server import get_server
+from idp.profile import (
     AUTHORIZATION_PATH,
     INTROSPECTION_PATH,
     REVOCATION_PATH,
     TOKEN_PATH,
     USERINFO_PATH,
 )
-from idp.oidc.server import get_server
 from idp.sessions import current_session
 
 log = logging.getLogger("idp.oidc")
