@@ -10,10 +10,9 @@ from idp.oidc.token_models import (
     Grant,
     RefreshToken,
     Revocation,
-    SessionClient,
     UsedAssertion,
 )
-from idp.sessions.models import LoginThrottle, SsoSession
+from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
 
 __all__ = [
     "AuditEvent",

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
         logout,
         registration,
         server,
+        single_logout,
         token_models,
         views,
     )
@@ -23,4 +24,5 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     registration.init_registration(app)
     logout.init_app(app)
+    single_logout.init_app(app)
     cli.init_app(app)

@@ -33,10 +33,9 @@ from idp.oidc.token_models import (
     Grant,
     RefreshToken,
     Revocation,
-    SessionClient,
     UsedAssertion,
 )
-from idp.sessions.models import SsoSession
+from idp.sessions.models import SessionClient, SsoSession
 from idp.sessions.store import hash_handle, is_live, touch
 
 # A used or expired code is kept this long after it expires, so that its replay is still
