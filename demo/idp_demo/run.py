@@ -32,9 +32,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from idp.cli import CliError, cli_actor
 from idp.clients import manifests
 from idp.clients.cli import cli_policy
+from idp.commands import CliError, cli_actor
 from idp.extensions import db
 from idp.keys.ring import ensure_keys
 from idp_demo.directory import DEMO_ACCOUNTS

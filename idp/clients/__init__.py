@@ -11,6 +11,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.clients import cli  # lazy: loading the tables (idp.clients.models) needs no commands
+    # lazy: loading the tables (idp.clients.models) needs no commands
+    from idp.clients import cli
 
     cli.init_cli(app)

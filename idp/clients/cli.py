@@ -14,10 +14,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from idp.cli import CliError, cli_actor, emit_json, local_time_plain
 from idp.clients import initial_access, manifests, service, store
 from idp.clients.metadata import MetadataPolicy, policy_from_config
 from idp.clients.models import Client
+from idp.commands import CliError, cli_actor, emit_json, local_time_plain
 from idp.errors import IdpError
 
 SECRET_NOTICE = "Store this secret now: it is shown only once and only its hash is kept."

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import db, utcnow
+from idp.i18n import LANG_COOKIE
 from idp.interaction.device import read_device_cookie, set_device_cookie
 from idp.interaction.forms import LoginForm
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
@@ -136,8 +137,6 @@ def logged_out():
 @bp.get("/lang/<code>")
 def switch_language(code: str):
     """The language switch: remembers the choice in a cookie and goes back where it was."""
-    from idp.i18n import LANG_COOKIE
-
     response = redirect(safe_next(request.args.get("next")))
     if code in current_app.config["LANGUAGES"]:
         set_cookie(response, LANG_COOKIE, code, max_age=LANG_COOKIE_MAX_AGE_SECONDS)

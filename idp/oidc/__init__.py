@@ -2,10 +2,12 @@
 
 from flask import Flask
 
+from idp.sessions import worker
+
 
 def init_app(app: Flask) -> None:
     """Endpoints, grants and commands are registered here."""
-    from idp.oidc import (  # noqa: F401
+    from idp.oidc import (  # noqa: F401  lazy: the protocol loads with the app, not with its models
         cli,
         client_keys,
         logout,
@@ -15,7 +17,6 @@ def init_app(app: Flask) -> None:
         token_models,
         views,
     )
-    from idp.sessions import worker
 
     server.create_server(app)
     worker.add_periodic(

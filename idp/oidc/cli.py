@@ -9,8 +9,8 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from idp import audit
-from idp.cli import emit_json
 from idp.clients import initial_access
+from idp.commands import emit_json
 from idp.extensions import utcnow
 from idp.interaction import throttle
 from idp.oidc import store

@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app
 from flask import request as flask_request
 
 from idp import audit, jsontext
+from idp.clients import initial_access
 from idp.clients import registration as registration_service
 from idp.clients import service as clients_service
 from idp.clients.metadata import (
@@ -131,8 +132,6 @@ class ClientRegistrationEndpoint(_RegistrationEndpoint):
         return {}
 
     def authenticate_token(self, request: SafeJsonRequest) -> str:
-        from idp.clients import initial_access
-
         token = bearer_token(request)
         if initial_access.find_valid_token(token) is None:
             raise token_error(

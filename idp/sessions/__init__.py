@@ -15,6 +15,7 @@ from idp.security import delete_cookie, read_cookie, set_cookie
 from idp.sessions.logout import end_sessions_of_users
 from idp.sessions.models import SsoSession
 from idp.sessions.store import find_session, session_lifetime
+from idp.settings import SettingsError
 
 # The base name of the SSO session cookie (idp.security.cookie_name: `__Host-idp_sso` on https).
 SSO_COOKIE = "idp_sso"
@@ -38,8 +39,6 @@ def clear_session_cookie(response: Response) -> None:
 
 def check_logout_settings(config: dict) -> None:
     """Fail fast on logout settings the delivery could not work with."""
-    from idp.settings import SettingsError
-
     for key in (
         "LOGOUT_TOKEN_TTL_SECONDS",
         "LOGOUT_RETRY_SECONDS",
@@ -61,6 +60,7 @@ def _end_withdrawn_sign_ins(_app: Flask, *, user_ids: list[int], reason: str) ->
 
 
 def init_app(app: Flask) -> None:
+    # cycle: views and cli import this package's cookie helpers
     from idp.sessions import cli, delivery, models, overview, views  # noqa: F401
 
     check_logout_settings(app.config)

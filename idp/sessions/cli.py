@@ -11,7 +11,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from idp.cli import CliError, cli_actor, emit_json, local_time_plain
+from idp.commands import CliError, cli_actor, emit_json, local_time_plain
 from idp.directory.service import find_user
 from idp.errors import NotFound
 from idp.sessions import delivery, outbox, overview, worker
