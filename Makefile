@@ -35,9 +35,11 @@ run: seed
 	wait $$server; status=$$?; \
 	kill -TERM $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null; exit $$status
 
-## make test: install and run the whole test suite (and the linter)
+## make test: install and run the whole test suite (and the linter, and the import contracts
+## of pyproject.toml's [tool.importlinter]: the arrows between packages)
 test: $(STAMP)
 	$(BIN)/ruff check idp demo tests bench
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 ## make translations: re-extract the Vietnamese source strings, update and compile the English catalogue

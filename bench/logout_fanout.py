@@ -132,11 +132,11 @@ def prepare(env: dict[str, str], urls: list[str]) -> None:
         cwd=ROOT,
     )
     app = _app(env)
+    from idp.clients.models import Client
     from idp.directory.models import User
     from idp.directory.passwords import hash_password
     from idp.directory.store import set_addresses
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     with app.app_context():
         user = User(family_name="Nguyễn", given_name="Bench", status="active")

@@ -119,11 +119,11 @@ def _register(env: dict[str, str], id_token_alg: str | None = None) -> tuple[str
     The web client gets RS256 ID tokens (the OpenID Connect default) unless `id_token_alg`
     registers another (id_token_signed_response_alg)."""
     from idp import create_app
+    from idp.clients.models import Client, hash_secret
     from idp.directory.models import User
     from idp.directory.passwords import hash_password
     from idp.directory.store import set_addresses
     from idp.extensions import db
-    from idp.oidc.models import Client, hash_secret
 
     app = create_app(
         {

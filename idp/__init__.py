@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from idp.settings import check_settings, load_settings, package_path
+from idp.sqlite_writers import QueuedWritersConnection
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -25,9 +26,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
 
-    from idp import (  # noqa: F401  (models: every table registered)
+    from idp import (  # noqa: F401  cycle: every part imports idp; models: every table registered
         account,
         cli,
+        clients,
         errors,
         extensions,
         health,
@@ -54,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     health.init_app(app)
     sessions.init_app(app)
     keys.init_app(app)
+    clients.init_app(app)
     oidc.init_app(app)
     interaction.init_app(app)
     account.init_app(app)
@@ -65,8 +68,6 @@ def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # One connection per thread; WAL lets readers run beside the writer; writers queue
         # on a file lock rather than in SQLite's sleeping busy handler (idp.sqlite_writers).
-        from idp.sqlite_writers import QueuedWritersConnection
-
         return {
             "connect_args": {
                 "timeout": 10,

@@ -6,58 +6,24 @@ entry point, the shared helpers for clear one-line errors, and `serve`.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from idp import create_app
+from idp.directory import cli as directory_cli
+from idp.settings import SettingsError
+
 
 def create_cli_app() -> Flask:
-    from idp import create_app
-    from idp.settings import SettingsError
-
     try:
         return create_app()
     except SettingsError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-
-
-class CliError(click.ClickException):
-    """A one-line error and exit status 1."""
-
-    def format_message(self) -> str:
-        return self.message
-
-
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def cli_actor() -> str:
-    return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
-
-
-def local_time_plain(value: datetime) -> str:
-    """A timestamp for command-line output, in the province's time zone."""
-    from flask import current_app
-
-    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def read_password_stdin() -> str:
-    """The password from standard input (first line), so it never appears in `ps` or history."""
-    data = sys.stdin.readline()
-    password = data.rstrip("\r\n")
-    if not password:
-        raise CliError("no password given on standard input")
-    return password
 
 
 WORKERS_KILL_TIMEOUT_SECONDS = 5
@@ -136,8 +102,6 @@ def serve_command(host: str, port: int, workers: int, server: str) -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(serve_command)
-    from idp.directory import cli as directory_cli
-
     directory_cli.init_app(app)
 
 

@@ -14,6 +14,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from idp.extensions import db
+
 log = logging.getLogger("idp.errors")
 
 
@@ -131,8 +133,6 @@ def init_app(app: Flask) -> None:
             return _http(exc)
         log.error("unhandled exception on %s %s", request.method, request.path, exc_info=exc)
         try:
-            from idp.extensions import db
-
             db.session.rollback()
         except Exception:  # the session may itself be broken
             log.debug("rollback after error failed", exc_info=True)

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from idp.extensions import babel
 from idp.security import read_cookie
+from idp.settings import package_path
 
 # The base name of the language cookie (idp.security.cookie_name).
 LANG_COOKIE = "idp_lang"
@@ -111,8 +112,6 @@ def local_iso(value: datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from idp.settings import package_path
-
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["LANGUAGES"][0]
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(package_path("translations"))

@@ -1,19 +1,18 @@
 """Every table of the provider, imported once so migrations and create_all see them all."""
 
 from idp.audit import AuditEvent
+from idp.clients.models import Client, InitialAccessToken
 from idp.directory.models import Unit, User, UserEmail
 from idp.keys.models import SigningKey
-from idp.oidc.models import Client, InitialAccessToken
 from idp.oidc.token_models import (
     AuthorizationCode,
     Consent,
     Grant,
     RefreshToken,
     Revocation,
-    SessionClient,
     UsedAssertion,
 )
-from idp.sessions.models import LoginThrottle, SsoSession
+from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
 
 __all__ = [
     "AuditEvent",

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from idp.cli import CliError, cli_actor, emit_json
+from idp.commands import CliError, cli_actor, emit_json
 from idp.directory.cli import domain_errors
 from idp_demo import directory as demo
 from idp_demo.run import demo_run_command

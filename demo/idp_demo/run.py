@@ -32,11 +32,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from idp.cli import CliError, cli_actor
+from idp.clients import manifests
+from idp.clients.cli import cli_policy
+from idp.commands import CliError, cli_actor
 from idp.extensions import db
 from idp.keys.ring import ensure_keys
-from idp.oidc import manifests
-from idp.oidc.clients_cli import cli_policy
 from idp_demo.directory import DEMO_ACCOUNTS
 
 # The checkout this package lives in (demo/idp_demo/run.py): its clients/ folder holds the

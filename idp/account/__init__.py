@@ -4,6 +4,7 @@ from flask import Flask, redirect, url_for
 
 
 def init_app(app: Flask) -> None:
+    # lazy: the pages load with the app, not with the package's models
     from idp.account.views import bp
 
     app.register_blueprint(bp)

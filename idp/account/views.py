@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp.account.service import recent_sign_ins
-from idp.interaction.forms import LogoutForm
+from idp.pages import LogoutForm
 from idp.sessions import current_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")

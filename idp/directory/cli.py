@@ -17,7 +17,7 @@ import click
 from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
-from idp.cli import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
+from idp.commands import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
 from idp.directory import records, service
 from idp.directory.csvfile import read_csv
 from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units

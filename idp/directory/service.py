@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
+
 from idp import audit
-from idp.directory import records
+from idp.directory import hooks, records
 from idp.directory.fields import (
     TITLE_MAX_LENGTH,
     FieldError,
@@ -212,11 +214,12 @@ def end_sign_ins(user_ids: list[int]) -> int:
     """
     if not user_ids:
         return 0
-    from idp.sessions.logout import end_sessions_of_users
-
     # Single sign-out (back-channel notices to their relying parties), and every grant,
-    # offline ones included, revoked.
-    return end_sessions_of_users(user_ids, SESSION_END_REASON_DISABLED)
+    # offline ones included, revoked: idp.sessions subscribes (hooks.sign_ins_withdrawn).
+    answers = hooks.sign_ins_withdrawn.send(
+        current_app._get_current_object(), user_ids=user_ids, reason=SESSION_END_REASON_DISABLED
+    )
+    return sum(ended for _receiver, ended in answers)
 
 
 def disable_user(user: User, actor: str) -> bool:

@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    # lazy: the pages load with the app, not with the package's models
     from idp.interaction.views import bp
 
     app.register_blueprint(bp)

@@ -5,43 +5,16 @@ Validator messages are given explicitly: WTForms ships no Vietnamese catalogue.
 
 from __future__ import annotations
 
-import unicodedata
-
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, Form, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from idp.pages import PageForm, no_control_characters
 
 # Longest address RFC 5321 allows; longest password we bother hashing (the policy's maximum
 # is lower; this only bounds the work an anonymous request can cause).
 EMAIL_MAX_LENGTH = 320
 PASSWORD_MAX_LENGTH = 1024
-
-
-def has_control_characters(value: str) -> bool:
-    """True for NUL, line breaks and other control or unassigned characters."""
-    return any(unicodedata.category(c) in ("Cc", "Cs", "Cn") for c in value)
-
-
-def no_control_characters(form: Form, field: Field) -> None:
-    if field.data and has_control_characters(field.data):
-        raise ValidationError(_l("Địa chỉ thư điện tử không hợp lệ."))
-
-
-class PageForm(FlaskForm):
-    """A form people fill in: read from form-encoded bodies only.
-
-    Flask-WTF would otherwise build the form from a JSON body, and a JSON array or number
-    there raises deep inside WTForms. Pages are posted by browsers, never as JSON.
-    """
-
-    class Meta(FlaskForm.Meta):
-        def wrap_formdata(self, form, formdata):
-            from flask import request
-
-            if request.is_json and not request.form:
-                return None
-            return super().wrap_formdata(form, formdata)
 
 
 class LoginForm(PageForm):
@@ -63,7 +36,3 @@ class LoginForm(PageForm):
     )
     remember = BooleanField(_l("Duy trì đăng nhập trên thiết bị này"))
     next = HiddenField()
-
-
-class LogoutForm(PageForm):
-    pass

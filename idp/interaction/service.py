@@ -18,7 +18,7 @@ from idp.directory.store import find_user_by_address
 from idp.extensions import db, utcnow
 from idp.interaction import throttle
 from idp.interaction.device import issue_device, read_device
-from idp.interaction.forms import has_control_characters
+from idp.pages import has_control_characters
 
 AMR_PASSWORD = "pwd"
 ACR_PASSWORD = "urn:hg:loa:1"

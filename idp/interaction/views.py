@@ -11,7 +11,6 @@ new `auth_time`); as someone else, it replaces the session.
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_time, ngettext
@@ -19,9 +18,11 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import db, utcnow
+from idp.i18n import LANG_COOKIE
 from idp.interaction.device import read_device_cookie, set_device_cookie
-from idp.interaction.forms import LoginForm, LogoutForm, has_control_characters
+from idp.interaction.forms import LoginForm
 from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
+from idp.pages import LogoutForm, has_control_characters, is_local_path
 from idp.security import allow_form_redirects, set_cookie
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
 from idp.sessions.logout import (
@@ -30,30 +31,12 @@ from idp.sessions.logout import (
     end_sessions,
     sign_out_browser,
 )
+from idp.sessions.pages import signed_out_response
 from idp.sessions.store import reauthenticate, start_session
-from idp.sessions.views import signed_out_response
 
 bp = Blueprint("interaction", __name__)
 
-# A local authorization URL with a request object can be long; anything longer is not ours.
-NEXT_MAX_LENGTH = 4096
 LANG_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
-
-
-def is_local_path(target: str | None) -> bool:
-    """True for a path on this site ("/account/?x=1"), never for another origin.
-
-    Browsers read "//host", "/\\host" and "/<TAB>/host" as another host, and ignore
-    leading spaces, so all of these are refused along with any scheme.
-    """
-    if not target or len(target) > NEXT_MAX_LENGTH:
-        return False
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return False
-    if has_control_characters(target) or any(c.isspace() for c in target):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
 
 
 def safe_next(target: str | None) -> str:
@@ -154,8 +137,6 @@ def logged_out():
 @bp.get("/lang/<code>")
 def switch_language(code: str):
     """The language switch: remembers the choice in a cookie and goes back where it was."""
-    from idp.i18n import LANG_COOKIE
-
     response = redirect(safe_next(request.args.get("next")))
     if code in current_app.config["LANGUAGES"]:
         set_cookie(response, LANG_COOKIE, code, max_age=LANG_COOKIE_MAX_AGE_SECONDS)

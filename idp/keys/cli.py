@@ -9,7 +9,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from idp import audit
-from idp.cli import CliError, cli_actor, emit_json, local_time_plain
+from idp.commands import CliError, cli_actor, emit_json, local_time_plain
 from idp.extensions import db
 from idp.keys.crypto import KeyDecryptionError
 from idp.keys.ring import (

@@ -2,20 +2,21 @@
 
 from flask import Flask
 
+from idp.sessions import worker
+
 
 def init_app(app: Flask) -> None:
     """Endpoints, grants and commands are registered here."""
-    from idp.oidc import (  # noqa: F401
+    from idp.oidc import (  # noqa: F401  lazy: the protocol loads with the app, not with its models
         cli,
         client_keys,
-        clients_cli,
         logout,
         registration,
         server,
+        single_logout,
         token_models,
         views,
     )
-    from idp.sessions import worker
 
     server.create_server(app)
     worker.add_periodic(
@@ -24,5 +25,5 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     registration.init_registration(app)
     logout.init_app(app)
+    single_logout.init_app(app)
     cli.init_app(app)
-    clients_cli.init_cli(app)

@@ -21,13 +21,13 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import utcnow
-from idp.interaction.views import is_local_path
 from idp.oidc import checks, consent, store
 from idp.oidc import claims as claim_values
 from idp.oidc.grants import RedirectUriError
-from idp.oidc.profile import AUTHORIZATION_PATH
 from idp.oidc.server import ProviderServer
 from idp.oidc.tokens import Principal
+from idp.pages import is_local_path
+from idp.profile import AUTHORIZATION_PATH
 from idp.security import allow_form_redirects, allow_form_target, read_cookie
 from idp.sessions import SSO_COOKIE
 

@@ -31,8 +31,8 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from idp.oidc.profile import ACR_RANK, CLAIM_SCOPE
 from idp.oidc.tokens import token_audiences, verify_id_token_hint
+from idp.profile import ACR_RANK, CLAIM_SCOPE
 from idp.sessions.models import SsoSession
 
 LOGIN_TICKET_PARAM = "login_ticket"

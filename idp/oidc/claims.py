@@ -17,7 +17,7 @@ from flask import current_app
 
 from idp import jsontext
 from idp.directory.models import User
-from idp.oidc.profile import CLAIM_SCOPE, SCOPE_CLAIMS, USER_CLAIMS
+from idp.profile import CLAIM_SCOPE, SCOPE_CLAIMS, USER_CLAIMS
 
 CLAIMS_PARAMETER_MAX_LENGTH = 4096
 CLAIMS_PER_MEMBER_MAX = 64

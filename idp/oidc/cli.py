@@ -9,10 +9,11 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from idp import audit
-from idp.cli import emit_json
+from idp.clients import initial_access
+from idp.commands import emit_json
 from idp.extensions import utcnow
 from idp.interaction import throttle
-from idp.oidc import initial_access, store
+from idp.oidc import store
 from idp.sessions import worker
 from idp.sessions.store import remove_old_sessions
 

@@ -21,7 +21,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp.oidc import client_keys, store
-from idp.oidc.profile import CLIENT_ASSERTION_ALGS, TOKEN_PATH
+from idp.profile import CLIENT_ASSERTION_ALGS, TOKEN_PATH
 
 log = logging.getLogger("idp.oidc")
 

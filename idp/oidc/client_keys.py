@@ -35,8 +35,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp import outbound
+from idp.clients import store as clients_store
 from idp.extensions import utcnow
-from idp.oidc import clients_store
 
 log = logging.getLogger("idp.oidc.client_keys")
 

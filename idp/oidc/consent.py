@@ -88,7 +88,7 @@ def describe_scopes(scopes: list[str]) -> list[str]:
 
 
 def claim_label(claim: str) -> str:
-    """A claim about the person (idp.oidc.profile.CLAIM_SCOPE), named for people."""
+    """A claim about the person (idp.profile.CLAIM_SCOPE), named for people."""
     known = {
         "name": _("họ và tên"),
         "family_name": _("họ"),

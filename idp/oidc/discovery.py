@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Response, current_app
 
+from idp import profile
 from idp.http import document_response
 from idp.keys.ring import signing_algs
-from idp.oidc import profile
 
 CACHE_KEY = "idp.oidc.discovery"
 

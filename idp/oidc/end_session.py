@@ -25,7 +25,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from authlib.oidc.rpinitiated import EndSessionRequest
 
-from idp.oidc.client_uris import match_redirect_uri
+from idp.clients.uris import match_redirect_uri
 from idp.oidc.tokens import token_audiences, verify_id_token_hint
 
 PARAMETERS = (

@@ -23,15 +23,15 @@ from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from flask import current_app
 from flask import request as flask_request
 
+from idp.clients.models import Client
 from idp.extensions import utcnow
 from idp.keys.ring import KEY_CACHE_SECONDS, InvalidJWT, sign_jwt, signing_algs, verify_jwt
 from idp.oidc import claims as claim_values
 from idp.oidc import store
 from idp.oidc.grants import family_revocation_until
-from idp.oidc.models import Client
-from idp.oidc.profile import INTROSPECTION_AUTH_METHODS, REVOCATION_AUTH_METHODS
 from idp.oidc.records import RefreshTokenRecord, UserRecord
 from idp.oidc.tokens import ACCESS_TOKEN_TYP, token_audiences
+from idp.profile import INTROSPECTION_AUTH_METHODS, REVOCATION_AUTH_METHODS
 from idp.sessions.store import is_live
 
 TOKEN_MAX_LENGTH = 16384

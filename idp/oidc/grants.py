@@ -27,13 +27,13 @@ from flask import current_app
 from idp import audit
 from idp.extensions import utcnow
 from idp.oidc import store, tokens
-from idp.oidc.profile import (
+from idp.oidc.records import AuthorizationCodeRecord, GrantRecord, RefreshTokenRecord
+from idp.oidc.tokens import Principal
+from idp.profile import (
     SCOPE_OFFLINE,
     TOKEN_ENDPOINT_AUTH_METHODS,
     USER_SCOPES,
 )
-from idp.oidc.records import AuthorizationCodeRecord, GrantRecord, RefreshTokenRecord
-from idp.oidc.tokens import Principal
 from idp.sessions.store import is_live
 
 log = logging.getLogger("idp.oidc")
@@ -161,7 +161,7 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
         presented = request.payload.redirect_uri
         if presented:
             # Where the response goes is rebuilt from the registration, never the presented
-            # string itself (idp.oidc.client_uris).
+            # string itself (idp.clients.uris).
             redirect_uri = client.redirect_uri_for(presented)
             if redirect_uri is None:
                 raise RedirectUriError("The redirect_uri is not registered for this client.")

@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import csrf, db
-from idp.interaction.forms import PageForm
 from idp.oidc.end_session import (
     PARAMETERS,
     EndSessionEndpoint,
@@ -28,13 +27,14 @@ from idp.oidc.end_session import (
     LogoutRequest,
     UnknownClientError,
 )
-from idp.oidc.profile import END_SESSION_PATH
 from idp.oidc.server import EXTENSION_KEY, get_server
+from idp.pages import PageForm
+from idp.profile import END_SESSION_PATH
 from idp.security import allow_form_redirects
 from idp.sessions import clear_session_cookie, current_session
 from idp.sessions.logout import REASON_RP_LOGOUT, sign_out_browser
 from idp.sessions.models import SsoSession
-from idp.sessions.views import signed_out_response
+from idp.sessions.pages import signed_out_response
 
 bp = Blueprint("logout", __name__)
 CONFIRM_FIELD = "logout_confirm"

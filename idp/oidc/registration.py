@@ -20,17 +20,19 @@ from flask import Blueprint, Flask, Response, current_app
 from flask import request as flask_request
 
 from idp import audit, jsontext
-from idp.extensions import csrf
-from idp.oidc import clients_service, registration_service
-from idp.oidc.client_metadata import (
+from idp.clients import initial_access
+from idp.clients import registration as registration_service
+from idp.clients import service as clients_service
+from idp.clients.metadata import (
     InvalidClientMetadata,
     InvalidRedirectURI,
     MetadataPolicy,
     policy_from_config,
 )
-from idp.oidc.models import Client
-from idp.oidc.profile import REGISTRATION_PATH
+from idp.clients.models import Client
+from idp.extensions import csrf
 from idp.oidc.server import EXTENSION_KEY, get_server
+from idp.profile import REGISTRATION_PATH
 
 MAX_BODY_BYTES = 64 * 1024
 # Metadata nests a few levels (jwks: keys, a key, x5c); deeper bodies are refused unparsed.
@@ -130,8 +132,6 @@ class ClientRegistrationEndpoint(_RegistrationEndpoint):
         return {}
 
     def authenticate_token(self, request: SafeJsonRequest) -> str:
-        from idp.oidc import initial_access
-
         token = bearer_token(request)
         if initial_access.find_valid_token(token) is None:
             raise token_error(

@@ -17,7 +17,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 
 from idp.oidc.claims import limit_claims_request, parse_claims_request
-from idp.oidc.profile import PROMPT_VALUES, RESPONSE_MODES
+from idp.profile import PROMPT_VALUES, RESPONSE_MODES
 
 # Longest value accepted for an ordinary authorization request parameter; a few carry more.
 PARAMETER_MAX_LENGTH = 2048

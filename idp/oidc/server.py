@@ -22,6 +22,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
 from flask import request as flask_request
 
+from idp.clients.models import Client
 from idp.oidc import grants, request_checks, store, tokens
 from idp.oidc.client_auth import PrivateKeyJWT
 from idp.oidc.endpoints import (
@@ -31,7 +32,6 @@ from idp.oidc.endpoints import (
     RevocationEndpoint,
     UserInfoEndpoint,
 )
-from idp.oidc.models import Client
 
 EXTENSION_KEY = "idp.oauth2"
 # Token endpoint parameters that may repeat (RFC 8707 2.1); any other must appear once.

@@ -1,7 +1,7 @@
 """Storage of the protocol: the only module of idp.oidc that touches db.session.
 
 Every function adds to the current transaction; the view that called it commits once.
-Secrets are looked up by their SHA-256 hash (idp.oidc.models.hash_secret).
+Secrets are looked up by their SHA-256 hash (idp.clients.models.hash_secret).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, joinedload
 
+from idp.clients.models import Client, hash_secret
 from idp.directory.models import USER_ACTIVE, Unit, User
 from idp.extensions import db, insert_for, utcnow
 from idp.oidc import records
-from idp.oidc.models import Client, hash_secret
 from idp.oidc.records import (
     AuthorizationCodeRecord,
     RefreshTokenRecord,
@@ -33,10 +33,9 @@ from idp.oidc.token_models import (
     Grant,
     RefreshToken,
     Revocation,
-    SessionClient,
     UsedAssertion,
 )
-from idp.sessions.models import SsoSession
+from idp.sessions.models import SessionClient, SsoSession
 from idp.sessions.store import hash_handle, is_live, touch
 
 # A used or expired code is kept this long after it expires, so that its replay is still

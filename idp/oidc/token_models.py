@@ -186,18 +186,3 @@ class Consent(db.Model):
     claims: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class SessionClient(db.Model):
-    """A client that received an ID token within an SSO session: whom logout must tell."""
-
-    __tablename__ = "sso_session_clients"
-    __table_args__ = (sa.UniqueConstraint("sso_session_id", "client_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    sso_session_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("sso_sessions.id", ondelete="CASCADE"), index=True
-    )
-    client_id: Mapped[str] = mapped_column(sa.String(128), client_fk(), index=True)
-    first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

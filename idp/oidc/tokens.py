@@ -16,14 +16,14 @@ from typing import Any
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
+from idp.clients.models import Client
 from idp.directory.models import User
 from idp.extensions import utcnow
 from idp.keys.ring import InvalidJWT, sign_jwt, signing_algs, verify_jwt
 from idp.oidc import claims as claim_values
 from idp.oidc import store
-from idp.oidc.models import Client
-from idp.oidc.profile import SCOPE_OPENID
 from idp.oidc.records import UserRecord
+from idp.profile import SCOPE_OPENID
 
 log = logging.getLogger("idp.oidc")
 

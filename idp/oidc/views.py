@@ -9,17 +9,18 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from idp import audit
+from idp.errors import render_error
 from idp.extensions import csrf, utcnow
 from idp.oidc import authorize as authorization
 from idp.oidc import consent, discovery, store
-from idp.oidc.profile import (
+from idp.oidc.server import get_server
+from idp.profile import (
     AUTHORIZATION_PATH,
     INTROSPECTION_PATH,
     REVOCATION_PATH,
     TOKEN_PATH,
     USERINFO_PATH,
 )
-from idp.oidc.server import get_server
 from idp.sessions import current_session
 
 log = logging.getLogger("idp.oidc")
@@ -89,8 +90,6 @@ def withdraw_consent() -> Response:
 @bp.errorhandler(HTTPException)
 def _errors(exc: HTTPException):
     """Errors on the pages of this blueprint are pages, even under /oauth2/ (see idp.errors)."""
-    from idp.errors import render_error
-
     if exc.code is None or exc.code < 400:
         return exc
     if request.endpoint in PAGE_ENDPOINTS:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from flask import Flask, Response, g
 
+from idp.directory import hooks as directory_hooks
 from idp.security import delete_cookie, read_cookie, set_cookie
+from idp.sessions.logout import end_sessions_of_users
 from idp.sessions.models import SsoSession
 from idp.sessions.store import find_session, session_lifetime
+from idp.settings import SettingsError
 
 # The base name of the SSO session cookie (idp.security.cookie_name: `__Host-idp_sso` on https).
 SSO_COOKIE = "idp_sso"
@@ -36,8 +39,6 @@ def clear_session_cookie(response: Response) -> None:
 
 def check_logout_settings(config: dict) -> None:
     """Fail fast on logout settings the delivery could not work with."""
-    from idp.settings import SettingsError
-
     for key in (
         "LOGOUT_TOKEN_TTL_SECONDS",
         "LOGOUT_RETRY_SECONDS",
@@ -54,10 +55,16 @@ def check_logout_settings(config: dict) -> None:
             raise SettingsError(f"IDP_{key} must be a positive number")
 
 
+def _end_withdrawn_sign_ins(_app: Flask, *, user_ids: list[int], reason: str) -> int:
+    return end_sessions_of_users(user_ids, reason)
+
+
 def init_app(app: Flask) -> None:
+    # cycle: views and cli import this package's cookie helpers
     from idp.sessions import cli, delivery, models, overview, views  # noqa: F401
 
     check_logout_settings(app.config)
+    directory_hooks.sign_ins_withdrawn.connect(_end_withdrawn_sign_ins, sender=app)
     app.register_blueprint(views.bp)
     cli.init_app(app)
 

@@ -11,7 +11,8 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from idp.cli import CliError, cli_actor, emit_json, local_time_plain
+from idp.commands import CliError, cli_actor, emit_json, local_time_plain
+from idp.directory.service import find_user
 from idp.errors import NotFound
 from idp.sessions import delivery, outbox, overview, worker
 from idp.sessions.logout import REASON_ADMIN, end_user_sessions
@@ -21,8 +22,6 @@ log = logging.getLogger("idp.sessions.worker")
 
 
 def _user(identifier: str):
-    from idp.directory.service import find_user
-
     try:
         return find_user(identifier)
     except NotFound as exc:

@@ -30,7 +30,7 @@ from flask import Flask, current_app, has_app_context, has_request_context
 from idp import outbound
 from idp.extensions import utcnow
 from idp.keys.ring import KeyRingError, sign_jwt
-from idp.sessions import outbox
+from idp.sessions import hooks, outbox
 
 log = logging.getLogger("idp.sessions.delivery")
 
@@ -136,8 +136,6 @@ def mint_logout_token(client: Any, *, sub: str, sid: str | None, settings: Deliv
     Signed like the client's ID tokens (its id_token_signed_response_alg, else RS256),
     with `typ: logout+jwt` (2.4, explicit typing).
     """
-    from idp.oidc.tokens import id_token_alg
-
     iat = int(time.time())
     claims: dict[str, Any] = {
         "iss": settings.issuer,
@@ -150,7 +148,7 @@ def mint_logout_token(client: Any, *, sub: str, sid: str | None, settings: Deliv
     }
     if sid:
         claims["sid"] = sid
-    return sign_jwt(claims, alg=id_token_alg(client), typ=LOGOUT_TOKEN_TYP)
+    return sign_jwt(claims, alg=hooks.relying_parties().token_alg(client), typ=LOGOUT_TOKEN_TYP)
 
 
 # ---------------------------------------------------------------- delivering claimed rows
@@ -168,8 +166,7 @@ class Attempt:
 
 def prepare(rows: list[outbox.Claimed], settings: DeliverySettings) -> list[Attempt]:
     """Look the clients up and mint the tokens (in the app context, before sending)."""
-    from idp.oidc.store import find_client
-
+    find_client = hooks.relying_parties().find_client
     clients = {cid: find_client(cid) for cid in {row.client_id for row in rows}}
     attempts = []
     for row in rows:

@@ -28,7 +28,7 @@ from flask import current_app
 from idp import audit
 from idp.directory.models import User
 from idp.extensions import utcnow
-from idp.sessions import outbox
+from idp.sessions import hooks
 from idp.sessions import store as session_store
 from idp.sessions.models import SsoSession
 
@@ -86,19 +86,6 @@ def frontchannel_frame(client, sid: str, issuer: str) -> FrontChannelFrame:
     return FrontChannelFrame(client.client_id, client.client_name, url, origin_of(url))
 
 
-def _revoke_grants(grants, reason: str, now: datetime, clients: dict) -> int:
-    from idp.oidc import store as oidc_store
-    from idp.oidc.grants import family_revocation_until
-
-    for grant in grants:
-        if grant.client_id not in clients:
-            clients[grant.client_id] = oidc_store.find_client(grant.client_id)
-        client = clients[grant.client_id]
-        until = family_revocation_until(client, now) if client else grant.expires_at
-        oidc_store.revoke_grant_family(grant.gid, until=until, reason=reason, now=now)
-    return len(grants)
-
-
 def end_sessions(
     session_ids: list[int],
     *,
@@ -109,38 +96,22 @@ def end_sessions(
     """End these sessions and queue their relying parties' logout notices (caller commits).
 
     `browser_sid`: the session of the browser making the request, whose front-channel
-    frames the response will show.
+    frames the response will show. Steps 2 and 3 are the protocol's: it receives
+    hooks.session_ended (idp.oidc.single_logout) and fills in the result.
     """
-    from idp.oidc import store as oidc_store
-
     now = now or utcnow()
     ended = session_store.end_sessions(session_ids, reason, now)
     result = LogoutResult(sids=[e.sid for e in ended])
     if not ended:
         return result
-    issuer = current_app.config["ISSUER"]
-    by_session = session_store.participants([e.id for e in ended])
-    clients: dict = {}
-    notices = []
-    for session in ended:
-        for client_id in by_session.get(session.id, []):
-            if client_id not in clients:
-                clients[client_id] = oidc_store.find_client(client_id)
-            client = clients[client_id]
-            if client is None:
-                continue
-            if client.meta("backchannel_logout_uri"):
-                notices.append(outbox.Notice(client_id, session.sub, session.sid, reason))
-            if session.sid == browser_sid:
-                result.client_names.append(client.client_name)
-                if client.meta("frontchannel_logout_uri"):
-                    result.frames.append(frontchannel_frame(client, session.sid, issuer))
-    result.delivery_ids = outbox.enqueue(
-        notices, retry_seconds=int(current_app.config["LOGOUT_RETRY_SECONDS"]), now=now
+    hooks.session_ended.send(
+        current_app._get_current_object(),
+        ended=ended,
+        reason=reason,
+        now=now,
+        browser_sid=browser_sid,
+        result=result,
     )
-    for session in ended:
-        grants = [g for g in oidc_store.live_grants(sso_session_id=session.id) if not g.offline]
-        result.grants_revoked += _revoke_grants(grants, "logout", now, clients)
     return result
 
 
@@ -187,14 +158,13 @@ def end_user_sessions(
 
 def end_sessions_of_users(user_ids: list[int], reason: str) -> int:
     """Accounts that may no longer sign in: end their sessions, notify their relying
-    parties and revoke every grant, offline ones included. Returns sessions ended."""
-    from idp.oidc import store as oidc_store
-
+    parties and revoke every grant, offline ones included (hooks.access_withdrawn).
+    Returns sessions ended."""
     if not user_ids:
         return 0
     now = utcnow()
     result = end_sessions(session_store.open_session_ids(user_ids, now), reason=reason, now=now)
-    clients: dict = {}
-    for user_id in sorted(set(user_ids)):
-        _revoke_grants(oidc_store.live_grants(user_id=user_id), reason, now, clients)
+    hooks.access_withdrawn.send(
+        current_app._get_current_object(), user_ids=user_ids, reason=reason, now=now
+    )
     return len(result.sids)

@@ -103,3 +103,20 @@ class LogoutDelivery(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SessionClient(db.Model):
+    """A client that received an ID token within an SSO session: whom logout must tell."""
+
+    __tablename__ = "sso_session_clients"
+    __table_args__ = (sa.UniqueConstraint("sso_session_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sso_session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sso_sessions.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(
+        sa.String(128), sa.ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), index=True
+    )
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

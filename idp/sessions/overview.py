@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from idp.extensions import utcnow
+from idp.sessions import hooks
 from idp.sessions import store as session_store
+from idp.sessions.devices import describe_device
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,7 @@ class SessionView:
 
 def live_sessions(user_id: int, current_sid: str | None = None) -> list[SessionView]:
     """Every live session of a person, the most recently active first."""
-    from idp.account.service import describe_device
-    from idp.oidc import store as oidc_store
-
+    find_client = hooks.relying_parties().find_client
     now = utcnow()
     sessions = session_store.live_sessions_of(user_id, now)
     by_session = session_store.participants([s.id for s in sessions])
@@ -39,7 +39,7 @@ def live_sessions(user_id: int, current_sid: str | None = None) -> list[SessionV
         app_ids = by_session.get(sso.id, [])
         for client_id in app_ids:
             if client_id not in names:
-                client = oidc_store.find_client(client_id)
+                client = find_client(client_id)
                 names[client_id] = client.client_name if client else client_id
         views.append(
             SessionView(

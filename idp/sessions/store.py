@@ -13,7 +13,7 @@ from flask import current_app
 
 from idp.directory.models import User
 from idp.extensions import db, utcnow
-from idp.sessions.models import SsoSession
+from idp.sessions.models import SessionClient, SsoSession
 
 # last_seen_at is written at most this often per session, so busy SSO hops stay reads.
 TOUCH_INTERVAL_SECONDS = 60
@@ -196,8 +196,6 @@ def open_session_ids(user_ids: list[int], now: datetime, sid: str | None = None)
 
 def participants(session_ids: list[int]) -> dict[int, list[str]]:
     """The clients that received an ID token in each session, in order of first use."""
-    from idp.oidc.token_models import SessionClient
-
     result: dict[int, list[str]] = {}
     for chunk in _chunks(sorted(set(session_ids))):
         rows = db.session.execute(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from idp.interaction.views import is_local_path
+from idp.pages import is_local_path
 
 ATTACKS = [
     "//evil.example",

@@ -99,11 +99,11 @@ def live_issuer(database_url):
 
 
 def _seed(app) -> None:
+    from idp.clients.models import Client, hash_secret
     from idp.directory.models import User
     from idp.directory.passwords import hash_password
     from idp.directory.store import set_addresses
     from idp.extensions import db
-    from idp.oidc.models import Client, hash_secret
 
     with app.test_request_context():
         user = User(

@@ -25,8 +25,8 @@ LOGOUT_TEST_CONFIG = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True, "LOGOUT_DELIVER_IM
 
 def set_metadata(app, client_id: str, **metadata: Any) -> None:
     """Add logout metadata to a registered client (straight in the database)."""
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     with app.app_context():
         client = db.session.execute(

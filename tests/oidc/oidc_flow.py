@@ -41,8 +41,8 @@ def make_client(
     **metadata: Any,
 ) -> str:
     """Register a client straight in the database (the registry's own tests cover the CLI)."""
+    from idp.clients.models import Client, hash_secret
     from idp.extensions import db
-    from idp.oidc.models import Client, hash_secret
 
     with app.app_context():
         client = Client(

@@ -401,7 +401,7 @@ def test_clients_receiving_id_tokens_are_recorded_with_the_session(app, rp):
 
 def test_plain_oauth_requests_record_no_session_client(app, rp):
     from idp.extensions import db
-    from idp.oidc.token_models import SessionClient
+    from idp.sessions.models import SessionClient
 
     rp.tokens(scope="email")
     with app.app_context():

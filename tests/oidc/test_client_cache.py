@@ -84,7 +84,7 @@ def test_the_secret_is_checked_on_every_request(client, machine):
 def test_a_secret_rotated_elsewhere_stops_working_within_the_cache_time(
     app, client, machine, monkeypatch
 ):
-    from idp.oidc.models import hash_secret
+    from idp.clients.models import hash_secret
 
     clock = FakeClock()
     monkeypatch.setattr(store, "time", clock)

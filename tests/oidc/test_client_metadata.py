@@ -6,7 +6,7 @@ import pytest
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, RSAKey
 
-from idp.oidc.client_metadata import (
+from idp.clients.metadata import (
     InvalidClientMetadata,
     InvalidRedirectURI,
     MetadataPolicy,

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from idp.audit import AuditEvent
+from idp.clients.models import Client, InitialAccessToken
 from idp.extensions import db
-from idp.oidc.models import Client, InitialAccessToken
 
 WEBMAIL = [
     "clients", "create", "--client-id", "webmail", "--name", "Thư điện tử công vụ",
@@ -102,7 +102,7 @@ def test_create_with_a_random_client_id(app, runner):
 def test_generated_client_ids_can_be_given_on_the_command_line():
     """A generated identifier never starts with '-' (read as an option by the CLI) or '_'.
     One random URL-safe identifier in 32 would."""
-    from idp.oidc.clients_service import CLIENT_ID_PATTERN, generate_client_id
+    from idp.clients.service import CLIENT_ID_PATTERN, generate_client_id
 
     ids = {generate_client_id() for _ in range(2000)}
     assert len(ids) == 2000
@@ -315,7 +315,7 @@ def test_disable_and_enable(app, runner):
         run(runner, "clients", "disable", "webmail").stdout.strip() == "webmail: already disabled"
     )
     with app.app_context():
-        from idp.oidc.clients_store import find_active_client
+        from idp.clients.store import find_active_client
 
         assert find_active_client("webmail") is None
     assert run(runner, "clients", "enable", "webmail").stdout.strip() == "webmail: enabled"
@@ -367,8 +367,8 @@ def test_registration_token_errors(app, runner, args, message):
 def test_spent_registration_tokens_are_removed(app, runner):
     from datetime import timedelta
 
+    from idp.clients import initial_access
     from idp.extensions import utcnow
-    from idp.oidc import initial_access
 
     expired = run_json(runner, "registration-token", "create")["id"]
     used = run_json(runner, "registration-token", "create", "--uses", "1")["id"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from idp.clients.models import Client
 from idp.extensions import db
-from idp.oidc.models import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -305,7 +305,7 @@ def test_the_provinces_clients_directory_applies_cleanly(app, runner):
 
 
 def test_a_manifest_takes_a_dynamic_client_out_of_self_management(app, client, runner, tmp_path):
-    from idp.oidc import initial_access
+    from idp.clients import initial_access
 
     with app.app_context():
         token = initial_access.create_token(actor="test").token

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from joserfc.jwk import RSAKey
 
+from idp.clients import initial_access
+from idp.clients.models import Client, InitialAccessToken
 from idp.extensions import db, utcnow
-from idp.oidc import initial_access
-from idp.oidc.models import Client, InitialAccessToken
 
 REGISTER = "/oauth2/register"
 RP = {"redirect_uris": ["https://rp.example.org/cb"], "client_name": "Ứng dụng thử nghiệm"}

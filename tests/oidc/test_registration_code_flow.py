@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, query_of
 
-from idp.oidc import initial_access
+from idp.clients import initial_access
 
 REGISTER = "/oauth2/register"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from idp.clients import initial_access
+from idp.clients.models import Client
 from idp.extensions import db
-from idp.oidc import initial_access
-from idp.oidc.models import Client
 
 REGISTER = "/oauth2/register"
 RP = {

@@ -124,8 +124,8 @@ def test_secret_post_client_cannot_use_basic_and_vice_versa(app, rp, client):
 
 
 def test_disabled_client_cannot_get_tokens(app, rp):
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     # A resource server of webmail's tokens (their `aud` is webmail's client_id).
     make_client(

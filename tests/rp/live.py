@@ -177,9 +177,9 @@ class LiveIdp:
             return user.sub
 
     def add_client(self, client_id: str, secret: str, metadata: dict[str, Any]) -> None:
-        """Registered through the registry's own rules (idp.oidc.clients_service)."""
-        from idp.oidc import clients_service
-        from idp.oidc.clients_cli import cli_policy
+        """Registered through the registry's own rules (idp.clients.service)."""
+        from idp.clients import service as clients_service
+        from idp.clients.cli import cli_policy
 
         with self.app.app_context():
             clients_service.create_client(

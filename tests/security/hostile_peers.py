@@ -267,8 +267,8 @@ def tls_certificates(directory, host: str = "localhost") -> tuple[str, ssl.SSLCo
 
 def add_client(app, client_id: str, **metadata: Any) -> None:
     """A client straight in the database: private_key_jwt with `metadata`, or a secret."""
+    from idp.clients.models import Client, hash_secret
     from idp.extensions import db
-    from idp.oidc.models import Client, hash_secret
 
     method = metadata.pop("token_endpoint_auth_method", "private_key_jwt")
     with app.app_context():

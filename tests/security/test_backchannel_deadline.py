@@ -36,8 +36,8 @@ def stopping():
 
 
 def _register(app, uri: str) -> None:
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     with app.app_context():
         db.session.add(

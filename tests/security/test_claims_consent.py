@@ -163,8 +163,8 @@ def test_remembered_consent_covers_exactly_the_claims_consented(app, browser):
 
 def test_claims_end_when_the_client_loses_the_scope(app, browser):
     """Refreshing after the administrators narrowed the client's scopes releases less."""
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     make_client(app, "mail", scope="openid email offline_access")
     rp = RelyingParty(browser.http, "mail")

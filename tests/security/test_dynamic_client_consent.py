@@ -35,7 +35,7 @@ def browser(app, client, make_user):
 
 @pytest.fixture
 def register(app, client):
-    from idp.oidc import initial_access
+    from idp.clients import initial_access
 
     with app.app_context():
         token = initial_access.create_token(uses=10, actor="test").token
@@ -53,8 +53,8 @@ def register(app, client):
 
 
 def stored(app, client_id: str):
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     with app.app_context():
         row = db.session.execute(sa.select(Client).filter_by(client_id=client_id)).scalar_one()
@@ -92,8 +92,8 @@ def test_registration_cannot_make_a_first_party_client(app, browser, register, c
 
 def test_a_dynamic_client_marked_first_party_still_asks_for_consent(app, browser, register):
     """Whatever the row says (an edit by hand, an old bug), a self-registered client asks."""
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     registered = register(client_name=LOOK_ALIKE)
     with app.app_context():

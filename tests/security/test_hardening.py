@@ -36,9 +36,9 @@ NONCE = "n-0S6_WzA2Mj"
 @pytest.fixture
 def hints(app, rp):
     """A signed-in browser at webmail, and tokens of ours that are not webmail's ID tokens."""
+    from idp.clients.models import Client
     from idp.extensions import db
     from idp.keys.ring import sign_jwt
-    from idp.oidc.models import Client
     from idp.sessions.delivery import DeliverySettings, mint_logout_token
 
     set_metadata(app, "webmail", post_logout_redirect_uris=[POST_LOGOUT])

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
 import oidc_flow  # noqa: E402
 from oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client  # noqa: E402
 
-from idp.oidc import initial_access  # noqa: E402
+from idp.clients import initial_access  # noqa: E402
 
 rp = oidc_flow.rp
 

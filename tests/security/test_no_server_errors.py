@@ -281,8 +281,8 @@ def pkce() -> tuple[str, str]:
 
 
 def add_client(app, client_id: str, **metadata: Any) -> None:
+    from idp.clients.models import Client, hash_secret
     from idp.extensions import db
-    from idp.oidc.models import Client, hash_secret
 
     first_party = metadata.pop("first_party", True)
     public = metadata.get("token_endpoint_auth_method") == "none"
@@ -653,7 +653,7 @@ REGISTRATION = {
 
 
 def test_registration_and_management(world):
-    from idp.oidc import initial_access
+    from idp.clients import initial_access
 
     fuzz = world.fuzz
     http = world.app.test_client()

@@ -121,8 +121,8 @@ def native(app, runner, make_user):
 
 def add_client(app, client_id: str, redirect_uris: list[str], **metadata) -> None:
     """A first-party public client stored directly (manifests and registration check theirs)."""
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
 
     with app.app_context():
         db.session.add(
@@ -297,7 +297,7 @@ def test_web_clients_get_no_port_variance(app, client, make_user):
 
 def test_registration_refuses_ambiguous_redirect_uris(app, client):
     """Dynamic registration refuses what parsers read differently, like the endpoint does."""
-    from idp.oidc import initial_access
+    from idp.clients import initial_access
 
     for uri in (
         "http://127.0.0.1\\@evil.example/cb",
@@ -386,7 +386,7 @@ def test_only_the_registered_string_with_a_port_is_ever_accepted():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from idp.oidc.client_uris import match_redirect_uri
+    from idp.clients.uris import match_redirect_uri
 
     legit = "http://127.0.0.1:8080/oauth2redirect"
     alphabet = st.sampled_from(list("\\@%:/.#?&[]0123456789 \t\nLlocalhost") + ["%5C", "%40"])

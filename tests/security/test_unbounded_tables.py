@@ -159,7 +159,7 @@ def _age_sessions(app, *, ended_days: float | None = None, expired_days: float |
 def test_cleanup_removes_old_audit_throttle_and_session_rows_and_keeps_recent_ones(
     app, client, make_user, runner
 ):
-    from idp.oidc.token_models import SessionClient
+    from idp.sessions.models import SessionClient
 
     make_user()
     make_client(app)

@@ -26,8 +26,8 @@ def make_rp(app):
     """Factory: make_rp(client_id, name=..., **metadata) registers a first-party client."""
 
     def make(client_id: str, name: str | None = None, **metadata) -> str:
+        from idp.clients.models import Client
         from idp.extensions import db
-        from idp.oidc.models import Client
 
         with app.app_context():
             db.session.add(

@@ -94,8 +94,8 @@ def test_only_rows_of_the_given_ids_are_claimed(app, make_rp):
 
 
 def test_a_disabled_client_or_one_without_a_uri_fails_without_retry(app, make_rp):
+    from idp.clients.models import Client
     from idp.extensions import db
-    from idp.oidc.models import Client
     from idp.sessions import delivery, outbox
 
     make_rp("portal")

@@ -23,10 +23,9 @@ from typing import Any
 
 import click
 
+from idp.clients import service, store
+from idp.clients.metadata import InvalidClientMetadata, MetadataPolicy
 from idp.errors import IdpError
-from idp.oidc import clients_service as service
-from idp.oidc import clients_store as store
-from idp.oidc.client_metadata import InvalidClientMetadata, MetadataPolicy
 
 SUFFIXES = (".toml", ".json")
 # Picked up only to say clearly that they are not read (no YAML parser in the dependencies).

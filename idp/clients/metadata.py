@@ -18,18 +18,18 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp.errors import ValidationFailed
-from idp.keys.ring import SUPPORTED_ALGS
-from idp.oidc import profile
-from idp.oidc.client_uris import (
+from idp import profile
+from idp.clients.uris import (
     MAX_URI_LENGTH,
     UriRejected,
     check_redirect_uri,
     check_web_uri,
     origin,
 )
+from idp.errors import ValidationFailed
+from idp.keys.ring import SUPPORTED_ALGS
 
-# What a client may register: the lists discovery publishes (idp/oidc/profile.py).
+# What a client may register: the lists discovery publishes (idp/profile.py).
 GRANT_TYPES = profile.GRANT_TYPES
 RESPONSE_TYPES = profile.RESPONSE_TYPES
 TOKEN_ENDPOINT_AUTH_METHODS = profile.TOKEN_ENDPOINT_AUTH_METHODS

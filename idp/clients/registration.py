@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from idp import audit
-from idp.oidc import clients_service, initial_access
-from idp.oidc import clients_store as store
-from idp.oidc.client_metadata import MetadataPolicy
-from idp.oidc.models import Client, hash_secret
+from idp.clients import initial_access, store
+from idp.clients import service as clients_service
+from idp.clients.metadata import MetadataPolicy
+from idp.clients.models import Client, hash_secret
 
 REGISTRATION_TOKEN_BYTES = 32
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from idp import audit
+from idp.clients import store
+from idp.clients.models import InitialAccessToken, hash_secret
 from idp.errors import NotFound, ValidationFailed
 from idp.extensions import utcnow
-from idp.oidc import clients_store as store
-from idp.oidc.models import InitialAccessToken, hash_secret
 
 TOKEN_BYTES = 32
 DEFAULT_EXPIRES_IN_SECONDS = 86400

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.clients.uris import match_redirect_uri
 from idp.extensions import UTCDateTime, db, utcnow
-from idp.oidc.client_uris import match_redirect_uri
 
 
 def hash_secret(secret: str) -> str:
@@ -145,7 +145,7 @@ class Client(db.Model, ClientMixin):
 
     def redirect_uri_for(self, presented: str) -> str | None:
         """The registered redirect URI the presented one names, or None (see
-        idp.oidc.client_uris.match_redirect_uri): exact string comparison (RFC 9700 2.1),
+        idp.clients.uris.match_redirect_uri): exact string comparison (RFC 9700 2.1),
         and for native applications only, RFC 8252 7.3's loopback port rule."""
         return match_redirect_uri(
             presented, self.redirect_uris, loopback_port=self.application_type == "native"

@@ -14,12 +14,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from idp.cli import CliError, cli_actor, emit_json, local_time_plain
+from idp.clients import initial_access, manifests, service, store
+from idp.clients.metadata import MetadataPolicy, policy_from_config
+from idp.clients.models import Client
+from idp.commands import CliError, cli_actor, emit_json, local_time_plain
 from idp.errors import IdpError
-from idp.oidc import clients_service as service
-from idp.oidc import initial_access
-from idp.oidc.client_metadata import MetadataPolicy, policy_from_config
-from idp.oidc.models import Client
 
 SECRET_NOTICE = "Store this secret now: it is shown only once and only its hash is kept."
 
@@ -34,9 +33,7 @@ def _fail(exc: Exception) -> CliError:
 
 
 def service_rollback() -> None:
-    from idp.oidc import clients_store
-
-    clients_store.rollback()
+    store.rollback()
 
 
 def _metadata_option(value: str | None) -> dict[str, Any]:
@@ -348,8 +345,6 @@ def enable_command(client_id: str) -> None:
 @with_appcontext
 def apply_command(directory: Path, dry_run: bool, as_json: bool) -> None:
     """Apply the client manifests (*.toml, *.json) in DIRECTORY; safe to run again."""
-    from idp.oidc import manifests
-
     report = manifests.apply_directory(directory, cli_policy(), actor=cli_actor(), dry_run=dry_run)
     if as_json:
         emit_json(report.as_dict())
@@ -455,6 +450,6 @@ def token_revoke_command(token_id: int) -> None:
 
 
 def init_cli(app: Flask) -> None:
-    """Add `idp clients` and `idp registration-token` (called from idp.oidc.init_app)."""
+    """Add `idp clients` and `idp registration-token` (called from idp.clients.init_app)."""
     app.cli.add_command(clients_group)
     app.cli.add_command(registration_token_group)

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from idp import audit
-from idp.errors import Conflict, IdpError, NotFound
-from idp.extensions import utcnow
-from idp.oidc import clients_store as store
-from idp.oidc.client_metadata import (
+from idp.clients import store
+from idp.clients.metadata import (
     SECRET_AUTH_METHODS,
     InvalidClientMetadata,
     InvalidRedirectURI,
     MetadataPolicy,
     validate_metadata,
 )
-from idp.oidc.models import Client, hash_secret, secret_matches
+from idp.clients.models import Client, hash_secret, secret_matches
+from idp.errors import Conflict, IdpError, NotFound
+from idp.extensions import utcnow
 
 __all__ = [
     "ClientError",

@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from idp.clients.models import Client, ClientJwks, InitialAccessToken
 from idp.extensions import db, insert_for
-from idp.oidc.models import Client, ClientJwks, InitialAccessToken
 
 
 def find_client(client_id: str) -> Client | None:

@@ -1,0 +1,45 @@
+"""What every package's commands share: clear one-line errors, JSON output, the actor
+recorded in the audit log, and times in the province's zone. Core: imports no idp package,
+so a package's commands do not pull in the whole application (idp.cli does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+
+
+class CliError(click.ClickException):
+    """A one-line error and exit status 1."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def cli_actor() -> str:
+    return "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
+
+
+def local_time_plain(value: datetime) -> str:
+    """A timestamp for command-line output, in the province's time zone."""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def read_password_stdin() -> str:
+    """The password from standard input (first line), so it never appears in `ps` or history."""
+    data = sys.stdin.readline()
+    password = data.rstrip("\r\n")
+    if not password:
+        raise CliError("no password given on standard input")
+    return password
