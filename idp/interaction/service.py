@@ -64,8 +64,9 @@ def sign_in(
     user = find_user_by_address(cleaned) if cleaned == identifier.strip() else None
     subject = user.sub if user else cleaned
     device = read_device(device_cookie)
-    if device is not None and user is not None and user.sub in device.accounts:
-        keys = [throttle.device_key(device.id)]
+    entry = device.entry_for(user.sub) if device is not None and user is not None else None
+    if entry is not None:
+        keys = [throttle.device_key(entry)]
     else:
         keys = [throttle.account_key(user.sub if user else None, cleaned)]
         if ip:
@@ -108,7 +109,8 @@ def sign_in(
         user.password_hash = hash_password(password)
     user.last_login_at = now
     # The failures of the path this sign-in took are forgotten: the account's counter from a
-    # new browser, the device's own from a trusted one (an attacker's count stays).
+    # new browser, this account's entry on a trusted one (an attacker's count stays, and so
+    # do the entries of other accounts on this browser: issue_device carries them over).
     throttle.clear(keys[0])
     audit.record(
         "login",

@@ -15,8 +15,10 @@ Keys:
   address that is no account, counted the same way so the answers do not tell them apart;
 - `ip:<address>`, the client address, an IPv6 /64 as one (one subscriber's allocation);
   it allows ADDRESS_ALLOWANCE_FACTOR times more failures, for an office behind one NAT;
-- `dev:<id>`, a browser that signed in to the account before (idp.interaction.device): it
-  is held back only by its own failures, never by the account's or the address's.
+- `dev:<entry id>`, one account's entry in the device cookie of a browser that signed in to
+  it before (idp.interaction.device): it is held back only by its own failures, never by the
+  account's or the address's, with the same free attempts, delays and window as an account;
+  only that account's own successful sign-in on that browser clears it.
 
 The rows live in the database, shared by every worker and host.
 """
@@ -58,8 +60,8 @@ def address_key(ip: str) -> str:
     return f"ip:{address}"
 
 
-def device_key(device_id: str) -> str:
-    return f"dev:{device_id}"
+def device_key(entry_id: str) -> str:
+    return f"dev:{entry_id}"
 
 
 def kind_of(key: str) -> str:
