@@ -72,7 +72,7 @@ def sign_in(
         if ip:
             keys.append(throttle.address_key(ip))
 
-    wait = throttle.wait(keys, now)
+    wait, counted = throttle.reserve(keys, now)
     if wait:
         first_refusals = throttle.refuse(keys, now)
         if first_refusals:
@@ -89,10 +89,13 @@ def sign_in(
         db.session.commit()
         return SignInResult(None, retry_after=wait)
 
-    ok = verify_password(user.password_hash if user else None, password)
+    stored_hash = user.password_hash if user else None
+    # The attempt is counted before its password is checked, and committed so that attempts
+    # made meanwhile see it (throttle.reserve); a success gives it back below.
+    db.session.commit()
+    ok = verify_password(stored_hash, password)
     if user is None or not ok or not user.is_active:
         reason = "unknown_account" if user is None else ("disabled" if ok else "bad_password")
-        counted = throttle.note_failure(keys, now)
         audit.record(
             "login",
             actor="anonymous",
@@ -112,6 +115,7 @@ def sign_in(
     # new browser, this account's entry on a trusted one (an attacker's count stays, and so
     # do the entries of other accounts on this browser: issue_device carries them over).
     throttle.clear(keys[0])
+    throttle.give_back(keys[1:], now)
     audit.record(
         "login",
         actor=user.sub,
