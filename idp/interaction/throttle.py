@@ -121,12 +121,21 @@ def reserve(keys: list[str], now: datetime) -> tuple[int, dict[str, object]]:
     would be (counting after the verification let 12 parallel guesses check 7, not 6).
     A success then gives the attempt back (`give_back`).
     """
-    # Always in the same order, so two requests locking the same rows cannot deadlock.
-    rows = [_locked_row(key, now) for key in sorted(keys)]
-    held = [r.blocked_until for r in rows if r.blocked_until is not None and r.blocked_until > now]
-    if held:
-        return math.ceil((max(held) - now).total_seconds()), {}
-    return 0, _count_failure(rows, now)
+    # A read first: an attempt refused while held back writes no row (the common case under
+    # attack); then the rows, locked, are read again, for an attempt made meanwhile.
+    until = db.session.execute(
+        sa.select(sa.func.max(LoginThrottle.blocked_until)).where(
+            LoginThrottle.key.in_(keys), LoginThrottle.blocked_until > now
+        )
+    ).scalar_one()
+    if until is None:
+        # Always in the same order, so two requests locking the same rows cannot deadlock.
+        rows = [_locked_row(key, now) for key in sorted(keys)]
+        held = [r.blocked_until for r in rows if r.blocked_until and r.blocked_until > now]
+        if not held:
+            return 0, _count_failure(rows, now)
+        until = max(held)
+    return math.ceil((until - now).total_seconds()), {}
 
 
 def _count_failure(rows: list[LoginThrottle], now: datetime) -> dict[str, object]:
@@ -161,11 +170,14 @@ def _count_failure(rows: list[LoginThrottle], now: datetime) -> dict[str, object
 
 def give_back(keys: list[str], now: datetime) -> None:
     """The attempt counted by `reserve` succeeded: one failure fewer for these keys, and the
-    delay of the count that remains."""
+    delay of the count that remains (no row when none remains)."""
     cap = current_app.config["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]
     for key in sorted(keys):
         row = _locked_row(key, now)
         row.failures = max(0, row.failures - 1)
+        if row.failures == 0:  # nothing to remember: a success leaves no row behind
+            db.session.delete(row)
+            continue
         held = delay_after(row.failures, free_attempts(key), cap)
         row.blocked_until = row.last_failure_at + timedelta(seconds=held) if held else None
 
