@@ -30,17 +30,20 @@ def no_control_characters(form: Form, field: Field) -> None:
 
 
 class PageForm(FlaskForm):
-    """A form people fill in: read from form-encoded bodies only.
+    """A form people fill in: read from the text fields of a form body only.
 
-    Flask-WTF would otherwise build the form from a JSON body, and a JSON array or number
-    there raises deep inside WTForms. Pages are posted by browsers, never as JSON.
+    Flask-WTF would otherwise build the form from a JSON body (a JSON array or number there
+    raises deep inside WTForms) and from the file parts of a multipart body (a FileStorage
+    in a text field has no len(): Length raised TypeError). Pages are posted by browsers as
+    forms without files: a field sent as JSON or as a file is a missing field.
     """
 
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
-            if request.is_json and not request.form:
-                return None
-            return super().wrap_formdata(form, formdata)
+            wrapped = super().wrap_formdata(form, formdata)
+            if wrapped is None or wrapped is request.form:
+                return wrapped
+            return request.form or None
 
 
 class LogoutForm(PageForm):

@@ -64,14 +64,15 @@ def sign_in(
     user = find_user_by_address(cleaned) if cleaned == identifier.strip() else None
     subject = user.sub if user else cleaned
     device = read_device(device_cookie)
-    if device is not None and user is not None and user.sub in device.accounts:
-        keys = [throttle.device_key(device.id)]
+    entry = device.entry_for(user.sub) if device is not None and user is not None else None
+    if entry is not None:
+        keys = [throttle.device_key(entry)]
     else:
         keys = [throttle.account_key(user.sub if user else None, cleaned)]
         if ip:
             keys.append(throttle.address_key(ip))
 
-    wait = throttle.wait(keys, now)
+    wait, counted = throttle.reserve(keys, now)
     if wait:
         first_refusals = throttle.refuse(keys, now)
         if first_refusals:
@@ -88,10 +89,13 @@ def sign_in(
         db.session.commit()
         return SignInResult(None, retry_after=wait)
 
-    ok = verify_password(user.password_hash if user else None, password)
+    stored_hash = user.password_hash if user else None
+    # The attempt is counted before its password is checked, and committed so that attempts
+    # made meanwhile see it (throttle.reserve); a success gives it back below.
+    db.session.commit()
+    ok = verify_password(stored_hash, password)
     if user is None or not ok or not user.is_active:
         reason = "unknown_account" if user is None else ("disabled" if ok else "bad_password")
-        counted = throttle.note_failure(keys, now)
         audit.record(
             "login",
             actor="anonymous",
@@ -108,8 +112,10 @@ def sign_in(
         user.password_hash = hash_password(password)
     user.last_login_at = now
     # The failures of the path this sign-in took are forgotten: the account's counter from a
-    # new browser, the device's own from a trusted one (an attacker's count stays).
+    # new browser, this account's entry on a trusted one (an attacker's count stays, and so
+    # do the entries of other accounts on this browser: issue_device carries them over).
     throttle.clear(keys[0])
+    throttle.give_back(keys[1:], now)
     audit.record(
         "login",
         actor=user.sub,

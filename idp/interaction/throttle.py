@@ -15,8 +15,10 @@ Keys:
   address that is no account, counted the same way so the answers do not tell them apart;
 - `ip:<address>`, the client address, an IPv6 /64 as one (one subscriber's allocation);
   it allows ADDRESS_ALLOWANCE_FACTOR times more failures, for an office behind one NAT;
-- `dev:<id>`, a browser that signed in to the account before (idp.interaction.device): it
-  is held back only by its own failures, never by the account's or the address's.
+- `dev:<entry id>`, one account's entry in the device cookie of a browser that signed in to
+  it before (idp.interaction.device): it is held back only by its own failures, never by the
+  account's or the address's, with the same free attempts, delays and window as an account;
+  only that account's own successful sign-in on that browser clears it.
 
 The rows live in the database, shared by every worker and host.
 """
@@ -58,8 +60,8 @@ def address_key(ip: str) -> str:
     return f"ip:{address}"
 
 
-def device_key(device_id: str) -> str:
-    return f"dev:{device_id}"
+def device_key(entry_id: str) -> str:
+    return f"dev:{entry_id}"
 
 
 def kind_of(key: str) -> str:
@@ -75,16 +77,6 @@ def delay_after(failures: int, free: int, cap: int) -> int:
     """Seconds a key is held back after its n-th consecutive failure: 0, then 1, 2, 4 ..."""
     over = failures - free
     return 0 if over <= 0 else min(cap, 2 ** min(over - 1, 30))
-
-
-def wait(keys: list[str], now: datetime) -> int:
-    """Seconds until every key may try again (0: none is held back)."""
-    until = db.session.execute(
-        sa.select(sa.func.max(LoginThrottle.blocked_until)).where(
-            LoginThrottle.key.in_(keys), LoginThrottle.blocked_until > now
-        )
-    ).scalar_one()
-    return 0 if until is None else math.ceil((until - now).total_seconds())
 
 
 def refuse(keys: list[str], now: datetime) -> list[str]:
@@ -119,8 +111,35 @@ def _locked_row(key: str, now: datetime) -> LoginThrottle:
     ).scalar_one()
 
 
-def note_failure(keys: list[str], now: datetime) -> dict[str, object]:
-    """Count one failure against each key and hold back those past their free attempts.
+def reserve(keys: list[str], now: datetime) -> tuple[int, dict[str, object]]:
+    """Count an attempt as a failure of every key before its password is checked.
+
+    Returns the seconds to wait when a key is held back (then nothing is counted), else 0 and
+    what the audit event of a failure records. The rows are locked while they are read and
+    counted, and the caller commits before the (slow) verification: attempts made at once
+    are counted one after the other, so no more of them are checked than one after another
+    would be (counting after the verification let 12 parallel guesses check 7, not 6).
+    A success then gives the attempt back (`give_back`).
+    """
+    # A read first: an attempt refused while held back writes no row (the common case under
+    # attack); then the rows, locked, are read again, for an attempt made meanwhile.
+    until = db.session.execute(
+        sa.select(sa.func.max(LoginThrottle.blocked_until)).where(
+            LoginThrottle.key.in_(keys), LoginThrottle.blocked_until > now
+        )
+    ).scalar_one()
+    if until is None:
+        # Always in the same order, so two requests locking the same rows cannot deadlock.
+        rows = [_locked_row(key, now) for key in sorted(keys)]
+        held = [r.blocked_until for r in rows if r.blocked_until and r.blocked_until > now]
+        if not held:
+            return 0, _count_failure(rows, now)
+        until = max(held)
+    return math.ceil((until - now).total_seconds()), {}
+
+
+def _count_failure(rows: list[LoginThrottle], now: datetime) -> dict[str, object]:
+    """Count one failure against each row and hold back those past their free attempts.
 
     Returns what the audit event of the failure records: each key's consecutive failures,
     the delay now imposed, and how many attempts were refused since the previous failure.
@@ -130,18 +149,16 @@ def note_failure(keys: list[str], now: datetime) -> dict[str, object]:
     cap = cfg["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]
     failures: dict[str, int] = {}
     delay = refused = 0
-    # Always in the same order, so two requests locking the same rows cannot deadlock.
-    for key in sorted(keys):
-        row = _locked_row(key, now)
+    for row in rows:
         if row.last_failure_at + forget <= now:
             row.failures, row.window_start, row.refused = 0, now, 0
         row.failures += 1
         row.last_failure_at = now
         refused += row.refused
         row.refused = 0
-        held = delay_after(row.failures, free_attempts(key), cap)
+        held = delay_after(row.failures, free_attempts(row.key), cap)
         row.blocked_until = now + timedelta(seconds=held) if held else None
-        failures[kind_of(key)] = row.failures
+        failures[kind_of(row.key)] = row.failures
         delay = max(delay, held)
     counted: dict[str, object] = {"failures": failures}
     if delay:
@@ -149,6 +166,20 @@ def note_failure(keys: list[str], now: datetime) -> dict[str, object]:
     if refused:
         counted["refused_before"] = refused
     return counted
+
+
+def give_back(keys: list[str], now: datetime) -> None:
+    """The attempt counted by `reserve` succeeded: one failure fewer for these keys, and the
+    delay of the count that remains (no row when none remains)."""
+    cap = current_app.config["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]
+    for key in sorted(keys):
+        row = _locked_row(key, now)
+        row.failures = max(0, row.failures - 1)
+        if row.failures == 0:  # nothing to remember: a success leaves no row behind
+            db.session.delete(row)
+            continue
+        held = delay_after(row.failures, free_attempts(key), cap)
+        row.blocked_until = row.last_failure_at + timedelta(seconds=held) if held else None
 
 
 def clear(key: str) -> None:

@@ -15,27 +15,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 
 from idp import audit
 from idp.directory.models import User
 from idp.oidc import store
 from idp.oidc.grants import family_revocation_until
+from idp.pages import PageForm
 
 CONSENT_ACTION = "consent_action"
 ALLOW, DENY = "allow", "deny"
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(PageForm):
     """Only the CSRF token: the decision is the button pressed, the request rides along."""
-
-    class Meta(FlaskForm.Meta):
-        def wrap_formdata(self, form, formdata):
-            from flask import request
-
-            if request.is_json and not request.form:
-                return None
-            return super().wrap_formdata(form, formdata)
 
 
 def display_name(client: Any) -> str:

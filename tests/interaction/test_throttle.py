@@ -157,7 +157,7 @@ def test_concurrent_failures_for_a_new_key_neither_collide_nor_get_lost(app):
     """Two workers record the first failure of the same key at once (morning storm)."""
     import threading
 
-    from idp.interaction.throttle import note_failure
+    from idp.interaction.throttle import reserve
 
     t = utcnow()
     first_written, release_first = threading.Event(), threading.Event()
@@ -166,7 +166,7 @@ def test_concurrent_failures_for_a_new_key_neither_collide_nor_get_lost(app):
     def first():
         try:
             with app.app_context():
-                note_failure(["acct:race@haugiang.gov.vn"], t)
+                reserve(["acct:race@haugiang.gov.vn"], t)
                 first_written.set()
                 release_first.wait(30)
                 db.session.commit()
@@ -177,7 +177,7 @@ def test_concurrent_failures_for_a_new_key_neither_collide_nor_get_lost(app):
     def second():
         try:
             with app.app_context():
-                note_failure(["acct:race@haugiang.gov.vn"], t)  # waits for the first's lock
+                reserve(["acct:race@haugiang.gov.vn"], t)  # waits for the first's lock
                 db.session.commit()
         except BaseException as exc:
             errors.append(exc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import logging
 import re
@@ -797,6 +798,37 @@ def test_sign_in_form(world):
     fuzz.done()
 
 
+def test_page_forms_with_file_parts(world):
+    """Every field of every page form sent as a file part of a multipart body (issue 8
+    review, F6: a file in the sign-in form's email field was a TypeError, a 500)."""
+    fuzz = world.fuzz
+    http = world.browser()
+    base = {**authorization_base("outside"), "scope": "openid email"}
+    page = http.get("/oauth2/authorize?" + query(list(base.items()))).get_data(as_text=True)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    consent = {**base, "csrf_token": CSRF.search(page)[1], "consent_action": "allow", **fields}
+    page = http.get("/oauth2/logout?client_id=webmail").get_data(as_text=True)
+    confirm = {"client_id": "webmail", "logout_confirm": "1", "csrf_token": CSRF.search(page)[1]}
+    signed_out = world.browser(signed_in=False)
+    sign_in = {"email": EMAIL, "password": "x", "csrf_token": world.csrf(signed_out)}
+    account = {"sid": "x", "client_id": "outside", "csrf_token": world.csrf(http, "/account/")}
+    for browser, path, form in [
+        (signed_out, "/login", sign_in),
+        (http, "/oauth2/authorize", consent),
+        (http, "/oauth2/logout", confirm),
+        (http, "/account/sessions/end", account),
+        (http, "/account/sessions/end-all", account),
+        (http, "/account/apps/withdraw", account),
+        (http, "/logout", account),
+    ]:
+        for name in form:
+            for content in (b"", b"x" * 5000, b"\xff\x00"):
+                data = {**form, name: (io.BytesIO(content), "f.txt")}
+                response = browser.post(path, data=data, content_type="multipart/form-data")
+                fuzz.check(response, f"POST {path} multipart with {name} as a file")
+    fuzz.done()
+
+
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
@@ -810,7 +842,7 @@ FUZZED_ROUTES = {
     "/jwks": "test_documents_and_pages",
     "/lang/<code>": "test_documents_and_pages",
     "/logged-out": "test_documents_and_pages",
-    "/login": "test_documents_and_pages, test_sign_in_form",
+    "/login": "test_documents_and_pages, test_sign_in_form, test_page_forms_with_file_parts",
     "/logout": "test_documents_and_pages",
     "/oauth2/authorize": "test_authorization_endpoint, test_consent_form",
     "/oauth2/introspect": "test_introspection_and_revocation",

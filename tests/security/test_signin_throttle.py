@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 
 import argon2
@@ -332,3 +333,51 @@ def test_concurrent_failures_do_not_lose_increments(app, victim):
         rows = db.session.execute(sa.select(LoginThrottle.key, LoginThrottle.failures)).all()
         counts = dict(rows)
     assert sorted(counts.values()) == [workers, workers], counts
+
+
+def test_parallel_guesses_check_no_more_passwords_than_serial_ones(app, victim, monkeypatch):
+    """Issue 8 review, F9: 12 wrong passwords at once had 7 checked. The throttle read the
+    counter, then verified, then counted: every request read the counter before any was
+    counted. Now each attempt is counted (under the row lock) before its verification, so
+    parallel guesses get what guesses one after another get: the free attempts, and the one
+    failure that starts the first delay."""
+    free = app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
+    workers = 12
+    barrier = threading.Barrier(workers)
+    checked: list[str] = []
+    answers: list[int] = []
+    errors: list[BaseException] = []
+    real_verify = argon2.PasswordHasher.verify
+
+    def slow_verify(self, hash, password):
+        checked.append(hash)
+        time.sleep(0.3)  # a slow verification: every request is in flight at once
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", slow_verify)
+
+    def guess(i: int) -> None:
+        try:
+            with app.test_request_context():
+                barrier.wait(30)
+                result = sign_in(ALIAS if i % 2 else PRIMARY, "wrong", ip=f"10.0.0.{i}")
+                answers.append(result.retry_after)
+                db.session.remove()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert len(checked) == free + 1, len(checked)
+    assert sum(1 for wait in answers if wait) == workers - free - 1
+    # A right password afterwards gives its attempt back to the address's counter.
+    let_blocks_pass(app)
+    with app.test_request_context():
+        assert sign_in(PRIMARY, PASSWORD, ip=VICTIM_IP).user is not None
+        db.session.commit()
+        row = db.session.get(LoginThrottle, f"ip:{VICTIM_IP}")
+        assert row is None or row.failures == 0
