@@ -226,9 +226,7 @@ def is_never_called(address: str) -> bool:
         return True
     # The other forms: 0.0.0.0/8 there is padding (::1 is loopback, not 0.0.0.1), so
     # only the ranges where an address may stand for the metadata service count.
-    return any(
-        v4 in net for v4 in _ipv4_forms(ip) for net in _NEVER_V4 if net != _THIS_NETWORK
-    )
+    return any(v4 in net for v4 in _ipv4_forms(ip) for net in _NEVER_V4 if net != _THIS_NETWORK)
 
 
 def may_call(address: str, *, allow_private: bool) -> bool:

@@ -21,8 +21,8 @@ rp = oidc_flow.rp
 
 
 def _audit_count(app, event: str) -> int:
-    from idp.extensions import db
     from idp.audit import AuditEvent
+    from idp.extensions import db
 
     with app.app_context():
         return db.session.execute(
