@@ -23,7 +23,6 @@ interval, and no other client's and no page's.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,10 +30,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp import outbound
+from idp import jwkset, outbound
 from idp.extensions import utcnow
 from idp.oidc import clients_store
 
@@ -103,10 +101,9 @@ def fetch_jwks(uri: str, policy: Policy) -> dict[str, Any]:
     if answer.status != 200:
         raise KeysUnavailable(f"HTTP {answer.status}")
     try:
-        keys = KeySet.import_key_set(json.loads(answer.body))
-    except (ValueError, TypeError, JoseError):
-        raise KeysUnavailable("the document is not a JWK set") from None
-    return keys.as_dict(private=False)
+        return jwkset.parse(answer.body, max_length=JWKS_MAX_BYTES)
+    except jwkset.InvalidJwks as exc:
+        raise KeysUnavailable(f"the document {exc}") from None
 
 
 def _fetch_and_record(client_id: str, uri: str, policy: Policy) -> dict[str, Any]:
@@ -203,6 +200,10 @@ def refresh_stale() -> int:
         try:
             _fetch_and_record(client_id, uri, policy)
         except KeysUnavailable:
+            continue
+        except Exception:  # one client's keys never stop the refresh of the others
+            log.exception("refreshing the keys of %s failed", client_id)
+            clients_store.rollback()
             continue
         done += 1
     return done
