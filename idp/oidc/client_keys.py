@@ -11,6 +11,8 @@ Fetching that document is an outbound call to an address the client chose, so:
   none fetched within CLIENT_JWKS_MAX_AGE_SECONDS) or the assertion names a kid the keys
   do not have (the client rotated), and then through idp.outbound with
   CLIENT_JWKS_FETCH_SECONDS for the whole exchange;
+- the turns and the back-off belong to the client, not to its jwks_uri: registering
+  another jwks_uri (RFC 7592) drops the stored keys but does not start a new interval;
 - whoever fetches first takes a turn in the database (clients_store.claim_jwks_fetch):
   all processes together fetch one client's jwks_uri at most once per
   CLIENT_JWKS_RETRY_SECONDS, and after failures once per 2, 4, 8 ... times that (at most
@@ -164,9 +166,9 @@ def keys_for(client: Any, kid: str | None) -> KeySet:
         keys = _parsed(app, client_id, uri, row.fetched_at, row.jwks)
         if _has_kid(keys, kid):
             return keys
-    # Not anyone's turn yet (fetched or failed lately): answer from what there is, without
-    # even trying to take the turn (a write).
-    waiting = row is not None and row.jwks_uri == uri and row.next_fetch_at > now
+    # Not anyone's turn yet (fetched or failed lately, whatever jwks_uri it was): answer
+    # from what there is, without even trying to take the turn (a write).
+    waiting = row is not None and row.next_fetch_at > now
     hold = timedelta(seconds=policy.retry_seconds)
     if not waiting and clients_store.claim_jwks_fetch(client_id, uri, now, hold):
         jwks = _fetch_and_record(client_id, uri, policy)
