@@ -139,6 +139,42 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return ip.sixtofour
 
 
+# RFC 8215 local-use NAT64 prefix; a network may use any RFC 6052 2.2 layout inside it.
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+
+
+def _rfc6052_ipv4(ip: ipaddress.IPv6Address, prefix_length: int) -> ipaddress.IPv4Address:
+    """The IPv4 address in an IPv4-embedded IPv6 address with a prefix of this length
+    (RFC 6052 2.2: bits 64-71, the "u" octet, are skipped)."""
+    if prefix_length == 96:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    value = int(ip)
+    # Drop the u octet: the 120 bits left hold the IPv4 address right after the prefix.
+    without_u = (value >> 72) << 56 | (value & ((1 << 56) - 1))
+    return ipaddress.IPv4Address(without_u >> (120 - prefix_length - 32) & 0xFFFFFFFF)
+
+
+def _ipv4_forms(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address may stand for, beyond _embedded_ipv4: IPv4-
+    compatible (RFC 4291 2.5.5.1), IPv4-translated (RFC 2765), local-use NAT64 in each
+    RFC 6052 layout, and a Teredo client's address (RFC 4380 4). For the never-called
+    rule: none of these may reach the metadata service where private targets are allowed.
+    """
+    forms = []
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        forms.append(embedded)
+    if ip in _IPV4_COMPATIBLE or ip in _IPV4_TRANSLATED:
+        forms.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip in _NAT64_LOCAL:
+        forms += [_rfc6052_ipv4(ip, length) for length in (48, 56, 64, 96)]
+    if ip.teredo is not None:
+        forms.append(ip.teredo[1])
+    return forms
+
+
 def _is_public_v4(ip: ipaddress.IPv4Address) -> bool:
     return ip.is_global and not any(ip in net for net in _NON_PUBLIC_V4)
 
@@ -169,6 +205,7 @@ def is_public_address(address: str) -> bool:
 _NEVER_V4 = tuple(
     ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
 )
+_THIS_NETWORK = _NEVER_V4[0]
 _NEVER_V6 = tuple(
     ipaddress.IPv6Network(n) for n in ("::/128", "fe80::/10", "ff00::/8", "fd00:ec2::254/128")
 )
@@ -180,12 +217,16 @@ def is_never_called(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if embedded is None:
-            return any(ip in net for net in _NEVER_V6)
-        ip = embedded
-    return any(ip in net for net in _NEVER_V4)
+    if isinstance(ip, ipaddress.IPv4Address):
+        return any(ip in net for net in _NEVER_V4)
+    if any(ip in net for net in _NEVER_V6):
+        return True
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None and any(embedded in net for net in _NEVER_V4):
+        return True
+    # The other forms: 0.0.0.0/8 there is padding (::1 is loopback, not 0.0.0.1), so
+    # only the ranges where an address may stand for the metadata service count.
+    return any(v4 in net for v4 in _ipv4_forms(ip) for net in _NEVER_V4 if net != _THIS_NETWORK)
 
 
 def may_call(address: str, *, allow_private: bool) -> bool:

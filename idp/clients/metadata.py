@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-
-from idp import profile
+from idp import jwkset, profile
 from idp.clients.uris import (
     MAX_URI_LENGTH,
     UriRejected,
@@ -46,7 +42,7 @@ DEFAULT_SCOPES = ("openid", "profile", "email", "phone")
 
 MAX_LIST_ITEMS = 50
 MAX_TEXT_LENGTH = 300
-MIN_RSA_BITS = 2048
+MIN_RSA_BITS = jwkset.MIN_RSA_BITS
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 # RFC 7591 section 2.2: human-readable fields may carry a BCP 47 language tag ("client_name#vi").
@@ -367,29 +363,10 @@ def _check_keys(
 
 
 def _public_key_set(value: Any) -> dict[str, Any]:
-    keys = value.get("keys") if isinstance(value, dict) else None
-    if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
-        raise InvalidClientMetadata("jwks", 'must be a JWK Set: {"keys": [...]}')
-    if len(keys) > 10:
-        raise InvalidClientMetadata("jwks", "at most 10 keys")
-    for key in keys:
-        if key.get("kty") not in ("RSA", "EC"):
-            raise InvalidClientMetadata("jwks", "only RSA and EC public keys are accepted")
-        if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi", "k")):
-            raise InvalidClientMetadata("jwks", "contains private key material")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # joserfc warns about weak keys: refuse them
-            imported = KeySet.import_key_set({"keys": keys})
-    except Warning as exc:
-        weak = f"has a weak key (RSA keys need at least {MIN_RSA_BITS} bits)"
-        raise InvalidClientMetadata("jwks", weak) from exc
-    except (JoseError, ValueError, TypeError) as exc:
-        raise InvalidClientMetadata("jwks", "is not a valid JWK Set") from exc
-    for key in imported.keys:
-        if key.key_type == "RSA" and key.raw_value.key_size < MIN_RSA_BITS:
-            raise InvalidClientMetadata("jwks", f"RSA keys must have at least {MIN_RSA_BITS} bits")
-    return {"keys": keys}
+        return jwkset.public_key_set(value)
+    except jwkset.InvalidJwks as exc:
+        raise InvalidClientMetadata("jwks", str(exc)) from None
 
 
 def _check_logout_uris(

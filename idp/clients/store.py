@@ -121,8 +121,12 @@ def find_client_jwks(client_id: str) -> ClientJwks | None:
 
 def claim_jwks_fetch(client_id: str, jwks_uri: str, now: datetime, hold: timedelta) -> bool:
     """Take the turn to fetch the client's jwks_uri: True for one caller at a time, and only
-    when the row's next_fetch_at has come (or the client registered another jwks_uri, whose
-    keys start afresh). The turn lasts `hold`; the outcome sets the next one."""
+    when the row's next_fetch_at has come. The turn lasts `hold`; the outcome sets the next
+    one.
+
+    Another registered jwks_uri drops the stored keys but not the turn nor the count of
+    failures: the interval and the back-off are the client's, so changing the jwks_uri
+    (one RFC 7592 PUT) does not buy a fetch on a request thread."""
     with db.engine.begin() as conn:
         insert = insert_for(conn.dialect.name, _JWKS)
         conn.execute(
@@ -133,7 +137,7 @@ def claim_jwks_fetch(client_id: str, jwks_uri: str, now: datetime, hold: timedel
         conn.execute(
             sa.update(_JWKS)
             .where(_JWKS.c.client_id == client_id, _JWKS.c.jwks_uri != jwks_uri)
-            .values(jwks_uri=jwks_uri, jwks=None, fetched_at=None, failures=0, next_fetch_at=now)
+            .values(jwks_uri=jwks_uri, jwks=None, fetched_at=None)
         )
         taken = conn.execute(
             sa.update(_JWKS)

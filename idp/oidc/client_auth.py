@@ -20,6 +20,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idp import jwkset
 from idp.oidc import client_keys, store
 from idp.profile import CLIENT_ASSERTION_ALGS, TOKEN_PATH
 
@@ -34,8 +35,8 @@ def client_public_keys(client: Any, kid: str | None) -> KeySet:
     jwks = client.meta("jwks")
     if jwks:
         try:
-            return KeySet.import_key_set(jwks)
-        except (JoseError, ValueError, TypeError) as exc:
+            return jwkset.key_set(jwks)
+        except jwkset.InvalidJwks as exc:
             raise InvalidClientError(description="The client's jwks is not usable.") from exc
     if not client.meta("jwks_uri"):
         raise InvalidClientError(description="The client has no jwks or jwks_uri.")

@@ -11,6 +11,8 @@ Fetching that document is an outbound call to an address the client chose, so:
   none fetched within CLIENT_JWKS_MAX_AGE_SECONDS) or the assertion names a kid the keys
   do not have (the client rotated), and then through idp.outbound with
   CLIENT_JWKS_FETCH_SECONDS for the whole exchange;
+- the turns and the back-off belong to the client, not to its jwks_uri: registering
+  another jwks_uri (RFC 7592) drops the stored keys but does not start a new interval;
 - whoever fetches first takes a turn in the database (clients_store.claim_jwks_fetch):
   all processes together fetch one client's jwks_uri at most once per
   CLIENT_JWKS_RETRY_SECONDS, and after failures once per 2, 4, 8 ... times that (at most
@@ -23,7 +25,6 @@ interval, and no other client's and no page's.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,10 +32,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp import outbound
+from idp import jwkset, outbound
 from idp.clients import store as clients_store
 from idp.extensions import utcnow
 
@@ -103,10 +103,9 @@ def fetch_jwks(uri: str, policy: Policy) -> dict[str, Any]:
     if answer.status != 200:
         raise KeysUnavailable(f"HTTP {answer.status}")
     try:
-        keys = KeySet.import_key_set(json.loads(answer.body))
-    except (ValueError, TypeError, JoseError):
-        raise KeysUnavailable("the document is not a JWK set") from None
-    return keys.as_dict(private=False)
+        return jwkset.parse(answer.body, max_length=JWKS_MAX_BYTES)
+    except jwkset.InvalidJwks as exc:
+        raise KeysUnavailable(f"the document {exc}") from None
 
 
 def _fetch_and_record(client_id: str, uri: str, policy: Policy) -> dict[str, Any]:
@@ -167,9 +166,9 @@ def keys_for(client: Any, kid: str | None) -> KeySet:
         keys = _parsed(app, client_id, uri, row.fetched_at, row.jwks)
         if _has_kid(keys, kid):
             return keys
-    # Not anyone's turn yet (fetched or failed lately): answer from what there is, without
-    # even trying to take the turn (a write).
-    waiting = row is not None and row.jwks_uri == uri and row.next_fetch_at > now
+    # Not anyone's turn yet (fetched or failed lately, whatever jwks_uri it was): answer
+    # from what there is, without even trying to take the turn (a write).
+    waiting = row is not None and row.next_fetch_at > now
     hold = timedelta(seconds=policy.retry_seconds)
     if not waiting and clients_store.claim_jwks_fetch(client_id, uri, now, hold):
         jwks = _fetch_and_record(client_id, uri, policy)
@@ -203,6 +202,10 @@ def refresh_stale() -> int:
         try:
             _fetch_and_record(client_id, uri, policy)
         except KeysUnavailable:
+            continue
+        except Exception:  # one client's keys never stop the refresh of the others
+            log.exception("refreshing the keys of %s failed", client_id)
+            clients_store.rollback()
             continue
         done += 1
     return done

@@ -83,10 +83,14 @@ def revoke_replayed_family(
     gid: str, client: Any, subject: str, now: datetime, *, reason: str, event: str
 ) -> None:
     """A used-up code or rotated refresh token came back (RFC 9700 4.14.2, RFC 6749
-    4.1.2): end its whole token family and record the attempt."""
-    store.revoke_grant_family(
-        gid, until=family_revocation_until(client, now), reason=reason, now=now
-    )
+    4.1.2): end its whole token family and record the attempt.
+
+    Only the replay that ends the family is recorded: a spent code replayed again and again
+    (no secret needed for a public client) must not add an audit row each time.
+    """
+    until = family_revocation_until(client, now)
+    if not store.revoke_grant_family(gid, until=until, reason=reason, now=now):
+        return
     audit.record(
         event,
         actor=client.client_id,

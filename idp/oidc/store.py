@@ -316,24 +316,28 @@ _SUCCESSOR = (
 _REFRESH_BY_ID = records.refresh_token_query(by="id")
 
 
-def add_revocation(key: str, until: datetime, reason: str, now: datetime) -> None:
-    """Record that access tokens under `key` no longer count, until they would expire."""
-    db.session.execute(
+def add_revocation(key: str, until: datetime, reason: str, now: datetime) -> bool:
+    """Record that access tokens under `key` no longer count, until they would expire;
+    False when they already did (one row per key, so this is atomic)."""
+    result = db.session.execute(
         _insert(Revocation)
         .values(key=key, expires_at=until, created_at=now, reason=reason)
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Revocation.key)
     )
+    return result.first() is not None
 
 
-def revoke_grant_family(gid: str, *, until: datetime, reason: str, now: datetime) -> None:
-    """End a token family: its refresh tokens (via the grant) and its access tokens."""
+def revoke_grant_family(gid: str, *, until: datetime, reason: str, now: datetime) -> bool:
+    """End a token family: its refresh tokens (via the grant) and its access tokens.
+    False when the family had been ended before."""
     db.session.execute(
         sa.update(Grant)
         .where(Grant.gid == gid, Grant.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
         .execution_options(synchronize_session=False)
     )
-    add_revocation(f"grant:{gid}", until, reason, now)
+    return add_revocation(f"grant:{gid}", until, reason, now)
 
 
 def live_grants(

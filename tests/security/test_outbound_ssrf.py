@@ -157,6 +157,10 @@ def test_private_targets_are_refused_before_connecting(listener, url):
         "http://[::ffff:a9fe:a9fe]/latest/meta-data/",
         "http://[fd00:ec2::254]/latest/meta-data/",
         "http://[fe80::a9fe:a9fe%251]/latest/meta-data/",
+        "http://[64:ff9b:1::a9fe:a9fe]/latest/meta-data/",  # local-use NAT64, RFC 8215
+        "http://[::a9fe:a9fe]/latest/meta-data/",  # IPv4-compatible
+        "http://[::ffff:0:a9fe:a9fe]/latest/meta-data/",  # IPv4-translated
+        "http://[2001:0:4136:e378:8000:63bf:5601:5601]/latest/meta-data/",  # Teredo client
         "http://0.0.0.0:{port}/",
         "http://[::]:{port}/",
         "http://224.0.0.1/",
@@ -179,6 +183,45 @@ def test_the_metadata_service_and_link_local_are_refused_in_every_form(
     assert refused.value.reason == FORBIDDEN_ADDRESS
     time.sleep(0.05)
     assert listener.connections == 0
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254",
+        "::ffff:a9fe:a9fe",  # IPv4-mapped
+        "::a9fe:a9fe",  # IPv4-compatible
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated
+        "64:ff9b::a9fe:a9fe",  # NAT64, well-known prefix (RFC 6052)
+        "64:ff9b:1::a9fe:a9fe",  # local-use NAT64 (RFC 8215), /96 layout
+        "64:ff9b:1:a9fe:a9:fe00::",  # the same, /48 layout (RFC 6052 2.2)
+        "64:ff9b:1:a9:fe:a9fe::",  # /56 layout
+        "64:ff9b:1:0:a9:fea9:fe00:0",  # /64 layout
+        "2002:a9fe:a9fe::1",  # 6to4
+        "2001:0:4136:e378:8000:63bf:5601:5601",  # Teredo, client 169.254.169.254
+        "::ffff:e000:1",  # mapped multicast
+        "64:ff9b:1::e000:1",  # local-use NAT64 of multicast
+        "::e000:1",  # compatible multicast
+        "::ffff:0.0.0.0",
+    ],
+)
+def test_every_ipv6_form_of_a_never_called_ipv4_address_is_never_called(address):
+    """docs/outbound.md: link-local "and their IPv6 forms of IPv4" are never called, even
+    with private targets allowed; each form that embeds an IPv4 address is judged by it."""
+    from idp.outbound import is_never_called, may_call
+
+    assert is_never_called(address)
+    assert not may_call(address, allow_private=True)
+
+
+@pytest.mark.parametrize(
+    "address", ["::1", "127.0.0.1", "10.1.2.3", "::ffff:10.1.2.3", "64:ff9b:1::a01:203", "fd12::1"]
+)
+def test_private_addresses_stay_callable_where_private_targets_are_allowed(address):
+    from idp.outbound import is_never_called, may_call
+
+    assert not is_never_called(address)
+    assert may_call(address, allow_private=True)
 
 
 @pytest.mark.parametrize(
