@@ -40,10 +40,10 @@ class PageForm(FlaskForm):
 
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
-            wrapped = super().wrap_formdata(form, formdata)
-            if wrapped is None or wrapped is request.form:
-                return wrapped
-            return request.form or None
+            if request.is_json or request.files:
+                # Flask-WTF would read the JSON body or add the file parts: text fields only.
+                return request.form or None
+            return super().wrap_formdata(form, formdata)
 
 
 class LogoutForm(PageForm):
