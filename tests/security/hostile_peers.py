@@ -353,3 +353,28 @@ class PooledServer(BaseWSGIServer):
         self.shutdown()
         self.server_close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def time_bystanders(base_url: str, rounds: int = 5) -> tuple[list[float], list[float]]:
+    """Seconds the sign-in page and LGSP's client_credentials token request take, `rounds`
+    times half a second apart, while an attack runs: what everyone else waits."""
+    import requests
+
+    page_times, token_times = [], []
+    with requests.Session() as http:
+        for _ in range(rounds):
+            started = time.monotonic()
+            page = http.get(base_url + "/login", timeout=10)
+            page_times.append(time.monotonic() - started)
+            assert page.status_code == 200
+            started = time.monotonic()
+            token = http.post(
+                base_url + "/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=("lgsp", SECRET),
+                timeout=10,
+            )
+            token_times.append(time.monotonic() - started)
+            assert token.status_code == 200, token.text
+            time.sleep(0.5)
+    return page_times, token_times
