@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers.oidc_flow import ClientKeys, RelyingParty, make_client
 
 PG_URL = os.environ.get("IDP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -334,6 +335,30 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def rp(app, client, make_user):
+    """A signed-out browser, a user, a first-party confidential client and a resource server
+    (the relying party of tests/helpers/oidc_flow.py)."""
+    make_user()
+    make_client(app)
+    make_client(
+        app,
+        "resource",
+        grant_types=["client_credentials"],
+        scope="lgsp.read",
+        redirect_uris=[],
+    )
+    return RelyingParty(client)
+
+
+@pytest.fixture
+def client_keys():
+    """A private_key_jwt client's keys, published at a jwks_uri on 127.0.0.1."""
+    keys = ClientKeys()
+    yield keys
+    keys.close()
 
 
 # Headless Chromium for the page tests: Debian's package, never a downloaded browser.

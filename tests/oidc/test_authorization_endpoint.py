@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import EMAIL, ISSUER, REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.oidc_flow import EMAIL, ISSUER, REDIRECT_URI, RelyingParty, make_client, query_of
 
 NONCE = "n-0S6_WzA2Mj"
 

@@ -1,6 +1,6 @@
 """OpenID Connect Back-Channel Logout 1.0: logout tokens, the outbox, retries, the worker.
 
-The relying parties are real HTTP servers on 127.0.0.1 (tests/rp/logout_receiver.py);
+The relying parties are real HTTP servers on 127.0.0.1 (tests/helpers/receiver.py);
 tokens are checked the way a relying party checks them, against /jwks.
 """
 
@@ -10,7 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from logout_flow import (
+from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
     POST_LOGOUT,
     deliveries,
@@ -21,8 +21,8 @@ from logout_flow import (
     set_metadata,
     validate_logout_token,
 )
-from oidc_flow import EMAIL, RelyingParty, make_client
-from rp.logout_receiver import LogoutReceiver
+from helpers.oidc_flow import EMAIL, RelyingParty, make_client
+from helpers.receiver import LogoutReceiver
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import SECRET, basic, make_client
+from helpers.oidc_flow import SECRET, basic, make_client
 
 from idp.oidc import store
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import (
+from helpers.oidc_flow import (
     EMAIL,
     ISSUER,
     REDIRECT_URI,

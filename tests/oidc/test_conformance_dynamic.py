@@ -8,8 +8,7 @@ import base64
 import json
 
 import pytest
-from joserfc import jwt
-from oidc_flow import (
+from helpers.oidc_flow import (
     ASSERTION_TYPE,
     ISSUER,
     REDIRECT_URI,
@@ -17,6 +16,7 @@ from oidc_flow import (
     make_client,
     query_of,
 )
+from joserfc import jwt
 
 NONCE = "n-0S6_WzA2Mj"
 
@@ -227,7 +227,7 @@ def test_private_key_jwt_bad_assertions_are_invalid_client(client, machine, clai
 
 
 def test_private_key_jwt_signed_by_an_unknown_key(client, machine):
-    from oidc_flow import ClientKeys
+    from helpers.oidc_flow import ClientKeys
 
     stranger = ClientKeys()
     try:

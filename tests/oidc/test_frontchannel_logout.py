@@ -13,8 +13,14 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from logout_flow import LOGOUT_TEST_CONFIG, POST_LOGOUT, end_session, set_metadata, signed_in
-from oidc_flow import ISSUER, RelyingParty, make_client
+from helpers.logout_flow import (
+    LOGOUT_TEST_CONFIG,
+    POST_LOGOUT,
+    end_session,
+    set_metadata,
+    signed_in,
+)
+from helpers.oidc_flow import ISSUER, RelyingParty, make_client
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Dynamically registered clients sign people in: registration, then the code flow end to end.
 
-The relying party is tests/oidc/oidc_flow.py's, which talks to the provider over HTTP only.
+The relying party is tests/helpers/oidc_flow.py's, which talks to the provider over HTTP only.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers.oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, query_of
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, query_of
 
 from idp.clients import initial_access
 
@@ -255,7 +255,7 @@ def test_oidcc_registration_jwks_uri_code_flow(app, client, make_user, iat):
 
 
 def _pkce(rp: RelyingParty) -> dict[str, str]:
-    from oidc_flow import pkce_pair
+    from helpers.oidc_flow import pkce_pair
 
     rp.verifier, challenge = pkce_pair()
     return {"code_challenge": challenge, "code_challenge_method": "S256"}

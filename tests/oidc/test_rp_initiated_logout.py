@@ -11,9 +11,7 @@ import base64
 import json
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import RSAKey
-from logout_flow import (
+from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
     POST_LOGOUT,
     confirm,
@@ -21,7 +19,9 @@ from logout_flow import (
     set_metadata,
     signed_in,
 )
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 STATE = "x" * 128  # the suite uses a long state to catch truncation
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, make_client, pkce_pair, query_of
+from helpers.oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, make_client, pkce_pair, query_of
 
 
 @pytest.fixture

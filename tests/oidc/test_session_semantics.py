@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from logout_flow import LOGOUT_TEST_CONFIG, deliveries, end_session, set_metadata
-from oidc_flow import EMAIL, REDIRECT_URI, query_of
+from helpers.logout_flow import LOGOUT_TEST_CONFIG, deliveries, end_session, set_metadata
+from helpers.oidc_flow import EMAIL, REDIRECT_URI, query_of
 
 NONCE = "n-0S6_WzA2Mj"
 

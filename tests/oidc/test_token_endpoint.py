@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client
+from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client
 
 TOKEN = "/oauth2/token"
 

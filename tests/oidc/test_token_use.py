@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from oidc_flow import ISSUER, SECRET, RelyingParty, basic, make_client
+from helpers.oidc_flow import ISSUER, SECRET, RelyingParty, basic, make_client
 
 USERINFO = "/oauth2/userinfo"
 

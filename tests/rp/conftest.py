@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from rp import apache
-from rp.live import (
+from helpers import apache
+from helpers.live import (
     EMAIL,
     PASSWORD,
     Browser,

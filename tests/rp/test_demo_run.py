@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from rp.live import ROOT, Browser, free_port, wait_until
+from helpers.live import ROOT, Browser, free_port, wait_until
 
 DEMO_EMAIL = "demo@haugiang.gov.vn"
 DEMO_PASSWORD = "HauGiang@CongChuc2026"

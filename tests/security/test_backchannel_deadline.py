@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from hostile_peers import Peer, trickle, trickle_body
+from helpers.hostile_peers import Peer, trickle, trickle_body
 
 REDIRECT_URI = "https://rp.example/callback"
 TIMEOUT_SECONDS = 2

@@ -10,14 +10,9 @@ administrator's command says, until the administrators take it over with a manif
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
 
 LOOK_ALIKE = "Thư điện tử công vụ"
 WARNING_VI = "chưa được tỉnh xác minh"

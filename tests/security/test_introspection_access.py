@@ -9,19 +9,12 @@ every other question gets `{"active": false}`, the answer an unknown token gets.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client
 
-# The protocol tests' relying party (tests/oidc/oidc_flow.py) and its `rp` fixture.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-import oidc_flow  # noqa: E402
-from oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client  # noqa: E402
-
-from idp.clients import initial_access  # noqa: E402
-
-rp = oidc_flow.rp
+from idp.clients import initial_access
 
 ROOT = Path(__file__).resolve().parents[2]
 INACTIVE = {"active": False}

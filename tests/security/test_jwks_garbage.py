@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile_peers import Peer, add_client, answer, assertion_form, new_key
-from hostile_peers import jwks as serve_jwks
+from helpers.hostile_peers import Peer, add_client, answer, assertion_form, new_key
+from helpers.hostile_peers import jwks as serve_jwks
 
 from idp.clients import initial_access
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from hostile_peers import (
+from helpers.hostile_peers import (
     Peer,
     PooledServer,
     add_client,
@@ -27,7 +27,7 @@ from hostile_peers import (
     time_bystanders,
     trickle,
 )
-from hostile_peers import jwks as serve_jwks
+from helpers.hostile_peers import jwks as serve_jwks
 
 from idp.clients import initial_access
 

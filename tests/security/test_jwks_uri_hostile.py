@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from hostile_peers import (
+from helpers.hostile_peers import (
     Peer,
     PooledServer,
     add_client,
@@ -27,7 +27,7 @@ from hostile_peers import (
     time_bystanders,
     trickle,
 )
-from hostile_peers import jwks as serve_jwks
+from helpers.hostile_peers import jwks as serve_jwks
 
 # The provider may call 127.0.0.1 (where the tests' relying parties live).
 LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}

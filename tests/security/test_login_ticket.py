@@ -13,15 +13,11 @@ its parameters), and only once.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
 
 NONCE = "n-ticket-1"
 

@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import argon2
 import pytest
 import sqlalchemy as sa
+from helpers.oidc_flow import RelyingParty, make_client
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from idp.audit import AuditEvent
 from idp.extensions import db, utcnow
 from idp.sessions.models import LoginThrottle, SsoSession
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "oidc"))
-from oidc_flow import RelyingParty, make_client  # noqa: E402
 
 PRIMARY = "nguyen.van.an@haugiang.gov.vn"
 PASSWORD = "Mật-khẩu-đủ-dài-2026"

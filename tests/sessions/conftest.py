@@ -4,8 +4,8 @@ sign-ins through the authorization endpoint, and a real back-channel receiver.""
 from __future__ import annotations
 
 import pytest
-from rp.logout_receiver import LogoutReceiver
-from session_flow import REDIRECT_URI
+from helpers.receiver import LogoutReceiver
+from helpers.session_flow import REDIRECT_URI
 
 
 @pytest.fixture

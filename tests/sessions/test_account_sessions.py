@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from session_flow import form_token, sign_in_to
+from helpers.session_flow import form_token, sign_in_to
 
 EDGE = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36 "

@@ -7,7 +7,7 @@ import hashlib
 from datetime import timedelta
 
 import sqlalchemy as sa
-from session_flow import sign_in_to
+from helpers.session_flow import sign_in_to
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 
@@ -45,7 +45,7 @@ def test_the_cookie_carries_only_a_random_handle_whose_hash_is_stored(app, clien
 def test_the_session_knows_when_how_and_from_where(app, client, make_user):
     make_user()
     page = client.get("/login").get_data(as_text=True)
-    from session_flow import form_token
+    from helpers.session_flow import form_token
 
     client.post(
         "/login",

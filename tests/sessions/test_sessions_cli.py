@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from session_flow import form_token, sign_in_to
+from helpers.session_flow import form_token, sign_in_to
 
 EMAIL = "nguyen.van.an@haugiang.gov.vn"
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_unknown_person_is_a_one_line_error(runner):
 
 
 def test_logout_deliveries_list(app, runner, make_user, make_rp, receiver):
-    from rp.logout_receiver import LogoutReceiver
+    from helpers.receiver import LogoutReceiver
 
     make_user()
     down = LogoutReceiver(start=False)

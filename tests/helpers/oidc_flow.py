@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -282,21 +281,6 @@ class RelyingParty:
         return jwt.decode(access_token, self.jwks(), algorithms=[header["alg"]]).claims
 
 
-@pytest.fixture
-def rp(app, client, make_user):
-    """A signed-out browser, a user, a first-party confidential client and a resource server."""
-    make_user()
-    make_client(app)
-    make_client(
-        app,
-        "resource",
-        grant_types=["client_credentials"],
-        scope="lgsp.read",
-        redirect_uris=[],
-    )
-    return RelyingParty(client)
-
-
 # ---------------------------------------------------------------- private_key_jwt clients
 
 
@@ -359,10 +343,3 @@ class ClientKeys:
 
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture
-def client_keys():
-    keys = ClientKeys()
-    yield keys
-    keys.close()

@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from joserfc import jwt
-from oidc_flow import ISSUER
+
+from helpers.oidc_flow import ISSUER
 
 END_SESSION = "/oauth2/logout"
 POST_LOGOUT = "https://rp.example/logged-out"
