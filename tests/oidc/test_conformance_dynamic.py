@@ -1,6 +1,7 @@
 """Modules of the oidcc-dynamic-certification-test-plan that do not depend on registering the
-client dynamically (those live in test_registration*.py): signed responses, redirect URIs
-with queries, key rotation on both sides, and private_key_jwt client authentication."""
+client dynamically (those live in tests/clients/test_registration*.py and
+test_registration_code_flow.py): signed responses, redirect URIs with queries, key rotation
+on both sides, and private_key_jwt client authentication."""
 
 from __future__ import annotations
 
