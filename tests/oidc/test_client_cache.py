@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from helpers.clock import FakeClock
 from helpers.oidc_flow import SECRET, basic, make_client
 
 from idp.oidc import store
 
 TOKEN = "/oauth2/token"
 GRANT = {"grant_type": "client_credentials"}
-
-
-class FakeClock:
-    """Stands in for the time module of idp.oidc.store (only monotonic() is used)."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -61,7 +52,7 @@ def test_disabling_a_client_in_this_process_takes_effect_at_once(app, client, ru
 
 
 def test_a_change_made_elsewhere_is_seen_within_the_cache_time(app, client, machine, monkeypatch):
-    clock = FakeClock()
+    clock = FakeClock(5000.0)
     monkeypatch.setattr(store, "time", clock)
     assert client.post(TOKEN, data=GRANT, headers=basic("lgsp")).status_code == 200
     change_elsewhere(app, DISABLE)
@@ -86,7 +77,7 @@ def test_a_secret_rotated_elsewhere_stops_working_within_the_cache_time(
 ):
     from idp.clients.models import hash_secret
 
-    clock = FakeClock()
+    clock = FakeClock(5000.0)
     monkeypatch.setattr(store, "time", clock)
     assert client.post(TOKEN, data=GRANT, headers=basic("lgsp")).status_code == 200
     new_hash = hash_secret("a-new-secret-" + "y" * 40)

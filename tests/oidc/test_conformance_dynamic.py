@@ -9,6 +9,7 @@ import base64
 import json
 
 import pytest
+from helpers.clock import shift_utcnow
 from helpers.oidc_flow import (
     ASSERTION_TYPE,
     ISSUER,
@@ -116,9 +117,6 @@ def _assert_auth(keys, client_id, **claims):
 
 
 def test_oidcc_refresh_token_rp_key_rotation(app, rp, client_keys, monkeypatch):
-    from datetime import timedelta
-
-    from idp.extensions import utcnow
     from idp.oidc import client_keys as key_cache
 
     make_client(
@@ -145,7 +143,7 @@ def test_oidcc_refresh_token_rp_key_rotation(app, rp, client_keys, monkeypatch):
     client_keys.rotate()
     # An unknown kid refetches the jwks_uri once CLIENT_JWKS_RETRY_SECONDS have passed
     # since the last fetch.
-    monkeypatch.setattr(key_cache, "utcnow", lambda: utcnow() + timedelta(seconds=60))
+    shift_utcnow(monkeypatch, key_cache, 60)
     refreshed = rp.http.post(
         "/oauth2/token",
         data={

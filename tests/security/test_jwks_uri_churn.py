@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 import requests
+from helpers.clock import shift_utcnow
 from helpers.hostile_peers import (
     Peer,
     PooledServer,
@@ -30,6 +30,7 @@ from helpers.hostile_peers import (
 from helpers.hostile_peers import jwks as serve_jwks
 
 from idp.clients import initial_access
+from idp.oidc import client_keys as key_cache
 
 LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 RETURNED_ONLY = {
@@ -83,13 +84,6 @@ def _churn(http, registered: dict, jwks_uri: str, base: str = "") -> None:
     assert response.status_code == 200
 
 
-def _shift_clock(monkeypatch, seconds: float) -> None:
-    from idp.extensions import utcnow
-    from idp.oidc import client_keys
-
-    monkeypatch.setattr(client_keys, "utcnow", lambda: utcnow() + timedelta(seconds=seconds))
-
-
 def test_churning_the_jwks_uri_does_not_buy_a_fetch_per_request(app, client, monkeypatch):
     key = new_key()
     peer = Peer(answer(500, b"down"))
@@ -103,7 +97,7 @@ def test_churning_the_jwks_uri_does_not_buy_a_fetch_per_request(app, client, mon
         assert len(peer.hits) == 1
         # The back-off is the client's: after the interval, one fetch more, of the
         # jwks_uri registered now.
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
         _churn(client, registered, peer.url("/j-last"))
         client.post("/oauth2/token", data=assertion_form(key, client_id))
         _churn(client, registered, peer.url("/j-after"))
@@ -123,7 +117,7 @@ def test_a_new_jwks_uri_is_used_once_the_interval_has_passed(app, client, monkey
         first = client.post("/oauth2/token", data=assertion_form(old, client_id))
         assert first.get_json()["error"] != "invalid_client"  # authenticated
         _churn(client, registered, new_peer.url())
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
         moved = client.post("/oauth2/token", data=assertion_form(new, client_id))
         assert moved.get_json()["error"] != "invalid_client"
         stale = client.post("/oauth2/token", data=assertion_form(old, client_id))

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 import requests
+from helpers.clock import shift_utcnow
 from helpers.hostile_peers import (
     Peer,
     PooledServer,
@@ -28,6 +28,8 @@ from helpers.hostile_peers import (
     trickle,
 )
 from helpers.hostile_peers import jwks as serve_jwks
+
+from idp.oidc import client_keys as key_cache
 
 # The provider may call 127.0.0.1 (where the tests' relying parties live).
 LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
@@ -47,14 +49,6 @@ def stopping():
 
 def _token(http, key, client_id="hostile", kid=None):
     return http.post("/oauth2/token", data=assertion_form(key, client_id, kid))
-
-
-def _shift_clock(monkeypatch, seconds: float) -> None:
-    """Move the clock of the key cache forward (tests do not wait out retry intervals)."""
-    from idp.extensions import utcnow
-    from idp.oidc import client_keys
-
-    monkeypatch.setattr(client_keys, "utcnow", lambda: utcnow() + timedelta(seconds=seconds))
 
 
 def test_a_trickling_peer_is_cut_at_the_overall_deadline(stopping):
@@ -156,14 +150,14 @@ def test_a_failing_jwks_uri_is_retried_less_and_less_often(app, client, monkeypa
         assert _token(client, key).get_json()["error"] == "invalid_client"
         assert _token(client, key).get_json()["error"] == "invalid_client"
         assert len(peer.hits) == 1  # the failure is remembered
-        _shift_clock(monkeypatch, retry + 1)
+        shift_utcnow(monkeypatch, key_cache, retry + 1)
         _token(client, key)
         assert len(peer.hits) == 2
         # After a second failure the interval doubles.
-        _shift_clock(monkeypatch, 2 * retry + 2)
+        shift_utcnow(monkeypatch, key_cache, 2 * retry + 2)
         _token(client, key)
         assert len(peer.hits) == 2
-        _shift_clock(monkeypatch, 3 * retry + 2)
+        shift_utcnow(monkeypatch, key_cache, 3 * retry + 2)
         _token(client, key)
         assert len(peer.hits) == 3
     finally:
@@ -184,7 +178,7 @@ def test_assertions_naming_unknown_kids_refetch_at_most_once_per_interval(app, c
         for i in range(3):
             assert _token(client, key, kid=f"random-{i}").get_json()["error"] == "invalid_client"
         assert len(peer.hits) == 1
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
         for i in range(3):
             assert _token(client, key, kid=f"again-{i}").get_json()["error"] == "invalid_client"
         assert len(peer.hits) == 2
@@ -228,7 +222,7 @@ def test_idp_worker_fetches_keys_outside_the_request_path(app, client, monkeypat
         assert _token(client, old, "lgsp").status_code == 200
         assert len(peer.hits) == 1  # from the database, not from the network
         keys[:] = [new]
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_REFRESH_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_REFRESH_SECONDS"] + 1)
         with app.app_context():
             worker.run(once=True)
         assert len(peer.hits) == 2
