@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from helpers.oidc_flow import ClientKeys, RelyingParty, make_client
+from helpers.ci import unavailable
+from helpers.clients import make_client
+from helpers.oidc_flow import ClientKeys, RelyingParty
 
 PG_URL = os.environ.get("IDP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # Fast argon2 parameters for tests (the production defaults are tested explicitly).
 FAST_HASH = {"ARGON2_MEMORY_KIB": 1024, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELISM": 1}
@@ -72,9 +73,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 def pg_template() -> Iterator[str]:
     reason = _pg_reachable()
     if reason is not None:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_URL}: {reason}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({reason})")
+        unavailable(f"PostgreSQL not reachable at {PG_URL} ({reason})")
     name = f"idp_tmpl_{os.getpid()}"
     admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -377,10 +376,7 @@ CHROMIUM_ARGS = [
 def chromium():
     """A headless Chromium driven by Playwright; skipped without it, except in CI."""
     if not CHROMIUM.exists():
-        message = f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message + "; it is required in CI")
-        pytest.skip(message)
+        unavailable(f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -24,6 +24,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
+from helpers.clients import insert_client
+
 ISSUER = "http://idp.test"
 TOKEN_ENDPOINT = ISSUER + "/oauth2/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -267,28 +269,21 @@ def tls_certificates(directory, host: str = "localhost") -> tuple[str, ssl.SSLCo
 
 def add_client(app, client_id: str, **metadata: Any) -> None:
     """A client straight in the database: private_key_jwt with `metadata`, or a secret."""
-    from idp.clients.models import Client, hash_secret
-    from idp.extensions import db
-
     method = metadata.pop("token_endpoint_auth_method", "private_key_jwt")
-    with app.app_context():
-        db.session.add(
-            Client(
-                client_id=client_id,
-                client_secret_hash=hash_secret(SECRET) if method != "private_key_jwt" else None,
-                client_metadata={
-                    "client_name": client_id,
-                    "redirect_uris": [],
-                    "grant_types": ["client_credentials"],
-                    "response_types": [],
-                    "token_endpoint_auth_method": method,
-                    "scope": "lgsp.read",
-                    **metadata,
-                },
-                first_party=True,
-            )
-        )
-        db.session.commit()
+    insert_client(
+        app,
+        client_id,
+        {
+            "client_name": client_id,
+            "redirect_uris": [],
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "token_endpoint_auth_method": method,
+            "scope": "lgsp.read",
+            **metadata,
+        },
+        secret=SECRET if method != "private_key_jwt" else None,
+    )
 
 
 def assertion(key: RSAKey, client_id: str, kid: str | None = None) -> str:

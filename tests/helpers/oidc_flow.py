@@ -1,4 +1,5 @@
-"""A relying party for the protocol tests: registers clients, runs flows, checks tokens.
+"""A relying party for the protocol tests: runs flows and checks tokens (its clients are
+stored by helpers/clients.py).
 
 It talks to the provider only over HTTP (the Flask test client) and validates tokens the
 way the OpenID Foundation's conformance suite does: signature against /jwks, then claims.
@@ -19,49 +20,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from helpers.clients import REDIRECT_URI, SECRET
+
 ISSUER = "http://idp.test"
 PASSWORD = "Mật-khẩu-đủ-dài-2026"
 EMAIL = "nguyen.van.an@haugiang.gov.vn"
-REDIRECT_URI = "https://rp.example/callback"
-SECRET = "s3cret-" + "x" * 40
-
-
-def make_client(
-    app,
-    client_id: str = "webmail",
-    *,
-    secret: str | None = SECRET,
-    auth_method: str = "client_secret_basic",
-    redirect_uris: list[str] | None = None,
-    scope: str = "openid profile email phone org offline_access",
-    grant_types: list[str] | None = None,
-    first_party: bool = True,
-    active: bool = True,
-    **metadata: Any,
-) -> str:
-    """Register a client straight in the database (the registry's own tests cover the CLI)."""
-    from idp.clients.models import Client, hash_secret
-    from idp.extensions import db
-
-    with app.app_context():
-        client = Client(
-            client_id=client_id,
-            client_secret_hash=hash_secret(secret) if secret and auth_method != "none" else None,
-            client_metadata={
-                "client_name": metadata.pop("client_name", f"Ứng dụng {client_id}"),
-                "redirect_uris": redirect_uris if redirect_uris is not None else [REDIRECT_URI],
-                "grant_types": grant_types or ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "token_endpoint_auth_method": auth_method,
-                "scope": scope,
-                **metadata,
-            },
-            first_party=first_party,
-            active=active,
-        )
-        db.session.add(client)
-        db.session.commit()
-    return client_id
 
 
 def basic(client_id: str, secret: str = SECRET) -> dict[str, str]:

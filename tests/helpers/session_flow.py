@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-REDIRECT_URI = "https://rp.example/callback"
+from helpers.clients import REDIRECT_URI
 
 
 def sign_in_to(http, client_id: str) -> str:

@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from helpers.clients import make_client
 from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
     POST_LOGOUT,
@@ -21,7 +22,7 @@ from helpers.logout_flow import (
     set_metadata,
     validate_logout_token,
 )
-from helpers.oidc_flow import EMAIL, RelyingParty, make_client
+from helpers.oidc_flow import EMAIL, RelyingParty
 from helpers.receiver import LogoutReceiver
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from helpers.clients import make_client
 from helpers.clock import FakeClock
-from helpers.oidc_flow import SECRET, basic, make_client
+from helpers.oidc_flow import SECRET, basic
 
 from idp.oidc import store
 

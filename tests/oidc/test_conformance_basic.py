@@ -15,15 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from helpers.oidc_flow import (
-    EMAIL,
-    ISSUER,
-    REDIRECT_URI,
-    SECRET,
-    RelyingParty,
-    make_client,
-    query_of,
-)
+from helpers.clients import make_client
+from helpers.oidc_flow import EMAIL, ISSUER, REDIRECT_URI, SECRET, RelyingParty, query_of
 
 NONCE = "n-0S6_WzA2Mj"
 

@@ -9,15 +9,9 @@ import base64
 import json
 
 import pytest
+from helpers.clients import make_client
 from helpers.clock import shift_utcnow
-from helpers.oidc_flow import (
-    ASSERTION_TYPE,
-    ISSUER,
-    REDIRECT_URI,
-    RelyingParty,
-    make_client,
-    query_of,
-)
+from helpers.oidc_flow import ASSERTION_TYPE, ISSUER, REDIRECT_URI, RelyingParty, query_of
 from joserfc import jwt
 
 NONCE = "n-0S6_WzA2Mj"

@@ -13,6 +13,7 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from helpers.clients import make_client
 from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
     POST_LOGOUT,
@@ -20,7 +21,7 @@ from helpers.logout_flow import (
     set_metadata,
     signed_in,
 )
-from helpers.oidc_flow import ISSUER, RelyingParty, make_client
+from helpers.oidc_flow import ISSUER, RelyingParty
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import base64
 import json
 
 import pytest
+from helpers.clients import make_client
 from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
     POST_LOGOUT,
@@ -19,7 +20,7 @@ from helpers.logout_flow import (
     set_metadata,
     signed_in,
 )
-from helpers.oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from helpers.oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, make_client, pkce_pair, query_of
+from helpers.clients import make_client
+from helpers.oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, pkce_pair, query_of
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client
+from helpers.clients import make_client
+from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic
 
 TOKEN = "/oauth2/token"
 

@@ -18,7 +18,8 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from helpers.oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.clients import make_client
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
 
 NONCE = "n-claims-1"
 PERSONAL = (

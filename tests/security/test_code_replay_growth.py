@@ -9,7 +9,8 @@ replays are just invalid_grant.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from helpers.oidc_flow import RelyingParty, make_client
+from helpers.clients import make_client
+from helpers.oidc_flow import RelyingParty
 
 
 def _audit_count(app, event: str) -> int:

@@ -9,7 +9,7 @@ import threading
 import time
 
 import sqlalchemy as sa
-from helpers.oidc_flow import make_client
+from helpers.clients import make_client
 
 
 def test_two_first_consents_at_once_both_land(app, make_user):

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from helpers.clients import make_client
 from helpers.logout_flow import POST_LOGOUT, end_session, set_metadata, signed_in
-from helpers.oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
 
 from idp import create_app
 from idp.settings import SettingsError

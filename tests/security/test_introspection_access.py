@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client
-
-from idp.clients import initial_access
+from helpers.clients import bearer, initial_access_token, make_client, register_client
+from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic
 
 ROOT = Path(__file__).resolve().parents[2]
 INACTIVE = {"active": False}
@@ -23,15 +22,8 @@ API = "https://api.haugiang.gov.vn"
 
 def register_dynamic_client(app, http) -> RelyingParty:
     """A confidential client registered by anyone holding an initial access token."""
-    with app.app_context():
-        token = initial_access.create_token(uses=1, actor="test").token
-    response = http.post(
-        "/oauth2/register",
-        json={"redirect_uris": [REDIRECT_URI], "client_name": "Cổng thông tin giả mạo"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 201, response.get_json()
-    body = response.get_json()
+    token = initial_access_token(app)
+    body = register_client(http, token, client_name="Cổng thông tin giả mạo")
     return RelyingParty(http, body["client_id"], body["client_secret"])
 
 
@@ -130,12 +122,10 @@ def test_a_client_named_in_aud_is_its_resource_server(app, rp):
 
 
 def test_resource_server_audiences_are_for_administrators_only(app, rp):
-    with app.app_context():
-        token = initial_access.create_token(uses=1, actor="test").token
     response = rp.http.post(
         "/oauth2/register",
         json={"redirect_uris": [REDIRECT_URI], "resource_server_audiences": ["webmail"]},
-        headers={"Authorization": f"Bearer {token}"},
+        headers=bearer(initial_access_token(app)),
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_client_metadata"

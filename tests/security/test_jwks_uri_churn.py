@@ -16,6 +16,7 @@ import time
 
 import pytest
 import requests
+from helpers.clients import initial_access_token
 from helpers.clock import shift_utcnow
 from helpers.hostile_peers import (
     Peer,
@@ -29,7 +30,6 @@ from helpers.hostile_peers import (
 )
 from helpers.hostile_peers import jwks as serve_jwks
 
-from idp.clients import initial_access
 from idp.oidc import client_keys as key_cache
 
 LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
@@ -55,8 +55,7 @@ def stopping():
 
 
 def _register(app, http, jwks_uri: str, base: str = "") -> dict:
-    with app.app_context():
-        token = initial_access.create_token(uses=1, actor="test").token
+    token = initial_access_token(app)
     response = http.post(
         base + "/oauth2/register",
         json={

@@ -17,7 +17,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from helpers.oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.clients import make_client
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
 
 NONCE = "n-ticket-1"
 

@@ -17,7 +17,8 @@ from datetime import timedelta
 import argon2
 import pytest
 import sqlalchemy as sa
-from helpers.oidc_flow import RelyingParty, make_client
+from helpers.clients import make_client
+from helpers.oidc_flow import RelyingParty
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from idp.audit import AuditEvent
