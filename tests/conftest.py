@@ -19,6 +19,9 @@ import sqlalchemy as sa
 from helpers.ci import unavailable
 from helpers.clients import make_client
 from helpers.oidc_flow import ClientKeys, RelyingParty
+from helpers.pages import AuthActions
+from helpers.people import EMAIL, PASSWORD
+from helpers.receiver import LogoutReceiver
 
 PG_URL = os.environ.get("IDP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -271,8 +274,8 @@ def make_user(app):
     """Factory: make_user(email, password=..., aliases=[...], roles=[...], unit=code) -> sub."""
 
     def make(
-        email: str = "nguyen.van.an@haugiang.gov.vn",
-        password: str | None = "Mật-khẩu-đủ-dài-2026",
+        email: str = EMAIL,
+        password: str | None = PASSWORD,
         *,
         aliases: list[str] | None = None,
         family_name: str = "Nguyễn",
@@ -306,34 +309,25 @@ def make_user(app):
     return make
 
 
-class AuthActions:
-    def __init__(self, client):
-        self._client = client
-
-    def csrf_token(self, path: str = "/login") -> str:
-        import re
-
-        page = self._client.get(path).get_data(as_text=True)
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-        assert match, "no CSRF token on " + path
-        return match.group(1)
-
-    def login(
-        self, email="nguyen.van.an@haugiang.gov.vn", password="Mật-khẩu-đủ-dài-2026", **extra
-    ):
-        token = self.csrf_token()
-        return self._client.post(
-            "/login", data={"email": email, "password": password, "csrf_token": token, **extra}
-        )
-
-    def logout(self):
-        token = self.csrf_token("/logout")
-        return self._client.post("/logout", data={"csrf_token": token})
-
-
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def argon2_verifications(monkeypatch):
+    """Records the hash given to every argon2 verification (calls through to argon2)."""
+    from argon2 import PasswordHasher
+
+    calls: list[str] = []
+    original = PasswordHasher.verify
+
+    def spy(self, hash, password):
+        calls.append(hash if isinstance(hash, str) else hash.decode())
+        return original(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", spy)
+    return calls
 
 
 @pytest.fixture
@@ -350,6 +344,14 @@ def rp(app, client, make_user):
         redirect_uris=[],
     )
     return RelyingParty(client)
+
+
+@pytest.fixture
+def receiver():
+    """A relying party's back-channel logout endpoint on 127.0.0.1 (helpers/receiver.py)."""
+    server = LogoutReceiver()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

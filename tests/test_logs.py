@@ -9,10 +9,9 @@ import re
 import sys
 
 import pytest
+from helpers.people import PASSWORD
 
 from idp.logs import JsonFormatter
-
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 
 
 def _record(msg="xin chào %s", args=("Hậu Giang",), exc_info=None, **extra):

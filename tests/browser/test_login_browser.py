@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 from helpers.live import Server
+from helpers.people import PASSWORD
 
 EMAIL = "tran.thi.binh@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 NAME = "Trần Thị Bình"
 
 pytestmark = pytest.mark.browser

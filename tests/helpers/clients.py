@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers.db import count_rows
+
 REDIRECT_URI = "https://rp.example/callback"
 SECRET = "s3cret-" + "x" * 40
 
@@ -99,10 +101,8 @@ def client_row(app, client_id: str):
 
 def count_clients(app) -> int:
     from idp.clients.models import Client
-    from idp.extensions import db
 
-    with app.app_context():
-        return db.session.query(Client).count()
+    return count_rows(app, Client)
 
 
 def initial_access_token(app, *, uses: int | None = 1, actor: str = "test", **options: Any) -> str:

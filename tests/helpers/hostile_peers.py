@@ -26,6 +26,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 from helpers.clients import insert_client
 
+# The provider may call 127.0.0.1, where these peers (and the tests' relying parties) live.
+LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 ISSUER = "http://idp.test"
 TOKEN_ENDPOINT = ISSUER + "/oauth2/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -21,10 +21,10 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from helpers.clients import REDIRECT_URI, SECRET
+from helpers.pages import csrf_token, sign_in
+from helpers.people import EMAIL, PASSWORD
 
 ISSUER = "http://idp.test"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
 
 
 def basic(client_id: str, secret: str = SECRET) -> dict[str, str]:
@@ -41,6 +41,14 @@ def pkce_pair() -> tuple[str, str]:
 def query_of(location: str) -> dict[str, str]:
     values = parse_qs(urlsplit(location).query, keep_blank_values=True)
     return {k: v[0] for k, v in values.items()}
+
+
+def provider_jwks(app) -> KeySet:
+    """The provider's public keys as /jwks publishes them, read in-process."""
+    from idp.keys.ring import jwks_document
+
+    with app.app_context():
+        return KeySet.import_key_set(json.loads(jwks_document()))
 
 
 def half_hash(value: str, alg: str) -> str:
@@ -67,12 +75,7 @@ class RelyingParty:
 
     # ---- sign-in
     def login(self, email: str = EMAIL, password: str = PASSWORD, next_url: str | None = None):
-        page = self.http.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        data = {"email": email, "password": password, "csrf_token": token}
-        if next_url:
-            data["next"] = next_url
-        return self.http.post("/login", data=data)
+        return sign_in(self.http, email, password, **({"next": next_url} if next_url else {}))
 
     # ---- authorization endpoint
     def authorize(self, method: str = "GET", **params: Any):
@@ -106,12 +109,7 @@ class RelyingParty:
         from html import unescape
 
         data = [(name, unescape(value)) for name, value in fields]
-        data.append(
-            (
-                "csrf_token",
-                re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
-            )
-        )
+        data.append(("csrf_token", csrf_token(page)))
         data.append(("consent_action", action))
         from werkzeug.datastructures import MultiDict
 

@@ -26,3 +26,24 @@ def sign_in(http, email: str = EMAIL, password: str = PASSWORD, **fields: str):
     """Fill in and post the sign-in form with the Flask test client `http`; the answer."""
     data = {"email": email, "password": password, "csrf_token": csrf_of(http, "/login"), **fields}
     return http.post("/login", data=data)
+
+
+def sign_out(http):
+    """Press "Đăng xuất" on the provider's sign-out page; the answer."""
+    return http.post("/logout", data={"csrf_token": csrf_of(http, "/logout")})
+
+
+class AuthActions:
+    """The `auth` fixture: sign in and out with the test client's browser."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def csrf_token(self, path: str = "/login") -> str:
+        return csrf_of(self._client, path)
+
+    def login(self, email: str = EMAIL, password: str = PASSWORD, **extra: str):
+        return sign_in(self._client, email, password, **extra)
+
+    def logout(self):
+        return sign_out(self._client)

@@ -10,13 +10,11 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from helpers.people import EMAIL, PASSWORD
 
 from idp.extensions import db, utcnow
 from idp.interaction.service import sign_in
 from idp.sessions.models import LoginThrottle
-
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
 
 
 def _row(app, key):

@@ -9,7 +9,6 @@ LOGOUT_TIMEOUT_SECONDS and the attempt counts as failed, to be retried.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -27,13 +26,6 @@ def app_config():
         "LOGOUT_DELIVER_IMMEDIATELY": False,
         "LOGOUT_TIMEOUT_SECONDS": TIMEOUT_SECONDS,
     }
-
-
-@pytest.fixture
-def stopping():
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 def _register(app, uri: str) -> None:

@@ -17,12 +17,12 @@ from urllib.parse import urlencode
 
 import pytest
 from helpers.live import Server
+from helpers.people import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "tran.thi.binh@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 # S256 of the verifier "v" * 43; the code is not redeemed here.
 CHALLENGE = "7w_YNF9DSfIdPf_pRjSq646_kPr-2-o9NAl16JGghdM"
 

@@ -11,12 +11,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from helpers.clients import make_client
 from helpers.logout_flow import POST_LOGOUT, end_session, set_metadata, signed_in
 from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
+from helpers.pages import csrf_token
 
 from idp import create_app
 from idp.settings import SettingsError
@@ -225,7 +224,7 @@ def set_cookies(response) -> dict[str, list[str]]:
 
 
 def csrf(response) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.text).group(1)
+    return csrf_token(response.text)
 
 
 @pytest.mark.parametrize("app_config", [HTTPS])

@@ -15,10 +15,9 @@ import json
 
 import pytest
 from helpers.clients import initial_access_token
-from helpers.hostile_peers import Peer, add_client, answer, assertion_form, new_key
+from helpers.hostile_peers import LOOPBACK, Peer, add_client, answer, assertion_form, new_key
 from helpers.hostile_peers import jwks as serve_jwks
 
-LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 UNKNOWN_EC = {"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}
 UNKNOWN_OKP = {"kty": "OKP", "crv": "X-999", "x": "AA"}
 

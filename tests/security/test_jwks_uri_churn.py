@@ -19,6 +19,7 @@ import requests
 from helpers.clients import initial_access_token
 from helpers.clock import shift_utcnow
 from helpers.hostile_peers import (
+    LOOPBACK,
     Peer,
     PooledServer,
     add_client,
@@ -32,7 +33,6 @@ from helpers.hostile_peers import jwks as serve_jwks
 
 from idp.oidc import client_keys as key_cache
 
-LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 RETURNED_ONLY = {
     "registration_access_token",
     "registration_client_uri",
@@ -45,13 +45,6 @@ RETURNED_ONLY = {
 @pytest.fixture
 def app_config():
     return LOOPBACK
-
-
-@pytest.fixture
-def stopping():
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 def _register(app, http, jwks_uri: str, base: str = "") -> dict:

@@ -18,6 +18,7 @@ import pytest
 import requests
 from helpers.clock import shift_utcnow
 from helpers.hostile_peers import (
+    LOOPBACK,
     Peer,
     PooledServer,
     add_client,
@@ -31,20 +32,10 @@ from helpers.hostile_peers import jwks as serve_jwks
 
 from idp.oidc import client_keys as key_cache
 
-# The provider may call 127.0.0.1 (where the tests' relying parties live).
-LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
-
 
 @pytest.fixture
 def app_config():
     return LOOPBACK
-
-
-@pytest.fixture
-def stopping():
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 def _token(http, key, client_id="hostile", kid=None):

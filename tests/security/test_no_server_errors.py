@@ -29,11 +29,10 @@ import pytest
 from helpers.clients import SECRET, initial_access_token, insert_client
 from helpers.oidc_flow import basic, pkce_pair
 from helpers.pages import csrf_of, csrf_token
+from helpers.people import EMAIL, PASSWORD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 NATIVE_REDIRECT = "http://127.0.0.1:8080/oauth2redirect"
 WEB_REDIRECT = "https://rp.example/cb"
 POST_LOGOUT = "https://rp.example/bye"

@@ -1,24 +1,17 @@
-"""Fixtures of the session tests: relying parties registered straight in the database,
-sign-ins through the authorization endpoint, and a real back-channel receiver."""
+"""Fixtures of the session tests: relying parties registered straight in the database
+(the back-channel `receiver` is tests/conftest.py's)."""
 
 from __future__ import annotations
 
 import pytest
 from helpers.clients import make_client
-from helpers.receiver import LogoutReceiver
+from helpers.logout_flow import LOGOUT_TEST_CONFIG
 
 
 @pytest.fixture
 def app_config():
     # Deliveries run when a test says so (the worker), and may go to 127.0.0.1.
-    return {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True, "LOGOUT_DELIVER_IMMEDIATELY": False}
-
-
-@pytest.fixture
-def receiver():
-    server = LogoutReceiver()
-    yield server
-    server.stop()
+    return dict(LOGOUT_TEST_CONFIG)
 
 
 @pytest.fixture
