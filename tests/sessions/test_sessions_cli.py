@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers.pages import csrf_token
+from helpers.pages import sign_out
 from helpers.people import EMAIL
 from helpers.session_flow import sign_in_to, signed_in_browser
 
@@ -107,7 +107,7 @@ def test_worker_once(app, runner, make_user, make_rp, receiver):
     make_rp("webmail", backchannel_logout_uri=receiver.url())
     browser = signed_in_browser(app)
     sign_in_to(browser, "webmail")
-    browser.post("/logout", data={"csrf_token": csrf_token(browser.get("/logout").get_data(True))})
+    sign_out(browser)
     result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "1 attempts: 1 delivered"
@@ -140,8 +140,7 @@ def test_worker_process_delivers_and_stops_on_sigterm(
     try:
         browser = signed_in_browser(app)
         sign_in_to(browser, "webmail")
-        token = csrf_token(browser.get("/logout").get_data(as_text=True))
-        browser.post("/logout", data={"csrf_token": token})
+        sign_out(browser)
         assert len(receiver.wait_for(1, timeout=30)) == 1
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)
