@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from helpers.logs import idp_records
 
 
 def test_healthz_and_readyz_when_all_is_well(client):
@@ -25,7 +26,7 @@ def test_healthz_and_readyz_when_all_is_well(client):
         "sqlite:////nonexistent-directory/for/sure/idp.sqlite3",
     ],
 )
-def test_readyz_is_503_json_when_the_database_is_unreachable(url):
+def test_readyz_is_503_json_when_the_database_is_unreachable(url, caplog):
     from idp import create_app
 
     app = create_app(
@@ -38,20 +39,12 @@ def test_readyz_is_503_json_when_the_database_is_unreachable(url):
             "LOG_LEVEL": "WARNING",
         }
     )
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
-    logging.getLogger("idp").addHandler(keep := Keep())
     try:
         client = app.test_client()
         # The process is alive even though the database is not.
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")
     finally:
-        logging.getLogger("idp").removeHandler(keep)
         with app.app_context():
             from idp.extensions import db
 
@@ -60,6 +53,7 @@ def test_readyz_is_503_json_when_the_database_is_unreachable(url):
     assert response.is_json
     assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
     assert "s3cret-pw" not in response.get_data(as_text=True)
+    records = idp_records(caplog)
     assert [r.getMessage() for r in records] == ["readiness check failed"]
     formatted = logging.getLogger("idp").handlers[0].format(records[0])
     assert "s3cret-pw" not in formatted

@@ -186,34 +186,13 @@ def variants(
 # ---------------------------------------------------------------- what is watched
 
 
-class Recorder(logging.Handler):
-    """Every record of the `idp` loggers (which do not propagate) and of the rest."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.bad: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.levelno >= logging.ERROR:
-            self.bad.append(record)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    handler = Recorder()
-    loggers = [logging.getLogger(), logging.getLogger("idp"), logging.getLogger("werkzeug")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    yield handler
-    for logger in loggers:
-        logger.removeHandler(handler)
-
-
 @dataclass
 class Fuzz:
-    """Sends requests and collects what went wrong, reported together at the end."""
+    """Sends requests and collects what went wrong, reported together at the end: answers
+    of 5xx, and records logged with an exception or at ERROR and above (caplog gets every
+    logger's, the `idp` ones included)."""
 
-    recorder: Recorder
+    caplog: pytest.LogCaptureFixture
     failures: list[str] = field(default_factory=list)
     sent: int = 0
 
@@ -221,14 +200,14 @@ class Fuzz:
         self.sent += 1
         if response.status_code >= 500:
             self.failures.append(f"{response.status_code} on {what[:300]}")
-        if self.recorder.bad:
-            for record in self.recorder.bad:
+        for record in self.caplog.records:
+            if record.exc_info or record.levelno >= logging.ERROR:
                 self.failures.append(
                     f"logged {record.levelname} {record.getMessage()!r}"
                     f" ({record.exc_info[0].__name__ if record.exc_info else ''})"
                     f" on {what[:300]}"
                 )
-            self.recorder.bad.clear()
+        self.caplog.clear()
 
     def send(
         self,
@@ -359,7 +338,7 @@ class World:
 
 
 @pytest.fixture
-def world(app, database_url, make_user, recorder) -> World:
+def world(app, database_url, make_user, caplog) -> World:
     make_user(EMAIL, PASSWORD)
     add_client(app, "webmail")
     add_client(
@@ -380,7 +359,7 @@ def world(app, database_url, make_user, recorder) -> World:
         allowed_audiences=["https://lgsp.haugiang.gov.vn"],
     )
     values = STORAGE_HOSTILE if database_url.startswith("postgresql") else HOSTILE
-    return World(app, Fuzz(recorder), values)
+    return World(app, Fuzz(caplog), values)
 
 
 # ---------------------------------------------------------------- the endpoints
