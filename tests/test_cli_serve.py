@@ -3,41 +3,18 @@ started from any directory (it serves `idp.wsgi:app` from the installed package)
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 import requests
-from helpers.live import free_port, stop_process, wait_for_answer
+from helpers.live import idp_serve, stop_process, wait_for_answer
 
 
 @pytest.mark.parametrize("server", ["granian", "gunicorn"])
 def test_serve_answers_health_and_readiness_then_stops(sqlite_url, server, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "IDP_DATABASE_URL": sqlite_url,
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "idp.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--server",
-            server,
-        ],
-        env=env,
-        cwd=tmp_path,  # not the checkout: nothing is looked up relative to it
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    # Started in tmp_path, not the checkout: nothing is looked up relative to it.
+    proc, port = idp_serve(
+        sqlite_url, tmp_path, "--workers", "1", "--server", server, stderr=subprocess.PIPE
     )
     try:
         answer = wait_for_answer(f"http://127.0.0.1:{port}/readyz", proc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from helpers.apps import app_on
 from helpers.logs import idp_records
 
 
@@ -27,28 +28,11 @@ def test_healthz_and_readyz_when_all_is_well(client):
     ],
 )
 def test_readyz_is_503_json_when_the_database_is_unreachable(url, caplog):
-    from idp import create_app
-
-    app = create_app(
-        {
-            "ENV": "development",
-            "ISSUER": "http://idp.test",
-            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-            "DATABASE_URL": url,
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    try:
+    with app_on(url, {"LOG_FORMAT": "json"}) as app:
         client = app.test_client()
         # The process is alive even though the database is not.
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")
-    finally:
-        with app.app_context():
-            from idp.extensions import db
-
-            db.engine.dispose()
     assert response.status_code == 503
     assert response.is_json
     assert response.get_json() == {"status": "unavailable", "database": "unreachable"}

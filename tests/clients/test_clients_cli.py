@@ -7,6 +7,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from helpers.cli import one_line_error
 from helpers.clients import client_row, count_clients
 
 from idp.audit import AuditEvent
@@ -30,14 +31,6 @@ def run(runner, *args, code: int = 0):
 
 def run_json(runner, *args):
     return json.loads(run(runner, *args, "--json").stdout)
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 def raw_rows(app, table: str) -> list[str]:

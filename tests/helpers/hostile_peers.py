@@ -375,3 +375,43 @@ def time_bystanders(base_url: str, rounds: int = 5) -> tuple[list[float], list[f
             assert token.status_code == 200, token.text
             time.sleep(0.5)
     return page_times, token_times
+
+
+def under_attack(
+    attack: Callable[[Any], None],
+    base_url: str,
+    stopping: threading.Event,
+    *,
+    attackers: int = 4,
+    seconds: float = 6,
+) -> tuple[list[float], list[float], list[float]]:
+    """`attack(http)` run over and over by `attackers` threads (a requests session each) for
+    `seconds`, while time_bystanders measures what everyone else waits. The bystanders' page
+    and token times, and how long each attack took; an attacker's exception is raised."""
+    import requests
+
+    attack_times: list[float] = []
+    errors: list[BaseException] = []
+    until = time.monotonic() + seconds
+
+    def attacker() -> None:
+        with requests.Session() as http:
+            while time.monotonic() < until and not stopping.is_set():
+                started = time.monotonic()
+                try:
+                    attack(http)
+                except BaseException as exc:  # raised by the main thread
+                    errors.append(exc)
+                    return
+                attack_times.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=attacker, daemon=True) for _ in range(attackers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # the attack is under way
+    page_times, token_times = time_bystanders(base_url)
+    for thread in threads:
+        thread.join(20)
+    if errors:
+        raise errors[0]
+    return page_times, token_times, attack_times

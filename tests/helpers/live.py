@@ -34,11 +34,11 @@ import pytest
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from helpers.apps import FAST_HASH
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RP_DIR = ROOT / "clients" / "demo-rp"
 SECRET_KEY = "rp-tests-secret-key-that-is-long-enough-0123456789"
-# Fast password hashing for tests; production parameters are tested elsewhere.
-FAST_HASH = {"ARGON2_MEMORY_KIB": 1024, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELISM": 1}
 # The person who signs in, in every test of tests/rp.
 EMAIL = "le.thi.hoa@haugiang.gov.vn"
 PASSWORD = "Mật-khẩu-một-lần-2026"
@@ -106,6 +106,23 @@ def wait_for_answer(url: str, process: subprocess.Popen, seconds: float = 30) ->
     if isinstance(stderr, bytes):
         stderr = stderr.decode(errors="replace")
     pytest.fail(f"{url} did not answer; exit status {process.poll()}: {stderr[-2000:]}")
+
+
+def idp_serve(
+    database_url: str, cwd: Path, *options: str, **popen: Any
+) -> tuple[subprocess.Popen, int]:
+    """`idp serve` (the production server) on a free port of 127.0.0.1, started in `cwd`
+    with `options`; the process and its port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "IDP_DATABASE_URL": database_url,
+        "IDP_ISSUER": f"http://127.0.0.1:{port}",
+        "IDP_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "idp.cli", "serve", "--port", str(port), *options]
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, **popen)
+    return process, port
 
 
 class Server:

@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from helpers.apps import app_on
 from helpers.clients import make_client
 from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
@@ -144,17 +145,8 @@ def test_a_relying_party_that_was_down_gets_its_token_when_it_is_back(app, rp, b
 def test_queued_notices_survive_a_restart(app, rp, backchannel, database_url, app_config):
     rp.tokens()
     sign_out(rp.http)
-    from idp import create_app
-
-    same = {k: app.config[k] for k in ("ENV", "ISSUER", "SECRET_KEY", "LOG_FORMAT", "LOG_LEVEL")}
-    restarted = create_app({**same, "DATABASE_URL": database_url, **app_config})
-    try:
+    with app_on(database_url, app_config) as restarted:  # another process, the same settings
         assert run_worker(restarted) == ["delivered"]
-    finally:
-        with restarted.app_context():
-            from idp.extensions import db
-
-            db.engine.dispose()
     validate_logout_token(rp, backchannel.wait_for(1)[0].logout_token, "webmail")
 
 

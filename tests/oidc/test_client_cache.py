@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from helpers.clients import make_client
+from helpers.clients import make_machine_client
 from helpers.clock import FakeClock
 from helpers.oidc_flow import SECRET, basic
 
@@ -20,9 +20,7 @@ GRANT = {"grant_type": "client_credentials"}
 
 @pytest.fixture
 def machine(app):
-    return make_client(
-        app, "lgsp", grant_types=["client_credentials"], scope="lgsp.read", redirect_uris=[]
-    )
+    return make_machine_client(app, "lgsp", "lgsp.read")
 
 
 def change_elsewhere(app, sql: str) -> None:
@@ -100,7 +98,7 @@ def test_without_the_cache_a_change_elsewhere_is_seen_at_once(app, client, machi
 
 def test_unknown_clients_are_not_remembered(app, client):
     assert client.post(TOKEN, data=GRANT, headers=basic("later")).status_code == 401
-    make_client(app, "later", grant_types=["client_credentials"], scope="x", redirect_uris=[])
+    make_machine_client(app, "later", "x")
     assert client.post(TOKEN, data=GRANT, headers=basic("later")).status_code == 200
     with app.app_context():
         cache = app.extensions[store.CLIENT_CACHE_KEY]

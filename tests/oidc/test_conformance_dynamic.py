@@ -9,7 +9,7 @@ import base64
 import json
 
 import pytest
-from helpers.clients import make_client
+from helpers.clients import make_client, make_machine_client
 from helpers.clock import shift_utcnow
 from helpers.oidc_flow import ASSERTION_TYPE, ISSUER, REDIRECT_URI, RelyingParty, query_of
 from joserfc import jwt
@@ -158,15 +158,13 @@ def _cc(http, keys, client_id="machine", **claims):
 
 @pytest.fixture
 def machine(app, client_keys):
-    make_client(
+    make_machine_client(
         app,
         "machine",
+        "lgsp.read",
         secret=None,
         auth_method="private_key_jwt",
         jwks_uri=client_keys.uri,
-        grant_types=["client_credentials"],
-        scope="lgsp.read",
-        redirect_uris=[],
     )
     return client_keys
 
@@ -178,15 +176,13 @@ def test_oidcc_ensure_client_assertion_with_iss_aud_succeeds(client, machine):
 
 
 def test_private_key_jwt_with_inline_jwks(app, client, client_keys):
-    make_client(
+    make_machine_client(
         app,
         "inline",
+        "lgsp.read",
         secret=None,
         auth_method="private_key_jwt",
         jwks=client_keys.public_jwks(),
-        grant_types=["client_credentials"],
-        scope="lgsp.read",
-        redirect_uris=[],
     )
     assert _cc(client, client_keys, "inline").status_code == 200
 

@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.clients import bearer, initial_access_token, make_client, register_client
+from helpers.clients import (
+    bearer,
+    initial_access_token,
+    make_client,
+    make_machine_client,
+    register_client,
+)
 from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,14 +74,7 @@ def test_a_dynamic_client_cannot_introspect_webmails_tokens(app, rp):
 def test_a_refresh_token_is_introspected_by_its_own_client_only(app, rp):
     # "resource" is a first-party machine client; "api" is even the resource server of
     # webmail's own audience (its client_id): neither is the refresh token's client.
-    make_client(
-        app,
-        "api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=["webmail"],
-    )
+    make_machine_client(app, "api", "api.read", resource_server_audiences=["webmail"])
     tokens = rp.tokens(scope="openid offline_access")
     info = introspect(rp.http, tokens["refresh_token"], "webmail")
     assert info["active"] is True and info["client_id"] == "webmail" and info["sub"]
@@ -87,21 +86,9 @@ def test_a_refresh_token_is_introspected_by_its_own_client_only(app, rp):
 
 def test_a_resource_server_sees_access_tokens_for_its_audience_only(app, rp):
     make_client(app, "portal", allowed_audiences=[API])
-    make_client(
-        app,
-        "api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=[API],
-    )
-    make_client(
-        app,
-        "other-api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=["https://other.haugiang.gov.vn"],
+    make_machine_client(app, "api", "api.read", resource_server_audiences=[API])
+    make_machine_client(
+        app, "other-api", "api.read", resource_server_audiences=["https://other.haugiang.gov.vn"]
     )
     tokens = RelyingParty(rp.http, "portal").tokens(scope="openid offline_access")
     info = introspect(rp.http, tokens["access_token"], "api")
@@ -187,14 +174,7 @@ def test_lgsp_cannot_read_a_persons_tokens_of_webmail(app, client, province):
 def test_revocation_only_by_the_client_the_token_was_issued_to(app, rp):
     """RFC 7009 2.1: the server checks that the token was issued to the requesting client;
     a resource server of the token's audience may introspect it, not revoke it."""
-    make_client(
-        app,
-        "api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=["webmail"],
-    )
+    make_machine_client(app, "api", "api.read", resource_server_audiences=["webmail"])
     tokens = rp.tokens(scope="openid offline_access")
     attacker = register_dynamic_client(app, rp.http)
     for token in (tokens["access_token"], tokens["refresh_token"]):

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from helpers.clients import SECRET, initial_access_token, insert_client
 from helpers.oidc_flow import basic, pkce_pair
-from helpers.pages import csrf_of, csrf_token
+from helpers.pages import csrf_of, csrf_token, sign_in
 from helpers.people import EMAIL, PASSWORD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -292,11 +292,7 @@ class World:
     def browser(self, signed_in: bool = True):
         http = self.app.test_client()
         if signed_in:
-            page = http.get("/login").get_data(as_text=True)
-            response = http.post(
-                "/login",
-                data={"email": EMAIL, "password": PASSWORD, "csrf_token": csrf_token(page)},
-            )
+            response = sign_in(http)
             assert response.status_code == 302, response.get_data(as_text=True)[:300]
         return http
 

@@ -18,7 +18,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers.ci import unavailable
-from helpers.live import free_port, stop_process, wait_for_answer
+from helpers.live import free_port, idp_serve, stop_process, wait_for_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "docs" / "examples" / "nginx.conf"
@@ -47,20 +46,8 @@ def _stalled_upload(port: int, path: str) -> socket.socket:
 @pytest.fixture
 def provider(sqlite_url, tmp_path):
     """`idp serve` as in production (granian, two workers), on 127.0.0.1."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "IDP_DATABASE_URL": sqlite_url,
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "idp.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    proc, port = idp_serve(
+        sqlite_url, tmp_path, "--workers", "2", stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
         wait_for_answer(f"http://127.0.0.1:{port}/healthz", proc)
