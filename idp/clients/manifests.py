@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,17 +110,18 @@ def manifest_files(path: Path) -> list[Path]:
     )
 
 
-def apply_directory(
+def apply_each(
     path: Path,
     policy: MetadataPolicy,
     *,
     actor: str,
     dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
-) -> Report:
-    """Apply every manifest under `path`; each file succeeds or fails on its own."""
+) -> Iterator[FileResult]:
+    """Apply the manifests under `path` one by one, yielding each file's result. The caller
+    commits after a good file and rolls back after one whose status is "error" before asking
+    for the next (idp.clients.cli.apply_directory): each file succeeds or fails on its own."""
     environ = os.environ if environ is None else environ
-    report = Report(dry_run)
     seen: dict[str, str] = {}
     base = path if path.is_dir() else path.parent
     for file in manifest_files(path):
@@ -133,12 +134,10 @@ def apply_directory(
             seen[client_id] = name
             result = apply_manifest(manifest, policy, actor=actor, dry_run=dry_run, environ=environ)
         except (IdpError, ValueError, OSError) as exc:
-            store.rollback()
-            report.results.append(FileResult(name, "error", message=_message(exc)))
+            yield FileResult(name, "error", message=_message(exc))
             continue
         result.path = name
-        report.results.append(result)
-    return report
+        yield result
 
 
 def load_manifest(file: Path, environ: Mapping[str, str]) -> dict[str, Any]:

@@ -128,7 +128,7 @@ def finish(summary: ImportSummary, actor: str, write: Callable[[], None]) -> Imp
             outcome="success" if not summary.rejected else "partial",
             detail={**summary.counts(), "source": summary.source},
         )
-        records.commit()
+        records.flush()  # the database's refusal, if any, is seen here; the command commits
     except sa.exc.SQLAlchemyError as exc:
         records.rollback()
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]

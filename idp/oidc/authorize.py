@@ -20,7 +20,7 @@ from flask import request as flask_request
 from flask_babel import gettext as _
 
 from idp import audit
-from idp.extensions import utcnow
+from idp.extensions import commit, rollback, utcnow
 from idp.oidc import checks, consent, store
 from idp.oidc import claims as claim_values
 from idp.oidc.grants import RedirectUriError
@@ -114,7 +114,7 @@ def handle(server: ProviderServer) -> Response:
     response = server.handle_response(status, body, headers)
     server.execute_hook("after_create_authorization_response", response)
     store.touch_session(sso, now)
-    store.commit()
+    commit()
     _maybe_cleanup()
     return deliver(response, grant.redirect_uri, data.get("response_mode"))
 
@@ -271,7 +271,7 @@ def _maybe_cleanup() -> None:
         return
     try:
         store.remove_expired()
-        store.commit()
+        commit()
     except Exception:  # cleanup must never fail the sign-in it rides on
         log.warning("opportunistic cleanup failed", exc_info=True)
-        store.rollback()
+        rollback()

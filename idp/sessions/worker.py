@@ -8,6 +8,11 @@ claimed. When nothing is due it sleeps WORKER_POLL_SECONDS. Any number of worker
 against one database (idp.sessions.outbox explains the claim). SIGTERM and SIGINT end
 the loop after the round in progress; nothing is lost either way, since a row is only
 marked when its outcome is known.
+
+Right after a sign-out, a web process delivers the notices its request queued itself, off
+the request thread (`start_soon`); `idp sessions revoke` does the same (`deliver_ids`).
+This module owns the transactions of that work, like a view owns a request's: a claim is
+committed before the calls, the outcomes after them.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context, has_request_context
 
-from idp.extensions import utcnow
+from idp.extensions import commit, rollback, utcnow
 from idp.sessions import delivery, outbox
 
 log = logging.getLogger("idp.sessions.worker")
@@ -89,7 +95,7 @@ class WorkerStats:
 def cleanup(now: datetime | None = None) -> int:
     keep = timedelta(seconds=current_app.config["LOGOUT_DELIVERY_KEEP_SECONDS"])
     removed = outbox.remove_finished(older_than=(now or utcnow()) - keep)
-    outbox.commit()
+    commit()
     return removed
 
 
@@ -98,7 +104,7 @@ def _cleanup_quietly() -> None:
         removed = cleanup()
     except Exception:  # cleaning up can wait for the next time
         log.exception("removing finished logout deliveries failed")
-        outbox.rollback()
+        rollback()
         return
     if removed:
         log.info("removed %d finished logout deliveries", removed)
@@ -205,10 +211,11 @@ class _Loop:
             rows = outbox.claim(
                 now=clock, lease_seconds=self.settings.lease_seconds(2), limit=self.concurrency
             )
+            commit()
             self.waiting.extend(delivery.prepare(rows, self.settings))
         except Exception:  # a database hiccup must not end the worker
             log.exception("claiming deliveries failed; trying again later")
-            outbox.rollback()
+            rollback()
             return 0
         return len(rows)
 
@@ -243,9 +250,80 @@ class _Loop:
         finished, self.finished = self.finished, []
         try:
             statuses = delivery.record(finished, self.settings, clock)
-            outbox.commit()
+            commit()
         except Exception:  # the rows stay claimed until their lease ends, then retried
             log.exception("storing delivery outcomes failed")
-            outbox.rollback()
+            rollback()
             return
         self.stats.add(statuses)
+
+
+# ---------------------------------------------------------------- delivering at once
+
+
+def deliver_ids(ids: list[int], *, pool: Executor | None = None) -> list[str]:
+    """Deliver these rows now if they are due and nobody else holds them."""
+    settings = delivery.DeliverySettings.from_config(current_app.config)
+    rows = outbox.claim(
+        now=utcnow(), lease_seconds=settings.lease_seconds(len(ids)), limit=len(ids), ids=ids
+    )
+    commit()  # the rows are this process's now, and nobody waits on this transaction
+    statuses = delivery.deliver_rows(rows, settings, pool=pool)
+    commit()
+    return statuses
+
+
+# ---------------------------------------------------------------- right after a sign-out
+
+# Per web process: LOGOUT_IMMEDIATE_THREADS sign-outs handled at once, each sending to its
+# relying parties in parallel on the shared HTTP pool (this many calls per sign-out thread).
+HTTP_CALLS_PER_THREAD = 4
+_executors: dict[str, ThreadPoolExecutor] = {}
+_executor_lock = threading.Lock()
+
+
+def _executor(name: str, threads: int) -> ThreadPoolExecutor:
+    with _executor_lock:
+        if name not in _executors:
+            _executors[name] = ThreadPoolExecutor(
+                max_workers=max(int(threads), 1), thread_name_prefix=f"logout-{name}"
+            )
+        return _executors[name]
+
+
+def _deliver_in_background(app: Flask, ids: list[int]) -> None:
+    threads = int(app.config["LOGOUT_IMMEDIATE_THREADS"])
+    pool = _executor("http", threads * HTTP_CALLS_PER_THREAD)
+    try:
+        with app.app_context():
+            deliver_ids(ids, pool=pool)
+    except Exception:  # the worker retries whatever this attempt left undone
+        log.warning("immediate back-channel logout delivery failed", exc_info=True)
+
+
+def start_soon(app: Flask, ids: list[int]) -> None:
+    """Try to deliver these rows right away, off the request thread: one claim, the calls
+    in parallel, one write of the outcomes."""
+    executor = _executor("signouts", app.config["LOGOUT_IMMEDIATE_THREADS"])
+    executor.submit(_deliver_in_background, app, list(ids))
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _after_commit(session: sa.orm.Session) -> None:
+    """Rows queued by a request's transaction are attempted once it has committed.
+
+    The page that ended the session never waits for relying parties: delivery runs on a
+    small pool of background threads. Outside requests (commands) rows are left to the
+    worker or delivered by the command itself.
+    """
+    ids = session.info.pop(outbox.SESSION_INFO_KEY, None)
+    if not ids or not has_app_context() or not has_request_context():
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("LOGOUT_DELIVER_IMMEDIATELY"):
+        start_soon(app, ids)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _after_rollback(session: sa.orm.Session) -> None:
+    session.info.pop(outbox.SESSION_INFO_KEY, None)

@@ -33,7 +33,9 @@ def import_csv(app):
         )
         with app.test_request_context():
             table = parse_csv(text, known=known, required=required, source=f"{kind}.csv")
-            return function(table, actor="cli:tester", dry_run=dry_run, progress=progress)
+            summary = function(table, actor="cli:tester", dry_run=dry_run, progress=progress)
+            db.session.commit()  # as the command does (idp.directory.cli.run_import)
+            return summary
 
     return run
 

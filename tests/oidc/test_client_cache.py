@@ -1,4 +1,4 @@
-"""The per-process cache of client registrations (idp.oidc.store._ClientCache).
+"""The per-process cache of client registrations (idp.clients.store._ClientCache).
 
 Changes made by this process are seen at once; changes made elsewhere (another worker, the
 `idp clients` command) within CLIENT_CACHE_SECONDS; the secret is checked every time.
@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from oidc_flow import SECRET, basic, make_client
 
-from idp.oidc import store
+from idp.clients import store
 
 TOKEN = "/oauth2/token"
 GRANT = {"grant_type": "client_credentials"}
@@ -114,5 +114,5 @@ def test_unknown_clients_are_not_remembered(app, client):
         cache = app.extensions[store.CLIENT_CACHE_KEY]
         for n in range(store._ClientCache.MAX_ENTRIES + 10):
             # Malformed and unknown ids cost a query each, never an entry.
-            assert store.find_client_cached(f"nobody-{n}") is None
+            assert store.find_active_client_cached(f"nobody-{n}") is None
         assert set(cache.entries) == {"later"}

@@ -309,6 +309,7 @@ def test_a_manifest_takes_a_dynamic_client_out_of_self_management(app, client, r
 
     with app.app_context():
         token = initial_access.create_token(actor="test").token
+        db.session.commit()
     registered = client.post(
         "/oauth2/register",
         json={"redirect_uris": ["https://rp.example/cb"]},

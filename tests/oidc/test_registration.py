@@ -29,9 +29,11 @@ def make_token(app):
 
     def make(uses: int | None = 1, expires_in: int = 3600) -> str:
         with app.app_context():
-            return initial_access.create_token(
+            _made = initial_access.create_token(
                 expires_in=expires_in, uses=uses, note="test", actor="test"
             ).token
+            db.session.commit()
+            return _made
 
     return make
 

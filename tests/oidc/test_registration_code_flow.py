@@ -17,6 +17,7 @@ from joserfc.jwk import KeySet, RSAKey
 from oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, query_of
 
 from idp.clients import initial_access
+from idp.extensions import db
 
 REGISTER = "/oauth2/register"
 
@@ -31,7 +32,9 @@ def app_config():
 @pytest.fixture
 def iat(app):
     with app.app_context():
-        return initial_access.create_token(uses=5, actor="test").token
+        _made = initial_access.create_token(uses=5, actor="test").token
+        db.session.commit()
+        return _made
 
 
 def register(client, token: str, **metadata) -> dict:

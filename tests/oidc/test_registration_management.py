@@ -27,6 +27,7 @@ def registered(app, client) -> dict:
     """A dynamically registered client: the registration response."""
     with app.app_context():
         token = initial_access.create_token(uses=5, actor="test").token
+        db.session.commit()
     response = client.post(REGISTER, json=RP, headers=bearer(token))
     assert response.status_code == 201
     body = response.get_json()
@@ -104,6 +105,7 @@ def test_wrong_or_absent_registration_token_is_401(app, client, registered, meth
 def test_token_of_another_client_is_401(app, client, registered):
     with app.app_context():
         token = initial_access.create_token(uses=1, actor="test").token
+        db.session.commit()
     other = client.post(REGISTER, json=RP, headers=bearer(token)).get_json()
     response = client.get(registered["path"], headers=bearer(other["registration_access_token"]))
     assert_error(response, 401, "invalid_token")

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from idp.extensions import db
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RP_DIR = ROOT / "clients" / "demo-rp"
 SECRET_KEY = "rp-tests-secret-key-that-is-long-enough-0123456789"
@@ -196,6 +198,7 @@ class LiveIdp:
                 settings=clients_service.ClientSettings(first_party=True),
                 source="cli",
             )
+            db.session.commit()
 
     def sign(self, claims: dict[str, Any], *, typ: str = "logout+jwt", alg: str = "RS256") -> str:
         """A JWT signed with the provider's current key (to test what relying parties accept)."""

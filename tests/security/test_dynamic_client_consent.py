@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from idp.extensions import db
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
 from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
 
@@ -39,6 +41,7 @@ def register(app, client):
 
     with app.app_context():
         token = initial_access.create_token(uses=10, actor="test").token
+        db.session.commit()
 
     def post(**metadata):
         response = client.post(

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from idp.extensions import db
+
 # The protocol tests' relying party (tests/oidc/oidc_flow.py) and its `rp` fixture.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
 import oidc_flow  # noqa: E402
@@ -32,6 +34,7 @@ def register_dynamic_client(app, http) -> RelyingParty:
     """A confidential client registered by anyone holding an initial access token."""
     with app.app_context():
         token = initial_access.create_token(uses=1, actor="test").token
+        db.session.commit()
     response = http.post(
         "/oauth2/register",
         json={"redirect_uris": [REDIRECT_URI], "client_name": "Cổng thông tin giả mạo"},
@@ -139,6 +142,7 @@ def test_a_client_named_in_aud_is_its_resource_server(app, rp):
 def test_resource_server_audiences_are_for_administrators_only(app, rp):
     with app.app_context():
         token = initial_access.create_token(uses=1, actor="test").token
+        db.session.commit()
     response = rp.http.post(
         "/oauth2/register",
         json={"redirect_uris": [REDIRECT_URI], "resource_server_audiences": ["webmail"]},

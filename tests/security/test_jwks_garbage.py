@@ -18,6 +18,7 @@ from hostile_peers import Peer, add_client, answer, assertion_form, new_key
 from hostile_peers import jwks as serve_jwks
 
 from idp.clients import initial_access
+from idp.extensions import db
 
 LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 UNKNOWN_EC = {"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}
@@ -120,7 +121,9 @@ def _metadata(jwks) -> dict:
 
 def _initial_token(app) -> str:
     with app.app_context():
-        return initial_access.create_token(uses=5, actor="test").token
+        _made = initial_access.create_token(uses=5, actor="test").token
+        db.session.commit()
+        return _made
 
 
 def _refused(response) -> None:

@@ -30,6 +30,7 @@ from hostile_peers import (
 from hostile_peers import jwks as serve_jwks
 
 from idp.clients import initial_access
+from idp.extensions import db
 
 LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 RETURNED_ONLY = {
@@ -56,6 +57,7 @@ def stopping():
 def _register(app, http, jwks_uri: str, base: str = "") -> dict:
     with app.app_context():
         token = initial_access.create_token(uses=1, actor="test").token
+        db.session.commit()
     response = http.post(
         base + "/oauth2/register",
         json={

@@ -31,6 +31,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from idp.extensions import db
+
 EMAIL = "nguyen.van.an@haugiang.gov.vn"
 PASSWORD = "Mật-khẩu-đủ-dài-2026"
 SECRET = "s3cret-" + "x" * 40
@@ -661,6 +663,7 @@ def test_registration_and_management(world):
 
     with world.app.app_context():
         initial = initial_access.create_token(expires_in=600, uses=None, note="f", actor="f")
+        db.session.commit()
 
     def token() -> dict[str, str]:
         return {"Authorization": f"Bearer {initial.token}"}

@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from idp.extensions import db
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_MANIFEST = ROOT / "clients" / "haugiang-app.toml"
 EMAIL = "nguyen.van.an@haugiang.gov.vn"
@@ -313,6 +315,7 @@ def test_registration_refuses_ambiguous_redirect_uris(app, client):
             token = initial_access.create_token(
                 expires_in=60, uses=1, note="test", actor="test"
             ).token
+            db.session.commit()
         response = client.post(
             "/oauth2/register",
             json={"redirect_uris": [uri], "application_type": "native"},
