@@ -134,54 +134,91 @@ def run(
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else current_app.config["WORKER_POLL_SECONDS"]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    jobs: list[Periodic] = list(app.extensions.get(_PERIODIC_KEY, []))
-    periodic = None
-    if once:
-        for job in jobs:
-            _run_periodic(app, job)
-    elif jobs:
-        periodic = threading.Thread(
-            target=_periodic_loop, args=(app, jobs, stop), name="worker-periodic", daemon=True
-        )
-        periodic.start()
+    periodic = _start_periodic(app, once=once, stop=stop)
     loop = _Loop(delivery.DeliverySettings.from_config(current_app.config), concurrency)
-    started = now or utcnow()
-    last_cleanup = 0.0
-    next_look = 0.0  # when to look for due rows again (monotonic clock)
+    pace = _Pace(once=once, stop=stop, poll=poll, started=now or utcnow(), fixed_now=now)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="logout-worker") as pool:
-        while True:
-            if time.monotonic() - last_cleanup > CLEANUP_INTERVAL_SECONDS:
-                last_cleanup = time.monotonic()
-                _cleanup_quietly()
-            clock = started if once else (now or utcnow())
-            may_claim = not loop.waiting and not stop.is_set() and loop.has_room
-            if may_claim and time.monotonic() >= next_look:
-                claimed = loop.claim(clock)
-                if claimed < concurrency:
-                    # The queue is drained for now: look again after a poll interval.
-                    next_look = math.inf if once else time.monotonic() + poll
-            loop.start_calls(pool)
-            if loop.idle:
-                loop.flush(clock)
-                if stop.is_set():
-                    break
-                if once:
-                    # Another worker may have taken what this one was about to claim.
-                    if not outbox.has_due(clock):
-                        break
-                    next_look = 0.0
-                    continue
-                stop.wait(max(next_look - time.monotonic(), 0.0))
-                continue
-            # With a free slot and nothing claimed waiting, also wake up to look for rows.
-            looking = not loop.waiting and loop.has_room and not stop.is_set()
-            loop.collect(next_look if looking else math.inf)
-            if loop.flush_due():
-                loop.flush(clock)
+        while _round(loop, pace, pool):
+            pass
     if periodic is not None:
         # A job in progress ends within its own deadlines; the thread is a daemon anyway.
         periodic.join(PERIODIC_JOIN_SECONDS)
     return loop.stats
+
+
+def _start_periodic(app: Flask, *, once: bool, stop: threading.Event) -> threading.Thread | None:
+    """Run the periodic jobs once now (`once`), or start their thread; None if no thread."""
+    jobs: list[Periodic] = list(app.extensions.get(_PERIODIC_KEY, []))
+    if once:
+        for job in jobs:
+            _run_periodic(app, job)
+        return None
+    if not jobs:
+        return None
+    periodic = threading.Thread(
+        target=_periodic_loop, args=(app, jobs, stop), name="worker-periodic", daemon=True
+    )
+    periodic.start()
+    return periodic
+
+
+@dataclass
+class _Pace:
+    """When the loop cleans up and looks for due rows, and the clock that decides what is due."""
+
+    once: bool
+    stop: threading.Event
+    poll: float
+    started: datetime
+    fixed_now: datetime | None
+    next_look: float = 0.0  # when to look for due rows again (monotonic clock)
+    last_cleanup: float = 0.0
+
+    def clock(self) -> datetime:
+        return self.started if self.once else (self.fixed_now or utcnow())
+
+    def cleanup_if_due(self) -> None:
+        if time.monotonic() - self.last_cleanup > CLEANUP_INTERVAL_SECONDS:
+            self.last_cleanup = time.monotonic()
+            _cleanup_quietly()
+
+    def may_look(self, loop: _Loop) -> bool:
+        """A free slot, no claimed row waiting for one, and no stop asked for."""
+        return not loop.waiting and loop.has_room and not self.stop.is_set()
+
+
+def _round(loop: _Loop, pace: _Pace, pool: ThreadPoolExecutor) -> bool:
+    """One turn: clean up, claim, start calls, then wait and write outcomes. False: stop."""
+    pace.cleanup_if_due()
+    clock = pace.clock()
+    if pace.may_look(loop) and time.monotonic() >= pace.next_look:
+        claimed = loop.claim(clock)
+        if claimed < loop.concurrency:
+            # The queue is drained for now: look again after a poll interval.
+            pace.next_look = math.inf if pace.once else time.monotonic() + pace.poll
+    loop.start_calls(pool)
+    if loop.idle:
+        return _idle(loop, pace, clock)
+    # With a free slot and nothing claimed waiting, also wake up to look for rows.
+    loop.collect(pace.next_look if pace.may_look(loop) else math.inf)
+    if loop.flush_due():
+        loop.flush(clock)
+    return True
+
+
+def _idle(loop: _Loop, pace: _Pace, clock: datetime) -> bool:
+    """Nothing waiting or in flight: write the outcomes, then stop, look again or sleep."""
+    loop.flush(clock)
+    if pace.stop.is_set():
+        return False
+    if pace.once:
+        # Another worker may have taken what this one was about to claim.
+        if not outbox.has_due(clock):
+            return False
+        pace.next_look = 0.0
+        return True
+    pace.stop.wait(max(pace.next_look - time.monotonic(), 0.0))
+    return True
 
 
 class _Loop:
