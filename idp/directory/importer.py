@@ -139,7 +139,7 @@ def start(kind: str, table: CsvTable, dry_run: bool) -> ImportSummary:
 
 
 def finish(summary: ImportSummary, actor: str, plan: ImportPlan) -> ImportSummary:
-    """Count the plan into the summary; unless a dry run, apply it and commit."""
+    """Count the plan into the summary; unless a dry run, apply it (the command commits)."""
     summary.count(plan)
     summary.rejected.sort(key=lambda r: r.line)
     if summary.dry_run:
