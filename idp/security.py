@@ -22,6 +22,7 @@ configured here too.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -262,3 +263,13 @@ def init_app(app: Flask) -> None:
     app.wsgi_app = SecurityHeaders(  # type: ignore[method-assign]
         app.wsgi_app, response_headers(app.config["ISSUER"])
     )
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a high-entropy secret we generated (client secrets, tokens, codes).
+
+    SHA-256 suffices here: these secrets carry 256 bits of randomness, so nothing can be
+    guessed from the hash, and the token endpoint checks it thousands of times a second.
+    Passwords, chosen by people, are hashed with argon2id instead.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -34,6 +34,12 @@ POSITIVE_INTEGERS = (
     "AUDIT_RETENTION_DAYS",
     "SESSION_RETENTION_DAYS",
 )
+POSITIVE_SECONDS = (
+    "CLIENT_JWKS_FETCH_SECONDS",
+    "CLIENT_JWKS_REFRESH_SECONDS",
+    "CLIENT_JWKS_MAX_AGE_SECONDS",
+    "CLIENT_JWKS_RETRY_SECONDS",
+)
 
 
 class SettingsError(Exception):
@@ -86,6 +92,18 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def check_settings(settings: dict[str, Any]) -> None:
     """Raise SettingsError with a one-line reason when the settings cannot be used."""
+    _check_issuer(settings)
+    _check_choices(settings)
+    _check_durations(settings)
+    if settings["ENV"] == "production":
+        _check_production(settings)
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def _check_issuer(settings: dict[str, Any]) -> None:
     issuer = urlsplit(settings["ISSUER"])
     if issuer.scheme not in ("http", "https") or not issuer.netloc:
         raise SettingsError(
@@ -93,25 +111,26 @@ def check_settings(settings: dict[str, Any]) -> None:
         )
     if issuer.query or issuer.fragment:
         raise SettingsError("IDP_ISSUER must not contain a query or fragment")
+
+
+def _check_choices(settings: dict[str, Any]) -> None:
     if settings["ENV"] not in ("development", "production"):
         raise SettingsError("IDP_ENV must be 'development' or 'production'")
     if str(settings.get("SQLITE_SYNCHRONOUS", "NORMAL")).upper() not in ("NORMAL", "FULL"):
         raise SettingsError("IDP_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
     cache = settings.get("CLIENT_CACHE_SECONDS", 0)
-    if isinstance(cache, bool) or not isinstance(cache, int | float) or cache < 0:
+    if not _is_number(cache) or cache < 0:
         raise SettingsError("IDP_CLIENT_CACHE_SECONDS must be a number of seconds, 0 or more")
     allow = settings.get("OUTBOUND_ALLOW_PRIVATE_TARGETS", "auto")
     words = ("auto", "true", "false", "1", "0", "yes", "no", "on", "off")
     if not isinstance(allow, bool) and str(allow).strip().lower() not in words:
         raise SettingsError("IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS must be true, false or auto")
-    for key in (
-        "CLIENT_JWKS_FETCH_SECONDS",
-        "CLIENT_JWKS_REFRESH_SECONDS",
-        "CLIENT_JWKS_MAX_AGE_SECONDS",
-        "CLIENT_JWKS_RETRY_SECONDS",
-    ):
+
+
+def _check_durations(settings: dict[str, Any]) -> None:
+    for key in POSITIVE_SECONDS:
         value = settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if not _is_number(value) or value <= 0:
             raise SettingsError(f"IDP_{key} must be a positive number of seconds")
     for key in POSITIVE_INTEGERS:
         value = settings[key]
@@ -123,20 +142,22 @@ def check_settings(settings: dict[str, Any]) -> None:
             "IDP_LOGIN_THROTTLE_WINDOW_SECONDS must be longer than "
             "IDP_LOGIN_THROTTLE_MAX_DELAY_SECONDS"
         )
-    if settings["ENV"] == "production":
-        if settings["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(str(settings["SECRET_KEY"])) < 32:
-            raise SettingsError(
-                "refusing to start in production: "
-                "IDP_SECRET_KEY is the default or shorter than 32 characters"
-            )
-        if issuer.scheme != "https":
-            raise SettingsError("refusing to start in production: IDP_ISSUER must be an https URL")
-        # The key that encrypts private signing keys at rest is its own secret: a leaked or
-        # rotated IDP_SECRET_KEY (cookies, CSRF) must neither open nor lose the signing keys.
-        kek = str(settings.get("KEY_ENCRYPTION_KEY") or "")
-        if len(kek) < 32 or kek == str(settings["SECRET_KEY"]):
-            raise SettingsError(
-                "refusing to start in production: IDP_KEY_ENCRYPTION_KEY must be set, "
-                "32 or more characters, and differ from IDP_SECRET_KEY "
-                "(keys stored under another key: `idp keys reencrypt`)"
-            )
+
+
+def _check_production(settings: dict[str, Any]) -> None:
+    if settings["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(str(settings["SECRET_KEY"])) < 32:
+        raise SettingsError(
+            "refusing to start in production: "
+            "IDP_SECRET_KEY is the default or shorter than 32 characters"
+        )
+    if urlsplit(settings["ISSUER"]).scheme != "https":
+        raise SettingsError("refusing to start in production: IDP_ISSUER must be an https URL")
+    # The key that encrypts private signing keys at rest is its own secret: a leaked or
+    # rotated IDP_SECRET_KEY (cookies, CSRF) must neither open nor lose the signing keys.
+    kek = str(settings.get("KEY_ENCRYPTION_KEY") or "")
+    if len(kek) < 32 or kek == str(settings["SECRET_KEY"]):
+        raise SettingsError(
+            "refusing to start in production: IDP_KEY_ENCRYPTION_KEY must be set, "
+            "32 or more characters, and differ from IDP_SECRET_KEY "
+            "(keys stored under another key: `idp keys reencrypt`)"
+        )

@@ -16,7 +16,6 @@ from pathlib import Path
 from flask import current_app
 
 from idp import audit
-from idp.directory import records
 from idp.directory.csvfile import CsvTable
 from idp.directory.fields import ascii_fold
 from idp.directory.importer import UNIT_COLUMNS, ImportSummary, Progress, import_units
@@ -325,7 +324,6 @@ def seed(*, actor: str, progress: Progress | None = None) -> DemoResult:
         if user is not None and not verify_password(user.password_hash, account.password):
             user.password_hash = hash_password(account.password)
             audit.record("user.set_password", actor=actor, subject=user.sub, detail={"demo": True})
-            records.commit()
             changed = True
         result.accounts.append((account, changed))
     return result

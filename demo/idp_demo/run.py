@@ -33,7 +33,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from idp.clients import manifests
-from idp.clients.cli import cli_policy
+from idp.clients.cli import apply_directory, cli_policy
 from idp.commands import CliError, cli_actor
 from idp.extensions import db
 from idp.keys.ring import ensure_keys
@@ -99,7 +99,7 @@ def register_clients(environ: Mapping[str, str]) -> list[dict[str, str]]:
     found = []
     for rp in DEMO_RPS:
         path = CLIENTS_DIR / rp.manifest
-        report = manifests.apply_directory(path, cli_policy(), actor=cli_actor(), environ=environ)
+        report = apply_directory(path, cli_policy(), actor=cli_actor(), environ=environ)
         for result in report.results:
             if result.status == "error":
                 raise CliError(f"{rp.manifest}: {result.message}")

@@ -7,6 +7,7 @@ ever prints a stored secret.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from idp.clients import initial_access, manifests, service, store
+from idp.clients import initial_access, manifests, service
 from idp.clients.metadata import MetadataPolicy, policy_from_config
 from idp.clients.models import Client
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain
 from idp.errors import IdpError
+from idp.extensions import commit, rollback, transaction
 
 SECRET_NOTICE = "Store this secret now: it is shown only once and only its hash is kept."
 
@@ -28,12 +30,8 @@ def cli_policy() -> MetadataPolicy:
 
 
 def _fail(exc: Exception) -> CliError:
-    service_rollback()
+    rollback()
     return CliError(str(exc))
-
-
-def service_rollback() -> None:
-    store.rollback()
 
 
 def _metadata_option(value: str | None) -> dict[str, Any]:
@@ -218,9 +216,14 @@ def create_command(client_id: str | None, as_json: bool, **opts: Any) -> None:
     """Register a client; its secret is printed once."""
     metadata = _metadata_from_options(opts, update=False)
     try:
-        result = service.create_client(
-            metadata, cli_policy(), actor=cli_actor(), client_id=client_id, settings=_settings(opts)
-        )
+        with transaction():
+            result = service.create_client(
+                metadata,
+                cli_policy(),
+                actor=cli_actor(),
+                client_id=client_id,
+                settings=_settings(opts),
+            )
     except IdpError as exc:
         raise _fail(exc) from exc
     client = result.client
@@ -276,10 +279,15 @@ def update_command(client_id: str, as_json: bool, **opts: Any) -> None:
     """Change a client: given list options replace the whole list."""
     changes = _metadata_from_options(opts, update=True)
     try:
-        client = service.get_client(client_id)
-        result = service.update_client(
-            client_id, changes, cli_policy(), actor=cli_actor(), settings=_settings(opts, client)
-        )
+        with transaction():
+            client = service.get_client(client_id)
+            result = service.update_client(
+                client_id,
+                changes,
+                cli_policy(),
+                actor=cli_actor(),
+                settings=_settings(opts, client),
+            )
     except IdpError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -307,7 +315,8 @@ def update_command(client_id: str, as_json: bool, **opts: Any) -> None:
 def rotate_secret_command(client_id: str, as_json: bool) -> None:
     """Replace the client's secret; the old one stops working at once."""
     try:
-        secret = service.rotate_secret(client_id, actor=cli_actor())
+        with transaction():
+            secret = service.rotate_secret(client_id, actor=cli_actor())
     except IdpError as exc:
         raise _fail(exc) from exc
     _emit_secret(client_id, secret, as_json, {})
@@ -315,7 +324,8 @@ def rotate_secret_command(client_id: str, as_json: bool) -> None:
 
 def _set_active(client_id: str, active: bool) -> None:
     try:
-        changed = service.set_active(client_id, active, actor=cli_actor())
+        with transaction():
+            changed = service.set_active(client_id, active, actor=cli_actor())
     except IdpError as exc:
         raise _fail(exc) from exc
     word = "enabled" if active else "disabled"
@@ -345,7 +355,7 @@ def enable_command(client_id: str) -> None:
 @with_appcontext
 def apply_command(directory: Path, dry_run: bool, as_json: bool) -> None:
     """Apply the client manifests (*.toml, *.json) in DIRECTORY; safe to run again."""
-    report = manifests.apply_directory(directory, cli_policy(), actor=cli_actor(), dry_run=dry_run)
+    report = apply_directory(directory, cli_policy(), actor=cli_actor(), dry_run=dry_run)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -372,9 +382,10 @@ def token_create_command(expires_in: str, uses: str, note: str, as_json: bool) -
     try:
         seconds = initial_access.parse_duration(expires_in)
         count = None if uses.strip().lower() == "unlimited" else _positive_int(uses)
-        issued = initial_access.create_token(
-            expires_in=seconds, uses=count, note=note, actor=cli_actor()
-        )
+        with transaction():
+            issued = initial_access.create_token(
+                expires_in=seconds, uses=count, note=note, actor=cli_actor()
+            )
     except IdpError as exc:
         raise _fail(exc) from exc
     row = issued.row
@@ -443,10 +454,31 @@ def token_list_command(as_json: bool) -> None:
 def token_revoke_command(token_id: int) -> None:
     """Delete a token so it registers nothing more."""
     try:
-        initial_access.revoke_token(token_id, actor=cli_actor())
+        with transaction():
+            initial_access.revoke_token(token_id, actor=cli_actor())
     except IdpError as exc:
         raise _fail(exc) from exc
     click.echo(f"registration token {token_id} revoked")
+
+
+def apply_directory(
+    path: Path,
+    policy: MetadataPolicy,
+    *,
+    actor: str,
+    dry_run: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> manifests.Report:
+    """Apply every manifest under `path`, each file in a transaction of its own: a file
+    that fails changes nothing and the others still apply."""
+    report = manifests.Report(dry_run)
+    for result in manifests.apply_each(path, policy, actor=actor, dry_run=dry_run, environ=environ):
+        if result.status == "error":
+            rollback()
+        else:
+            commit()
+        report.results.append(result)
+    return report
 
 
 def init_cli(app: Flask) -> None:

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 
 from idp import audit
 from idp.clients import store
-from idp.clients.models import InitialAccessToken, hash_secret
+from idp.clients.models import InitialAccessToken
 from idp.errors import NotFound, ValidationFailed
 from idp.extensions import utcnow
+from idp.security import hash_secret
 
 TOKEN_BYTES = 32
 DEFAULT_EXPIRES_IN_SECONDS = 86400
@@ -84,7 +85,6 @@ def create_token(
         subject=str(row.id),
         detail={"expires_in": expires_in, "uses": uses, "note": note, "removed_spent": removed},
     )
-    store.commit()
     return IssuedToken(row, token)
 
 
@@ -107,7 +107,6 @@ def revoke_token(token_id: int, *, actor: str) -> None:
         raise NotFound(f"no registration token with id {token_id}")
     store.delete_initial_access_token(row)
     audit.record("registration_token.revoke", actor=actor, subject=str(token_id))
-    store.commit()
 
 
 def find_valid_token(token: str | None) -> InitialAccessToken | None:

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import click
 
 from idp.clients import service, store
 from idp.clients.metadata import InvalidClientMetadata, MetadataPolicy
+from idp.clients.models import Client
 from idp.errors import IdpError
 
 SUFFIXES = (".toml", ".json")
@@ -110,17 +111,18 @@ def manifest_files(path: Path) -> list[Path]:
     )
 
 
-def apply_directory(
+def apply_each(
     path: Path,
     policy: MetadataPolicy,
     *,
     actor: str,
     dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
-) -> Report:
-    """Apply every manifest under `path`; each file succeeds or fails on its own."""
+) -> Iterator[FileResult]:
+    """Apply the manifests under `path` one by one, yielding each file's result. The caller
+    commits after a good file and rolls back after one whose status is "error" before asking
+    for the next (idp.clients.cli.apply_directory): each file succeeds or fails on its own."""
     environ = os.environ if environ is None else environ
-    report = Report(dry_run)
     seen: dict[str, str] = {}
     base = path if path.is_dir() else path.parent
     for file in manifest_files(path):
@@ -133,12 +135,10 @@ def apply_directory(
             seen[client_id] = name
             result = apply_manifest(manifest, policy, actor=actor, dry_run=dry_run, environ=environ)
         except (IdpError, ValueError, OSError) as exc:
-            store.rollback()
-            report.results.append(FileResult(name, "error", message=_message(exc)))
+            yield FileResult(name, "error", message=_message(exc))
             continue
         result.path = name
-        report.results.append(result)
-    return report
+        yield result
 
 
 def load_manifest(file: Path, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -176,6 +176,39 @@ def load_manifest(file: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
+@dataclass
+class Desired:
+    """What a manifest asks for, read once: metadata, settings, secret and active flag."""
+
+    client_id: str
+    metadata: dict[str, Any]
+    settings: service.ClientSettings
+    env_name: str | None
+    # The secret from client_secret_env; None when unset or empty.
+    supplied: str | None
+    active: bool | None
+
+    @classmethod
+    def read(cls, manifest: Mapping[str, Any], environ: Mapping[str, str]) -> Desired:
+        env_name = manifest.get("client_secret_env")
+        supplied = environ.get(env_name) if env_name else None
+        return cls(
+            client_id=manifest["client_id"],
+            metadata={k: v for k, v in manifest.items() if k not in CONTROL_KEYS},
+            settings=service.ClientSettings(
+                **{k: manifest[k] for k in SETTINGS_KEYS if k in manifest}
+            ),
+            env_name=env_name,
+            supplied=supplied or None,  # an empty variable counts as unset
+            active=manifest.get("active"),
+        )
+
+    @property
+    def secret(self) -> str | None:
+        """The supplied secret, if the client's authentication method uses one."""
+        return self.supplied if _needs_secret(self.metadata) else None
+
+
 def apply_manifest(
     manifest: Mapping[str, Any],
     policy: MetadataPolicy,
@@ -185,66 +218,77 @@ def apply_manifest(
     environ: Mapping[str, str] | None = None,
 ) -> FileResult:
     """Create or update the client the manifest describes; report what changed."""
-    environ = os.environ if environ is None else environ
-    client_id: str = manifest["client_id"]
-    metadata = {k: v for k, v in manifest.items() if k not in CONTROL_KEYS}
-    settings = service.ClientSettings(**{k: manifest[k] for k in SETTINGS_KEYS if k in manifest})
-    env_name = manifest.get("client_secret_env")
-    supplied = environ.get(env_name) if env_name else None
-    supplied = supplied or None  # an empty variable counts as unset
-    active = manifest.get("active")
-    client = store.find_client(client_id)
-
+    desired = Desired.read(manifest, os.environ if environ is None else environ)
+    client = store.find_client(desired.client_id)
     if client is None:
         if dry_run:
-            service.validate_metadata(metadata, policy)
-            settings.check()
-            if supplied is not None:
-                service.check_supplied_secret(supplied)
-            return FileResult("", "created", client_id, message="would be created")
-        result = service.create_client(
-            metadata,
-            policy,
-            actor=actor,
-            client_id=client_id,
-            client_secret=supplied if _needs_secret(metadata) else None,
-            settings=settings,
-            source="manifest",
-        )
-        if active is False:
-            service.set_active(client_id, False, actor=actor)
-        message = ""
-        if result.client_secret and env_name:
-            message = f"{env_name} is not set: a secret was generated"
-        return FileResult(
-            "", "created", client_id, message=message, client_secret=result.client_secret
-        )
+            return _check_creation(desired, policy)
+        return _create(desired, policy, actor=actor)
+    return _update(client, desired, policy, actor=actor, dry_run=dry_run)
 
-    secret = supplied if _needs_secret(metadata) else None
-    _, changed = service.plan_update(
-        client, metadata, policy, replace=True, settings=settings, client_secret=secret
+
+def _check_creation(desired: Desired, policy: MetadataPolicy) -> FileResult:
+    """Dry run of a creation: the checks create_client would make, nothing stored."""
+    service.validate_metadata(desired.metadata, policy)
+    desired.settings.check()
+    if desired.supplied is not None:
+        service.check_supplied_secret(desired.supplied)
+    return FileResult("", "created", desired.client_id, message="would be created")
+
+
+def _create(desired: Desired, policy: MetadataPolicy, *, actor: str) -> FileResult:
+    result = service.create_client(
+        desired.metadata,
+        policy,
+        actor=actor,
+        client_id=desired.client_id,
+        client_secret=desired.secret,
+        settings=desired.settings,
+        source="manifest",
     )
-    if active is not None and active != client.active:
+    if desired.active is False:
+        service.set_active(desired.client_id, False, actor=actor)
+    message = ""
+    if result.client_secret and desired.env_name:
+        message = f"{desired.env_name} is not set: a secret was generated"
+    return FileResult(
+        "", "created", desired.client_id, message=message, client_secret=result.client_secret
+    )
+
+
+def _update(
+    client: Client, desired: Desired, policy: MetadataPolicy, *, actor: str, dry_run: bool
+) -> FileResult:
+    secret = desired.secret
+    _, changed = service.plan_update(
+        client,
+        desired.metadata,
+        policy,
+        replace=True,
+        settings=desired.settings,
+        client_secret=secret,
+    )
+    if desired.active is not None and desired.active != client.active:
         changed.append("active")
     if client.source != "manifest":
         changed.append("source")  # the manifest takes the client over
     if not changed:
-        return FileResult("", "unchanged", client_id)
+        return FileResult("", "unchanged", desired.client_id)
     if dry_run:
-        return FileResult("", "updated", client_id, changed, message="would be updated")
+        return FileResult("", "updated", desired.client_id, changed, message="would be updated")
     result = service.update_client(
-        client_id,
-        metadata,
+        desired.client_id,
+        desired.metadata,
         policy,
         actor=actor,
         replace=True,
-        settings=settings,
+        settings=desired.settings,
         client_secret=secret,
         source="manifest",
     )
-    if active is not None:
-        service.set_active(client_id, active, actor=actor)
-    return FileResult("", "updated", client_id, changed, client_secret=result.client_secret)
+    if desired.active is not None:
+        service.set_active(desired.client_id, desired.active, actor=actor)
+    return FileResult("", "updated", desired.client_id, changed, client_secret=result.client_secret)
 
 
 def print_report(report: Report) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,29 +144,45 @@ def validate_metadata(raw: Mapping[str, Any], policy: MetadataPolicy) -> dict[st
     if not isinstance(raw, Mapping):
         raise InvalidClientMetadata("metadata", "must be a JSON object")
     data = {k: v for k, v in raw.items() if v is not None and k not in IGNORED_FIELDS}
-    out: dict[str, Any] = {}
-
     for key in list(data):
-        if not isinstance(key, str):
-            raise InvalidClientMetadata(str(key), "field names must be strings")
-        base, _, tag = key.partition("#")
-        if tag:
-            if base not in LOCALIZABLE or not LANGUAGE_TAG.match(tag):
-                _unknown(key, policy, data)
-        elif key in UNSUPPORTED_FIELDS:
-            raise InvalidClientMetadata(key, UNSUPPORTED_FIELDS[key])
-        elif key in ADMIN_FIELDS and policy.dynamic:
-            raise InvalidClientMetadata(key, "is set by the provider's administrators only")
-        elif key not in KNOWN_FIELDS:
-            _unknown(key, policy, data)
+        _check_field_name(key, policy, data)
+    out: dict[str, Any] = {}
+    # One checker per group of fields (FIELD_GROUPS, at the end of the module), in order: a
+    # later group reads what an earlier one put in `out` (the auth method, grant types,
+    # redirect URIs), and the normal form keeps this order of fields.
+    for check in FIELD_GROUPS:
+        check(data, policy, out)
+    return out
 
-    application_type = _choice(data, "application_type", APPLICATION_TYPES, "web")
-    out["application_type"] = application_type
-    method = _choice(
+
+def _check_field_name(key: Any, policy: MetadataPolicy, data: dict[str, Any]) -> None:
+    """Refuse (or, in dynamic registration, drop) a field this provider does not take."""
+    if not isinstance(key, str):
+        raise InvalidClientMetadata(str(key), "field names must be strings")
+    base, _, tag = key.partition("#")
+    if tag:
+        if base not in LOCALIZABLE or not LANGUAGE_TAG.match(tag):
+            _unknown(key, policy, data)
+    elif key in UNSUPPORTED_FIELDS:
+        raise InvalidClientMetadata(key, UNSUPPORTED_FIELDS[key])
+    elif key in ADMIN_FIELDS and policy.dynamic:
+        raise InvalidClientMetadata(key, "is set by the provider's administrators only")
+    elif key not in KNOWN_FIELDS:
+        _unknown(key, policy, data)
+
+
+def _check_client_type(
+    data: Mapping[str, Any], _policy: MetadataPolicy, out: dict[str, Any]
+) -> None:
+    """application_type and token_endpoint_auth_method."""
+    out["application_type"] = _choice(data, "application_type", APPLICATION_TYPES, "web")
+    out["token_endpoint_auth_method"] = _choice(
         data, "token_endpoint_auth_method", TOKEN_ENDPOINT_AUTH_METHODS, "client_secret_basic"
     )
-    out["token_endpoint_auth_method"] = method
 
+
+def _check_grants(data: Mapping[str, Any], _policy: MetadataPolicy, out: dict[str, Any]) -> None:
+    """grant_types and response_types, which must agree (RFC 7591 section 2.1)."""
     grant_types = _string_list(data, "grant_types") or ["authorization_code"]
     for grant in grant_types:
         if grant not in GRANT_TYPES:
@@ -181,6 +197,15 @@ def validate_metadata(raw: Mapping[str, Any], policy: MetadataPolicy) -> dict[st
             raise InvalidClientMetadata(
                 "response_types", f"{response_type!r} is not supported (only 'code')"
             )
+    _check_grant_combinations(grant_types, response_types, out["token_endpoint_auth_method"])
+    out["grant_types"] = grant_types
+    out["response_types"] = response_types
+
+
+def _check_grant_combinations(
+    grant_types: list[str], response_types: list[str], method: str
+) -> None:
+    uses_code = "authorization_code" in grant_types
     # RFC 7591 section 2.1: the two lists must agree.
     if uses_code != ("code" in response_types):
         raise InvalidClientMetadata(
@@ -196,15 +221,19 @@ def validate_metadata(raw: Mapping[str, Any], policy: MetadataPolicy) -> dict[st
             "client_credentials needs client authentication; public clients "
             "(token_endpoint_auth_method none) cannot use it",
         )
-    out["grant_types"] = grant_types
-    out["response_types"] = response_types
 
+
+def _check_redirect_uris(
+    data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]
+) -> None:
+    """redirect_uris (required with the code grant) and post_logout_redirect_uris."""
+    application_type = out["application_type"]
     redirect_uris = _string_list(data, "redirect_uris", error=InvalidRedirectURI)
     for uri in redirect_uris:
         _redirect_uri(
             uri, application_type, policy.development, "redirect_uris", InvalidRedirectURI
         )
-    if uses_code and not redirect_uris:
+    if "authorization_code" in out["grant_types"] and not redirect_uris:
         raise InvalidRedirectURI(
             "redirect_uris", "at least one is required for the authorization_code grant"
         )
@@ -215,7 +244,15 @@ def validate_metadata(raw: Mapping[str, Any], policy: MetadataPolicy) -> dict[st
     if post_logout:
         out["post_logout_redirect_uris"] = post_logout
 
-    out["scope"] = _scope(data, grant_types, policy)
+
+def _check_scope(data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]) -> None:
+    out["scope"] = _scope(data, out["grant_types"], policy)
+
+
+def _check_signing_algs(
+    data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]
+) -> None:
+    """id_token_signed_response_alg and userinfo_signed_response_alg: algorithms with keys."""
     out["id_token_signed_response_alg"] = _choice(
         data, "id_token_signed_response_alg", policy.id_token_algs, "RS256"
     )
@@ -224,10 +261,10 @@ def validate_metadata(raw: Mapping[str, Any], policy: MetadataPolicy) -> dict[st
         out["userinfo_signed_response_alg"] = _choice(
             data, "userinfo_signed_response_alg", policy.id_token_algs, "RS256"
         )
-    _check_keys(data, method, policy, out)
-    _check_logout_uris(data, redirect_uris, policy, out)
-    _check_oidc_extras(data, policy, out)
 
+
+def _check_display(data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]) -> None:
+    """What the consent page shows: names, software, page links, and their translations."""
     for field in TEXT_FIELDS:
         if field in data:
             out[field] = _text(data, field)
@@ -242,14 +279,16 @@ def validate_metadata(raw: Mapping[str, Any], policy: MetadataPolicy) -> dict[st
                 if base == "client_name"
                 else _web_uri(value, key, policy.development)
             )
-    contacts = _string_list(data, "contacts")
-    if contacts:
-        out["contacts"] = contacts
-    for field in ADMIN_FIELDS:
-        audiences = _string_list(data, field)
-        if audiences:
-            out[field] = audiences
-    return out
+
+
+def _check_contacts_and_audiences(
+    data: Mapping[str, Any], _policy: MetadataPolicy, out: dict[str, Any]
+) -> None:
+    """contacts, and the administrators' allowed_audiences and resource_server_audiences."""
+    for field in ("contacts", *ADMIN_FIELDS):
+        values = _string_list(data, field)
+        if values:
+            out[field] = values
 
 
 def _redirect_uri(
@@ -342,10 +381,9 @@ def _scope(data: Mapping[str, Any], grant_types: list[str], policy: MetadataPoli
     return " ".join(scopes)
 
 
-def _check_keys(
-    data: Mapping[str, Any], method: str, policy: MetadataPolicy, out: dict[str, Any]
-) -> None:
+def _check_keys(data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]) -> None:
     """jwks / jwks_uri (RFC 7591 2): public keys only, never both, required for private_key_jwt."""
+    method = out["token_endpoint_auth_method"]
     if "jwks" in data and "jwks_uri" in data:
         raise InvalidClientMetadata("jwks", "jwks and jwks_uri must not both be present")
     if "jwks_uri" in data:
@@ -370,9 +408,10 @@ def _public_key_set(value: Any) -> dict[str, Any]:
 
 
 def _check_logout_uris(
-    data: Mapping[str, Any], redirect_uris: list[str], policy: MetadataPolicy, out: dict[str, Any]
+    data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]
 ) -> None:
     """Back-Channel Logout 1.0 section 2.2 and Front-Channel Logout 1.0 section 2."""
+    redirect_uris = out["redirect_uris"]
     for field in ("backchannel_logout_uri", "frontchannel_logout_uri"):
         if field in data:
             out[field] = _web_uri(data[field], field, policy.development)
@@ -389,14 +428,18 @@ def _check_logout_uris(
         )
 
 
-def _check_oidc_extras(
-    data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]
+def _check_subject_type(
+    data: Mapping[str, Any], _policy: MetadataPolicy, out: dict[str, Any]
 ) -> None:
     subject_type = data.get("subject_type", "public")
     if subject_type != "public":
         raise InvalidClientMetadata("subject_type", "only public subject identifiers are supported")
     if "subject_type" in data:
         out["subject_type"] = "public"
+
+
+def _check_max_age(data: Mapping[str, Any], _policy: MetadataPolicy, out: dict[str, Any]) -> None:
+    """default_max_age (OIDC Registration 2) and require_auth_time."""
     if "default_max_age" in data:
         value = data["default_max_age"]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -406,6 +449,9 @@ def _check_oidc_extras(
         out["default_max_age"] = int(value)
     if "require_auth_time" in data:
         out["require_auth_time"] = _bool(data, "require_auth_time")
+
+
+def _check_acr_values(data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]) -> None:
     acr_values = _string_list(data, "default_acr_values")
     unknown = [v for v in acr_values if v not in policy.acr_values]
     if unknown:
@@ -415,6 +461,11 @@ def _check_oidc_extras(
         )
     if acr_values:
         out["default_acr_values"] = acr_values
+
+
+def _check_initiate_login_uri(
+    data: Mapping[str, Any], policy: MetadataPolicy, out: dict[str, Any]
+) -> None:
     if "initiate_login_uri" in data:
         out["initiate_login_uri"] = _web_uri(
             data["initiate_login_uri"], "initiate_login_uri", policy.development
@@ -426,3 +477,21 @@ def _bool(data: Mapping[str, Any], field: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidClientMetadata(field, "must be true or false")
     return value
+
+
+# The field groups validate_metadata checks, in order (see there).
+FIELD_GROUPS: tuple[Callable[[Mapping[str, Any], MetadataPolicy, dict[str, Any]], None], ...] = (
+    _check_client_type,
+    _check_grants,
+    _check_redirect_uris,
+    _check_scope,
+    _check_signing_algs,
+    _check_keys,
+    _check_logout_uris,
+    _check_subject_type,
+    _check_max_age,
+    _check_acr_values,
+    _check_initiate_login_uri,
+    _check_display,
+    _check_contacts_and_audiences,
+)

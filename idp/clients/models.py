@@ -5,7 +5,6 @@ Token tables (codes, refresh tokens, consents, ...) live in idp/oidc/token_model
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from datetime import datetime
 from typing import Any
@@ -16,16 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clients.uris import match_redirect_uri
 from idp.extensions import UTCDateTime, db, utcnow
-
-
-def hash_secret(secret: str) -> str:
-    """The stored form of a high-entropy secret we generated (client secrets, tokens, codes).
-
-    SHA-256 suffices here: these secrets carry 256 bits of randomness, so nothing can be
-    guessed from the hash, and the token endpoint checks it thousands of times a second.
-    Passwords, chosen by people, are hashed with argon2id instead.
-    """
-    return hashlib.sha256(secret.encode()).hexdigest()
+from idp.security import hash_secret
 
 
 def secret_matches(stored_hash: str | None, presented: Any) -> bool:

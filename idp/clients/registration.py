@@ -17,7 +17,8 @@ from idp import audit
 from idp.clients import initial_access, store
 from idp.clients import service as clients_service
 from idp.clients.metadata import MetadataPolicy
-from idp.clients.models import Client, hash_secret
+from idp.clients.models import Client
+from idp.security import hash_secret
 
 REGISTRATION_TOKEN_BYTES = 32
 
@@ -48,24 +49,19 @@ def register_client(
     row = initial_access.find_valid_token(initial_access_token)
     if row is None:
         raise TokenRejected()
-    try:
-        result = clients_service.build_client(metadata, policy, source="dynamic")
-        if not initial_access.spend_token(initial_access_token):
-            raise TokenRejected()
-        registration_token = secrets.token_urlsafe(REGISTRATION_TOKEN_BYTES)
-        result.client.registration_token_hash = hash_secret(registration_token)
-        audit.record(
-            "client.register",
-            actor=f"registration-token:{row.id}",
-            subject=result.client.client_id,
-            ip=(origin or {}).get("ip"),
-            user_agent=(origin or {}).get("user_agent"),
-            detail={"auth_method": result.client.token_endpoint_auth_method},
-        )
-        store.commit()
-    except BaseException:
-        store.rollback()
-        raise
+    result = clients_service.build_client(metadata, policy, source="dynamic")
+    if not initial_access.spend_token(initial_access_token):
+        raise TokenRejected()
+    registration_token = secrets.token_urlsafe(REGISTRATION_TOKEN_BYTES)
+    result.client.registration_token_hash = hash_secret(registration_token)
+    audit.record(
+        "client.register",
+        actor=f"registration-token:{row.id}",
+        subject=result.client.client_id,
+        ip=(origin or {}).get("ip"),
+        user_agent=(origin or {}).get("user_agent"),
+        detail={"auth_method": result.client.token_endpoint_auth_method},
+    )
     return Registered(result.client, result.client_secret, registration_token)
 
 

@@ -23,9 +23,10 @@ from idp.clients.metadata import (
     MetadataPolicy,
     validate_metadata,
 )
-from idp.clients.models import Client, hash_secret, secret_matches
+from idp.clients.models import Client, secret_matches
 from idp.errors import Conflict, IdpError, NotFound
 from idp.extensions import utcnow
+from idp.security import hash_secret
 
 __all__ = [
     "ClientError",
@@ -221,7 +222,6 @@ def create_client(
         subject=result.client.client_id,
         detail={"source": source, "auth_method": result.client.token_endpoint_auth_method},
     )
-    store.commit()
     return result
 
 
@@ -315,7 +315,6 @@ def update_client(
         client.client_secret_hash = hash_secret(client_secret)
         client.client_secret_expires_at = 0
     audit.record("client.update", actor=actor, subject=client_id, detail={"changed": changed})
-    store.commit()
     return ClientResult(client, generated, changed)
 
 
@@ -331,7 +330,6 @@ def rotate_secret(client_id: str, *, actor: str) -> str:
     client.client_secret_hash = hash_secret(secret)
     client.client_secret_expires_at = 0
     audit.record("client.rotate_secret", actor=actor, subject=client_id)
-    store.commit()
     return secret
 
 
@@ -342,7 +340,6 @@ def set_active(client_id: str, active: bool, *, actor: str) -> bool:
         return False
     client.active = active
     audit.record("client.enable" if active else "client.disable", actor=actor, subject=client_id)
-    store.commit()
     return True
 
 
@@ -350,7 +347,6 @@ def delete_client(client_id: str, *, actor: str) -> None:
     client = get_client(client_id)
     store.delete_client(client)
     audit.record("client.delete", actor=actor, subject=client_id)
-    store.commit()
 
 
 def registration_view(client: Client) -> dict[str, Any]:

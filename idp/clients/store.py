@@ -1,31 +1,149 @@
 """Storage of relying-party registrations and initial access tokens.
 
 The few functions the client registry needs; nothing else in the registry touches db.session.
+The protocol (idp.oidc) reads clients through the functions of the first section only:
+find_active_client, find_active_client_cached, active_flag and clients_by_id.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
 
 from idp.clients.models import Client, ClientJwks, InitialAccessToken
-from idp.extensions import db, insert_for
+from idp.extensions import db, insert_for, own_transaction, reading
+
+CLIENT_ID_MAX_LENGTH = 128
+CLIENT_CACHE_KEY = "idp.clients.cache"
+
+
+def _plausible_id(client_id: Any) -> bool:
+    return isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH
+
+
+# ---------------------------------------------------------------- what the protocol reads
+
+
+def find_active_client(client_id: Any) -> Client | None:
+    """An enabled client by client_id, in the current session; None for unknown, disabled
+    or malformed ids: what protocol endpoints may use."""
+    if not _plausible_id(client_id):
+        return None
+    return db.session.execute(_ACTIVE_CLIENT, {"client_id": client_id}).scalar_one_or_none()
+
+
+def active_flag(client_id: Any) -> sa.ScalarSelect:
+    """Whether the client `client_id` (a value or a bind parameter) is enabled, as a scalar
+    subquery (NULL for an unknown client): for a protocol query that checks a token's
+    client in the same round trip as the rest."""
+    return sa.select(Client.active).where(Client.client_id == client_id).scalar_subquery()
+
+
+def clients_by_id(client_ids: Iterable[str]) -> dict[str, Client]:
+    """The clients among `client_ids` that exist, enabled or not, by client_id."""
+    wanted = {cid for cid in client_ids if _plausible_id(cid)}
+    if not wanted:
+        return {}
+    rows = db.session.execute(sa.select(Client).where(Client.client_id.in_(wanted))).scalars()
+    return {client.client_id: client for client in rows}
+
+
+# Statements on the hot paths are built once; only their parameters change.
+_ACTIVE_CLIENT = sa.select(Client).where(
+    Client.client_id == sa.bindparam("client_id"), Client.active.is_(True)
+)
+_ACTIVE_CLIENT_ROW = sa.select(*Client.__table__.c).where(
+    Client.__table__.c.client_id == sa.bindparam("client_id"),
+    Client.__table__.c.active.is_(True),
+)
+
+
+class _ClientCache:
+    """Active clients as the protocol endpoints last read them, per process and app.
+
+    Every token, introspection and authorization request names its client; reading the
+    registration from the database each time costs more than the rest of a
+    client_credentials grant. An entry is used for at most CLIENT_CACHE_SECONDS, so a
+    client disabled or changed by another process (another worker, `idp clients`) takes
+    effect within that time; a write made by this process drops the whole cache at once
+    (_drop_cached_clients). The secret is still checked on every request, against the
+    cached hash. Unknown and disabled clients are never cached.
+    """
+
+    MAX_ENTRIES = 1000
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, int, Client]] = {}
+
+
+_client_generation = 0
+
+
+def _drop_cached_clients(*_args: Any) -> None:
+    global _client_generation
+    _client_generation += 1
+
+
+def _drop_after_bulk(context: Any) -> None:
+    if context.mapper.class_ is Client:
+        _drop_cached_clients()
+
+
+# A change this process makes to a client through the ORM drops every entry at once:
+# flushed objects (what the client registry does) and Query.update()/delete(). These
+# events cost nothing on other statements; a plain SQL write is seen like another
+# process's, within CLIENT_CACHE_SECONDS.
+for _event in ("after_insert", "after_update", "after_delete"):
+    sa.event.listen(Client, _event, _drop_cached_clients)
+sa.event.listen(Session, "after_bulk_update", _drop_after_bulk)
+sa.event.listen(Session, "after_bulk_delete", _drop_after_bulk)
+
+
+def find_active_client_cached(client_id: Any) -> Client | None:
+    """find_active_client through the per-process cache (_ClientCache): for the protocol
+    endpoints' hot paths.
+
+    The client returned belongs to no database session: read it, never change it.
+    """
+    if not _plausible_id(client_id):
+        return None
+    ttl = current_app.config["CLIENT_CACHE_SECONDS"]
+    if ttl <= 0:
+        return find_active_client(client_id)
+    cache: _ClientCache = current_app.extensions.setdefault(CLIENT_CACHE_KEY, _ClientCache())
+    now = time.monotonic()
+    entry = cache.entries.get(client_id)
+    if entry is not None and entry[0] > now and entry[1] == _client_generation:
+        return entry[2]
+    generation = _client_generation
+    with reading() as conn:
+        row = conn.execute(_ACTIVE_CLIENT_ROW, {"client_id": client_id}).one_or_none()
+    if row is None:
+        cache.entries.pop(client_id, None)
+        return None
+    client = Client(**row._asdict())
+    if len(cache.entries) >= cache.MAX_ENTRIES:
+        cache.entries.clear()
+    cache.entries[client_id] = (now + ttl, generation, client)
+    return client
+
+
+# ---------------------------------------------------------------- the registry's own
 
 
 def find_client(client_id: str) -> Client | None:
-    if not client_id or len(client_id) > 128:
+    """A client by client_id, enabled or not (the registry's management functions)."""
+    if not _plausible_id(client_id):
         return None
     return db.session.execute(
         sa.select(Client).where(Client.client_id == client_id)
     ).scalar_one_or_none()
-
-
-def find_active_client(client_id: str) -> Client | None:
-    """The client if it exists and is enabled: what protocol endpoints may use."""
-    client = find_client(client_id)
-    return client if client is not None and client.active else None
 
 
 def list_clients() -> list[Client]:
@@ -40,14 +158,6 @@ def add(row: Client | InitialAccessToken) -> None:
 def delete_client(client: Client) -> None:
     db.session.delete(client)
     db.session.flush()
-
-
-def commit() -> None:
-    db.session.commit()
-
-
-def rollback() -> None:
-    db.session.rollback()
 
 
 # ---- initial access tokens (RFC 7591 section 3)
@@ -108,8 +218,8 @@ def delete_spent_initial_access_tokens(now: datetime) -> int:
 
 # ---- keys at clients' jwks_uri (idp.oidc.client_keys)
 #
-# The turn to fetch and its outcome are written in short transactions of their own, on a
-# connection of their own and committed at once: other processes must see them while the
+# The turn to fetch and its outcome are written in short transactions of their own
+# (idp.extensions.own_transaction), committed at once: other processes must see them while the
 # request that fetched is still running, and the request's own transaction stays as it is.
 
 _JWKS = ClientJwks.__table__
@@ -127,8 +237,8 @@ def claim_jwks_fetch(client_id: str, jwks_uri: str, now: datetime, hold: timedel
     Another registered jwks_uri drops the stored keys but not the turn nor the count of
     failures: the interval and the back-off are the client's, so changing the jwks_uri
     (one RFC 7592 PUT) does not buy a fetch on a request thread."""
-    with db.engine.begin() as conn:
-        insert = insert_for(conn.dialect.name, _JWKS)
+    with own_transaction() as conn:
+        insert = insert_for(conn.get_bind().dialect.name, _JWKS)
         conn.execute(
             insert.values(
                 client_id=client_id, jwks_uri=jwks_uri, next_fetch_at=now, failures=0
@@ -150,7 +260,7 @@ def claim_jwks_fetch(client_id: str, jwks_uri: str, now: datetime, hold: timedel
 def record_jwks_fetched(
     client_id: str, jwks_uri: str, jwks: dict[str, Any], now: datetime, next_fetch_at: datetime
 ) -> None:
-    with db.engine.begin() as conn:
+    with own_transaction() as conn:
         conn.execute(
             sa.update(_JWKS)
             .where(_JWKS.c.client_id == client_id, _JWKS.c.jwks_uri == jwks_uri)
@@ -166,7 +276,7 @@ def record_jwks_fetched(
 
 def record_jwks_failure(client_id: str, jwks_uri: str, error: str, next_fetch_at: Any) -> None:
     """One more failure; `next_fetch_at(failures)` says when to try again after that many."""
-    with db.engine.begin() as conn:
+    with own_transaction() as conn:
         failures = conn.execute(
             sa.select(_JWKS.c.failures).where(
                 _JWKS.c.client_id == client_id, _JWKS.c.jwks_uri == jwks_uri

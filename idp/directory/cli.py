@@ -24,6 +24,7 @@ from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, i
 from idp.directory.models import USER_STATUSES, User
 from idp.directory.user_import import USER_COLUMNS, USER_REQUIRED, import_users
 from idp.errors import IdpError
+from idp.extensions import transaction
 
 EXIT_ROWS_REJECTED = 3
 
@@ -34,12 +35,14 @@ directory_group = AppGroup("directory", help="Import the directory of accounts."
 
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """Our domain exceptions become one line on standard error and exit status 1."""
+    """The command's unit of work: committed at the end of the block, rolled back on an
+    error; our domain exceptions become one line on standard error and exit status 1."""
     # Messages of the password policy are rendered in the default language; a command has
     # no browser whose language could be asked.
     g.locale = current_app.config["LANGUAGES"][0]
     try:
-        yield
+        with transaction():
+            yield
     except IdpError as exc:
         raise CliError(str(exc)) from None
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from idp.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    import _csv
 
 # Other spellings accepted in the header, mapped to the documented column names.
 HEADER_ALIASES = {
@@ -88,13 +93,34 @@ def parse_csv(
         text = text[1:]
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_dialect(first_line), strict=True)
+    header = _read_header(reader)
+    columns = [normalize_header(h, known) for h in header]
+    _check_columns(header, columns, known, required)
+    table = CsvTable(
+        columns=[c for c in columns if c in known],
+        ignored_columns=[h for h, c in zip(header, columns, strict=True) if c not in known and c],
+        source=source,
+    )
+    _read_rows(reader, columns, known, table)
+    return table
+
+
+def _read_header(reader: Iterator[list[str]]) -> list[str]:
     try:
-        header = next(reader)
+        return next(reader)
     except StopIteration:
         raise CsvFileError("the file is empty: expected a header line") from None
     except csv.Error as exc:
         raise CsvFileError(f"line 1: unreadable header ({exc})") from None
-    columns = [normalize_header(h, known) for h in header]
+
+
+def _check_columns(
+    header: list[str],
+    columns: list[str],
+    known: tuple[str, ...],
+    required: tuple[tuple[str, ...], ...],
+) -> None:
+    """No column twice, and one of each group of required columns."""
     duplicates = sorted({c for c in columns if c and columns.count(c) > 1})
     if duplicates:
         raise CsvFileError(f"bad CSV header: column {', '.join(duplicates)} appears twice")
@@ -104,37 +130,35 @@ def parse_csv(
             f"bad CSV header: missing column {', '.join(missing)} "
             f"(the header is {','.join(header)!r}; expected columns: {', '.join(known)})"
         )
-    table = CsvTable(
-        columns=[c for c in columns if c in known],
-        ignored_columns=[h for h, c in zip(header, columns, strict=True) if c not in known and c],
-        source=source,
-    )
-    line = 1
+
+
+def _read_rows(
+    reader: _csv.Reader, columns: list[str], known: tuple[str, ...], table: CsvTable
+) -> None:
+    """The rows after the header into `table`: blank lines skipped, bad ones rejected."""
     while True:
         start = reader.line_num + 1
         try:
             fields = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
             # A broken quote swallows the rest of the file: nothing after it can be trusted.
             table.rejected.append(
                 Rejection(start, f"unreadable CSV ({exc}); the rest of the file was skipped")
             )
-            break
-        line = start
+            return
         if not fields or all(not f.strip() for f in fields):
             continue
         if len(fields) != len(columns):
             what = "missing column" if len(fields) < len(columns) else "too many fields"
             table.rejected.append(
-                Rejection(line, f"{what}: {len(fields)} fields, the header has {len(columns)}")
+                Rejection(start, f"{what}: {len(fields)} fields, the header has {len(columns)}")
             )
             continue
         table.rows.append(
-            (line, {c: v for c, v in zip(columns, fields, strict=True) if c in known})
+            (start, {c: v for c, v in zip(columns, fields, strict=True) if c in known})
         )
-    return table
 
 
 def read_csv(

@@ -1,9 +1,11 @@
 """Directory import: units (here) and users (user_import.py) from CSV rows, idempotent.
 
-Both imports follow the same plan: load what is stored once into dictionaries, compare every
-row with it in memory (no query per row), then write only the differences with a few bulk
-statements and one summary audit event. A row that cannot be used is rejected with its line
-number and reason and never stops the others; a dry run stops before writing.
+Both imports follow the same steps: load what is stored once into dictionaries; match every
+row with it in memory (no query per row); plan, in a plan object, what to create, update and
+disable; then apply the plan: only the differences, with a few bulk statements, and one
+summary audit event. A row that cannot be used is rejected with its line number and reason and
+never stops the others. The summary's counts come from the plan; a dry run stops before
+applying it.
 
 Units are matched by `code`. A column missing from the header leaves that field of existing
 records as it is.
@@ -14,7 +16,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -43,6 +46,20 @@ class ImportConflict(Conflict):
     """The database refused the write (someone changed the directory meanwhile)."""
 
 
+class ImportPlan(Protocol):
+    """What an import will write, decided before anything is; `apply()` writes it."""
+
+    @property
+    def created(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
+    @property
+    def disabled(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
+    def apply(self) -> None: ...
+
+
 @dataclass
 class ImportSummary:
     kind: str
@@ -62,6 +79,13 @@ class ImportSummary:
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected.append(Rejection(line, reason))
+
+    def count(self, plan: ImportPlan) -> None:
+        """What the plan creates, updates, disables and leaves as it is."""
+        self.created = plan.created
+        self.updated = plan.updated
+        self.disabled = plan.disabled
+        self.unchanged = plan.unchanged
 
     def counts(self) -> dict[str, int]:
         return {
@@ -114,13 +138,15 @@ def start(kind: str, table: CsvTable, dry_run: bool) -> ImportSummary:
     return summary
 
 
-def finish(summary: ImportSummary, actor: str, write: Callable[[], None]) -> ImportSummary:
+def finish(summary: ImportSummary, actor: str, plan: ImportPlan) -> ImportSummary:
+    """Count the plan into the summary; unless a dry run, apply it (the command commits)."""
+    summary.count(plan)
     summary.rejected.sort(key=lambda r: r.line)
     if summary.dry_run:
         records.rollback()
         return summary
     try:
-        write()
+        plan.apply()
         audit.record(
             f"{summary.kind}.import",
             actor=actor,
@@ -128,7 +154,7 @@ def finish(summary: ImportSummary, actor: str, write: Callable[[], None]) -> Imp
             outcome="success" if not summary.rejected else "partial",
             detail={**summary.counts(), "source": summary.source},
         )
-        records.commit()
+        records.flush()  # the database's refusal, if any, is seen here; the command commits
     except sa.exc.SQLAlchemyError as exc:
         records.rollback()
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
@@ -170,13 +196,35 @@ def import_units(
 ) -> ImportSummary:
     """Create or update units from rows with the UNIT_COLUMNS; parents may come in any order."""
     summary = start("units", table, dry_run)
-    existing = {u.code: u for u in records.load_units()}
-    code_of = {u.id: u.code for u in existing.values()}
-    stored_parent = {u.code: code_of.get(u.parent_id) for u in existing.values()}
-    columns = set(table.columns)
-    ticker = Ticker(progress)
+    stored = StoredUnits.load()
+    wanted = match_units(table, summary, Ticker(progress))
+    reject_bad_parents(wanted, stored, summary)
+    plan = plan_units(wanted, stored, utcnow())
+    return finish(summary, actor, plan)
 
-    wanted: dict[str, tuple[int, dict[str, Any]]] = {}
+
+# What each accepted row asks for, by unit code: (line, values of _parse_unit_row).
+Wanted = dict[str, tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class StoredUnits:
+    """The units as stored, by code, and the code of each one's parent."""
+
+    units: dict[str, records.UnitRecord]
+    parent: dict[str, str | None]
+
+    @classmethod
+    def load(cls) -> StoredUnits:
+        units = {u.code: u for u in records.load_units()}
+        code_of = {u.id: u.code for u in units.values()}
+        return cls(units, {u.code: code_of.get(u.parent_id) for u in units.values()})
+
+
+def match_units(table: CsvTable, summary: ImportSummary, ticker: Ticker) -> Wanted:
+    """The rows that can be used, by code; the others are rejected in the summary."""
+    columns = set(table.columns)
+    wanted: Wanted = {}
     line_of: dict[str, int] = {}
     for line, row in table.rows:
         ticker.tick()
@@ -194,87 +242,111 @@ def import_units(
             continue
         wanted[code] = (line, values)
     ticker.flush()
+    return wanted
 
-    # Resolve parents over the stored tree overlaid with the file, until nothing changes:
-    # rejecting a row puts its stored parent back, which can expose another problem.
+
+def reject_bad_parents(wanted: Wanted, stored: StoredUnits, summary: ImportSummary) -> None:
+    """Take out of `wanted` the units whose parent is unknown or closes a cycle.
+
+    Parents are resolved over the stored tree overlaid with the file, until nothing changes:
+    rejecting a row puts its stored parent back, which can expose another problem.
+    """
     rejected_at: dict[str, int] = {}
     while True:
-        parent_of = dict(stored_parent)
+        parent_of = dict(stored.parent)
         parent_of.update({c: v["parent"] for c, (_, v) in wanted.items() if "parent" in v})
-        known = set(existing) | set(wanted)
-        problems: dict[str, str] = {}
-        for code in wanted:
-            parent = parent_of.get(code)
-            if parent is not None and parent not in known:
-                if parent in rejected_at:
-                    problems[code] = (
-                        f"parent unit {parent} was rejected (line {rejected_at[parent]})"
-                    )
-                else:
-                    problems[code] = f"unknown parent unit {parent}"
+        problems = _unknown_parents(wanted, parent_of, set(stored.units), rejected_at)
         if not problems:
-            for code in wanted:
-                cycle = _find_cycle(code, parent_of)
-                if cycle:
-                    text = " → ".join([*cycle, code])
-                    problems.update(
-                        {c: f"cycle in the unit tree: {text}" for c in cycle if c in wanted}
-                    )
-                    break
+            problems = _first_cycle(wanted, parent_of)
         if not problems:
-            break
+            return
         for code, reason in problems.items():
             line = wanted.pop(code)[0]
             rejected_at[code] = line
             summary.reject(line, reason)
 
-    now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    new_parents: dict[str, str] = {}
-    changes: list[tuple[str, dict[str, Any]]] = []
-    for code, (_, values) in wanted.items():
-        current = existing.get(code)
-        if current is None:
-            summary.created += 1
-            new_rows.append(
-                {
-                    "code": code,
-                    "name": values["name"],
-                    "kind": values.get("kind", "other"),
-                    "active": values.get("active", True),
-                    "parent_id": None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            if values.get("parent"):
-                new_parents[code] = values["parent"]
-            continue
-        target = {
-            "name": values["name"],
-            "kind": values.get("kind", current.kind),
-            "parent": values["parent"] if "parent" in values else stored_parent[code],
-            "active": values.get("active", current.active),
-        }
-        now_state = {
-            "name": current.name,
-            "kind": current.kind,
-            "parent": stored_parent[code],
-            "active": current.active,
-        }
-        if target == now_state:
-            summary.unchanged += 1
-            continue
-        if current.active and not target["active"]:
-            summary.disabled += 1
-        else:
-            summary.updated += 1
-        changes.append((code, target))
 
-    def write() -> None:
-        ids = {code: u.id for code, u in existing.items()}
-        ids.update(records.insert_units(new_rows))
-        records.update_units([{"id": ids[c], "parent_id": ids[p]} for c, p in new_parents.items()])
+def _unknown_parents(
+    wanted: Wanted,
+    parent_of: dict[str, str | None],
+    stored_codes: set[str],
+    rejected_at: dict[str, int],
+) -> dict[str, str]:
+    known = stored_codes | set(wanted)
+    problems: dict[str, str] = {}
+    for code in wanted:
+        parent = parent_of.get(code)
+        if parent is not None and parent not in known:
+            if parent in rejected_at:
+                problems[code] = f"parent unit {parent} was rejected (line {rejected_at[parent]})"
+            else:
+                problems[code] = f"unknown parent unit {parent}"
+    return problems
+
+
+def _first_cycle(wanted: Wanted, parent_of: dict[str, str | None]) -> dict[str, str]:
+    for code in wanted:
+        cycle = _find_cycle(code, parent_of)
+        if cycle:
+            text = " → ".join([*cycle, code])
+            return {c: f"cycle in the unit tree: {text}" for c in cycle if c in wanted}
+    return {}
+
+
+@dataclass
+class UnitPlan:
+    """What an import of units will write: new units, then changes to stored ones."""
+
+    now: datetime
+    # Ids of the stored units, by code (created units get theirs when applied).
+    ids: dict[str, int]
+    # Rows for records.insert_units; their parents are linked once they have ids.
+    new_units: list[dict[str, Any]] = field(default_factory=list)
+    new_parents: dict[str, str] = field(default_factory=dict)
+    # Stored units to change, in the order of the file: (code, target state).
+    changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Codes of the changed units that the import disables.
+    disabled_codes: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def created(self) -> int:
+        return len(self.new_units)
+
+    @property
+    def updated(self) -> int:
+        return len(self.changes) - len(self.disabled_codes)
+
+    @property
+    def disabled(self) -> int:
+        return len(self.disabled_codes)
+
+    def create(self, code: str, values: dict[str, Any]) -> None:
+        self.new_units.append(
+            {
+                "code": code,
+                "name": values["name"],
+                "kind": values.get("kind", "other"),
+                "active": values.get("active", True),
+                "parent_id": None,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+        )
+        if values.get("parent"):
+            self.new_parents[code] = values["parent"]
+
+    def change(self, code: str, current: records.UnitRecord, target: dict[str, Any]) -> None:
+        if current.active and not target["active"]:
+            self.disabled_codes.append(code)
+        self.changes.append((code, target))
+
+    def apply(self) -> None:
+        ids = dict(self.ids)
+        ids.update(records.insert_units(self.new_units))
+        records.update_units(
+            [{"id": ids[c], "parent_id": ids[p]} for c, p in self.new_parents.items()]
+        )
         records.update_units(
             [
                 {
@@ -283,10 +355,35 @@ def import_units(
                     "kind": t["kind"],
                     "active": t["active"],
                     "parent_id": ids[t["parent"]] if t["parent"] else None,
-                    "updated_at": now,
+                    "updated_at": self.now,
                 }
-                for code, t in changes
+                for code, t in self.changes
             ]
         )
 
-    return finish(summary, actor, write)
+
+def plan_units(wanted: Wanted, stored: StoredUnits, now: datetime) -> UnitPlan:
+    """Compare each wanted unit with the stored one: create, change, or leave it."""
+    plan = UnitPlan(now=now, ids={code: u.id for code, u in stored.units.items()})
+    for code, (_, values) in wanted.items():
+        current = stored.units.get(code)
+        if current is None:
+            plan.create(code, values)
+            continue
+        target = {
+            "name": values["name"],
+            "kind": values.get("kind", current.kind),
+            "parent": values["parent"] if "parent" in values else stored.parent[code],
+            "active": values.get("active", current.active),
+        }
+        now_state = {
+            "name": current.name,
+            "kind": current.kind,
+            "parent": stored.parent[code],
+            "active": current.active,
+        }
+        if target == now_state:
+            plan.unchanged += 1
+        else:
+            plan.change(code, current, target)
+    return plan

@@ -31,7 +31,7 @@ from idp.directory.fields import (
 from idp.directory.models import USER_ACTIVE, USER_DISABLED, Unit, User, normalize_email
 from idp.directory.passwords import PolicyViolation, check_password_policy, hash_password
 from idp.directory.store import find_unit, find_user_by_address, find_user_by_sub, set_addresses
-from idp.errors import Conflict, IdpError, NotFound, ValidationFailed
+from idp.errors import Conflict, NotFound, ValidationFailed
 
 SESSION_END_REASON_DISABLED = "user_disabled"
 
@@ -146,20 +146,11 @@ def create_user(new: NewUser, *, actor: str) -> User:
             "password_set": user.password_hash is not None,
         },
     )
-    records.commit()
     return user
 
 
 def update_user(user: User, *, actor: str, **changes: Any) -> list[str]:
     """Change any of: email, aliases, name, unit_code, roles, title, phone; returns what changed."""
-    try:
-        return _update_user(user, actor, changes)
-    except IdpError:
-        records.rollback()
-        raise
-
-
-def _update_user(user: User, actor: str, changes: dict[str, Any]) -> list[str]:
     before = _snapshot(user)
     if "email" in changes or "aliases" in changes:
         email = _checked(parse_email, changes.get("email", user.email))
@@ -188,9 +179,6 @@ def _update_user(user: User, actor: str, changes: dict[str, Any]) -> list[str]:
             subject=user.sub,
             detail={"changed": changed, **{k: after[k] for k in changed}},
         )
-        records.commit()
-    else:
-        records.rollback()
     return changed
 
 
@@ -229,7 +217,6 @@ def disable_user(user: User, actor: str) -> bool:
     user.status = USER_DISABLED
     ended = end_sign_ins([user.id])
     audit.record("user.disable", actor=actor, subject=user.sub, detail={"sessions_ended": ended})
-    records.commit()
     return True
 
 
@@ -239,7 +226,6 @@ def enable_user(user: User, actor: str) -> bool:
         return False
     user.status = USER_ACTIVE
     audit.record("user.enable", actor=actor, subject=user.sub)
-    records.commit()
     return True
 
 
@@ -248,7 +234,6 @@ def set_password(user: User, password: str, actor: str) -> None:
     check_password(password, [user.email, *user.aliases])
     user.password_hash = hash_password(password)
     audit.record("user.set_password", actor=actor, subject=user.sub)
-    records.commit()
 
 
 def create_unit(
@@ -272,20 +257,11 @@ def create_unit(
         subject=code,
         detail={"name": unit.name, "kind": unit.kind, "parent": parent_code},
     )
-    records.commit()
     return unit
 
 
 def update_unit(unit: Unit, *, actor: str, **changes: Any) -> list[str]:
     """Rename, re-kind, re-parent (never under itself) or (de)activate a unit."""
-    try:
-        return _update_unit(unit, actor, changes)
-    except IdpError:
-        records.rollback()
-        raise
-
-
-def _update_unit(unit: Unit, actor: str, changes: dict[str, Any]) -> list[str]:
     before = {
         "name": unit.name,
         "kind": unit.kind,
@@ -319,7 +295,4 @@ def _update_unit(unit: Unit, actor: str, changes: dict[str, Any]) -> list[str]:
             subject=unit.code,
             detail={"changed": changed, **{k: after[k] for k in changed}},
         )
-        records.commit()
-    else:
-        records.rollback()
     return changed

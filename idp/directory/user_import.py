@@ -9,6 +9,8 @@ one is set.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from idp.directory import records
@@ -93,144 +95,239 @@ def import_users(
     New users get no password (password_hash NULL): they cannot sign in until one is set.
     """
     summary = start("users", table, dry_run)
-    unit_ids = {u.code: u.id for u in records.load_units()}
-    users = {u.id: u for u in records.load_users()}
-    addresses_of: dict[int, list[records.AddressRecord]] = defaultdict(list)
-    owner: dict[str, int] = {}
-    for a in records.load_addresses():
-        addresses_of[a.user_id].append(a)
-        owner[a.address] = a.user_id
-    primary_of = {u.id: u.email for u in users.values()}
+    directory = StoredUsers.load()
     columns = set(table.columns)
     ticker = Ticker(progress)
-    now = utcnow()
-
-    line_of_address: dict[str, int] = {}
-    line_of_user: dict[int, int] = {}
-    new_users: list[dict[str, Any]] = []
-    user_updates: list[dict[str, Any]] = []
-    disabled_ids: list[int] = []
-    address_deletes: list[int] = []
-    address_updates: list[dict[str, Any]] = []
-    address_inserts: list[dict[str, Any]] = []  # user_id < 0: the new user -user_id - 1
-
+    plan = UserPlan(now=utcnow())
+    # Row by row: whether a row matches depends on the addresses the rows before it take or
+    # give up (an alias may move from one user to another in the same file).
     for line, row in table.rows:
         ticker.tick()
         try:
-            values = _parse_user_row(row, columns)
+            match = match_user(line, row, columns, directory)
         except FieldError as exc:
             summary.reject(line, str(exc))
             continue
-        unit = values.get("unit")
-        if unit is not None and unit not in unit_ids:
-            summary.reject(line, f"unknown unit {unit}")
-            continue
-        listed = unique_addresses(values["email"], values.get("aliases", []))
-        keys = [normalize_email(a) for a in listed]
-        repeated = next((k for k in keys if k in line_of_address), None)
-        if repeated:
-            summary.reject(
-                line, f"duplicate in file: {repeated} is also on line {line_of_address[repeated]}"
-            )
-            continue
-        owners = [owner[k] for k in keys if k in owner]
-        uid = owners[0] if owners else None
-        clash = next((k for k in keys if owner.get(k, uid) != uid), None)
-        if clash:
-            summary.reject(
-                line,
-                f"address {clash} already belongs to another user ({primary_of[owner[clash]]})",
-            )
-            continue
-        if uid is not None and uid in line_of_user:
-            summary.reject(line, f"duplicate in file: same user as line {line_of_user[uid]}")
-            continue
-        line_of_address.update(dict.fromkeys(keys, line))
-        family, middle, given = values["names"]
+        plan_user(match, directory, plan)
+    ticker.flush()
+    return finish(summary, actor, plan)
 
-        if uid is None:
-            index = len(new_users)
-            new_users.append(
-                {
-                    "sub": new_sub(),
-                    "email": values["email"],
-                    "family_name": family,
-                    "middle_name": middle,
-                    "given_name": given,
-                    "unit_id": unit_ids[unit] if unit else None,
-                    "title": values.get("title"),
-                    "phone_number": values.get("phone_number"),
-                    "status": values.get("status", USER_ACTIVE),
-                    "roles": values.get("roles", []),
-                    "password_hash": None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            for written, key in zip(listed, keys, strict=True):
-                address_inserts.append({"user_id": -index - 1, "email": written, "address": key})
-                owner[key] = -index - 1
-            primary_of[-index - 1] = values["email"]
-            summary.created += 1
-            continue
 
-        line_of_user[uid] = line
-        current = users[uid]
-        stored = {a.address: a for a in addresses_of[uid]}
-        if "aliases" in values:
-            final = listed
-        else:  # no aliases column: keep every stored address, the file's primary first
-            final = unique_addresses(values["email"], [a.email for a in addresses_of[uid]])
-        target = {
+@dataclass
+class StoredUsers:
+    """The users and addresses as stored, kept up to date with the plan as rows are planned,
+    and the lines of the file that named each address and each stored user."""
+
+    unit_ids: dict[str, int]
+    users: dict[int, records.UserRecord]
+    addresses_of: dict[int, list[records.AddressRecord]]
+    # Who each address belongs to; a negative id -i - 1 is the i-th new user of the plan.
+    owner: dict[str, int]
+    primary_of: dict[int, str]
+    line_of_address: dict[str, int] = field(default_factory=dict)
+    line_of_user: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> StoredUsers:
+        unit_ids = {u.code: u.id for u in records.load_units()}
+        users = {u.id: u for u in records.load_users()}
+        addresses_of: dict[int, list[records.AddressRecord]] = defaultdict(list)
+        owner: dict[str, int] = {}
+        for a in records.load_addresses():
+            addresses_of[a.user_id].append(a)
+            owner[a.address] = a.user_id
+        primary_of = {u.id: u.email for u in users.values()}
+        return cls(unit_ids, users, addresses_of, owner, primary_of)
+
+
+@dataclass
+class UserMatch:
+    """A usable row and the stored user it is about (None: a new user)."""
+
+    line: int
+    values: dict[str, Any]
+    # The row's addresses as written, primary first, and their normal forms.
+    listed: list[str]
+    keys: list[str]
+    uid: int | None
+
+
+def match_user(
+    line: int, row: dict[str, str], columns: set[str], directory: StoredUsers
+) -> UserMatch:
+    """The row's values and its user, found by any of its addresses; FieldError if the row
+    cannot be used. Records the row's addresses and user as taken by this line."""
+    values = _parse_user_row(row, columns)
+    unit = values.get("unit")
+    if unit is not None and unit not in directory.unit_ids:
+        raise FieldError(f"unknown unit {unit}")
+    listed = unique_addresses(values["email"], values.get("aliases", []))
+    keys = [normalize_email(a) for a in listed]
+    uid = _owner_of(keys, directory)
+    directory.line_of_address.update(dict.fromkeys(keys, line))
+    if uid is not None:
+        directory.line_of_user[uid] = line
+    return UserMatch(line, values, listed, keys, uid)
+
+
+def _owner_of(keys: list[str], directory: StoredUsers) -> int | None:
+    """The one user (stored or planned) owning any of the addresses, or None."""
+    seen = directory.line_of_address
+    repeated = next((k for k in keys if k in seen), None)
+    if repeated:
+        raise FieldError(f"duplicate in file: {repeated} is also on line {seen[repeated]}")
+    owner = directory.owner
+    owners = [owner[k] for k in keys if k in owner]
+    uid = owners[0] if owners else None
+    clash = next((k for k in keys if owner.get(k, uid) != uid), None)
+    if clash:
+        raise FieldError(
+            f"address {clash} already belongs to another user "
+            f"({directory.primary_of[owner[clash]]})"
+        )
+    if uid is not None and uid in directory.line_of_user:
+        raise FieldError(f"duplicate in file: same user as line {directory.line_of_user[uid]}")
+    return uid
+
+
+@dataclass
+class UserPlan:
+    """What an import of users will write: new users and their addresses, changed users,
+    addresses removed, re-spelled or added; the users it disables lose their sign-ins."""
+
+    now: datetime
+    new_users: list[dict[str, Any]] = field(default_factory=list)
+    # Changed stored users, in the order of the file.
+    user_updates: list[dict[str, Any]] = field(default_factory=list)
+    # Among them, those the import disables.
+    disabled_ids: list[int] = field(default_factory=list)
+    address_deletes: list[int] = field(default_factory=list)
+    address_updates: list[dict[str, Any]] = field(default_factory=list)
+    address_inserts: list[dict[str, Any]] = field(default_factory=list)  # user_id < 0: new
+    unchanged: int = 0
+
+    @property
+    def created(self) -> int:
+        return len(self.new_users)
+
+    @property
+    def updated(self) -> int:
+        return len(self.user_updates) - len(self.disabled_ids)
+
+    @property
+    def disabled(self) -> int:
+        return len(self.disabled_ids)
+
+    def apply(self) -> None:
+        # Deletes first, so an address can move from one user to another in the same run.
+        records.delete_addresses(self.address_deletes)
+        records.update_addresses(self.address_updates)
+        records.update_users(self.user_updates)
+        new_ids = records.insert_users(self.new_users)
+        for row in self.address_inserts:
+            if row["user_id"] < 0:
+                row["user_id"] = new_ids[-row["user_id"] - 1]
+        records.insert_addresses(self.address_inserts)
+        end_sign_ins(self.disabled_ids)
+
+
+def plan_user(match: UserMatch, directory: StoredUsers, plan: UserPlan) -> None:
+    if match.uid is None:
+        _plan_new_user(match, directory, plan)
+    else:
+        _plan_update(match, match.uid, directory, plan)
+
+
+def _plan_new_user(match: UserMatch, directory: StoredUsers, plan: UserPlan) -> None:
+    values = match.values
+    unit = values.get("unit")
+    family, middle, given = values["names"]
+    new_id = -len(plan.new_users) - 1
+    plan.new_users.append(
+        {
+            "sub": new_sub(),
             "email": values["email"],
             "family_name": family,
             "middle_name": middle,
             "given_name": given,
-            "unit_id": (unit_ids[unit] if unit else None) if "unit" in values else current.unit_id,
-            "title": values.get("title") if "title" in values else current.title,
-            "phone_number": values.get("phone_number", current.phone_number),
-            "status": values.get("status", current.status),
-            "roles": values.get("roles", current.roles),
+            "unit_id": directory.unit_ids[unit] if unit else None,
+            "title": values.get("title"),
+            "phone_number": values.get("phone_number"),
+            "status": values.get("status", USER_ACTIVE),
+            "roles": values.get("roles", []),
+            "password_hash": None,
+            "created_at": plan.now,
+            "updated_at": plan.now,
         }
-        final_keys = {normalize_email(a): a for a in final}
-        gone = [a for key, a in stored.items() if key not in final_keys]
-        respelled = [
+    )
+    for written, key in zip(match.listed, match.keys, strict=True):
+        plan.address_inserts.append({"user_id": new_id, "email": written, "address": key})
+        directory.owner[key] = new_id
+    directory.primary_of[new_id] = values["email"]
+
+
+def _target(
+    values: dict[str, Any], current: records.UserRecord, unit_ids: dict[str, int]
+) -> dict[str, Any]:
+    """The user's fields after the import: a column missing from the file keeps its value."""
+    family, middle, given = values["names"]
+    unit = values.get("unit")
+    return {
+        "email": values["email"],
+        "family_name": family,
+        "middle_name": middle,
+        "given_name": given,
+        "unit_id": (unit_ids[unit] if unit else None) if "unit" in values else current.unit_id,
+        "title": values.get("title") if "title" in values else current.title,
+        "phone_number": values.get("phone_number", current.phone_number),
+        "status": values.get("status", current.status),
+        "roles": values.get("roles", current.roles),
+    }
+
+
+@dataclass
+class AddressChanges:
+    gone: list[records.AddressRecord]
+    respelled: list[dict[str, Any]]
+    added: list[tuple[str, str]]  # (address, as written)
+
+    def __bool__(self) -> bool:
+        return bool(self.gone or self.respelled or self.added)
+
+
+def _address_changes(match: UserMatch, stored_list: list[records.AddressRecord]) -> AddressChanges:
+    stored = {a.address: a for a in stored_list}
+    if "aliases" in match.values:
+        final = match.listed
+    else:  # no aliases column: keep every stored address, the file's primary first
+        final = unique_addresses(match.values["email"], [a.email for a in stored_list])
+    final_keys = {normalize_email(a): a for a in final}
+    return AddressChanges(
+        gone=[a for key, a in stored.items() if key not in final_keys],
+        respelled=[
             {"id": stored[key].id, "email": written}
             for key, written in final_keys.items()
             if key in stored and stored[key].email != written
-        ]
-        added = [(key, written) for key, written in final_keys.items() if key not in stored]
-        if all(getattr(current, f) == target[f] for f in _USER_FIELDS) and not (
-            gone or respelled or added
-        ):
-            summary.unchanged += 1
-            continue
-        user_updates.append({"id": uid, **target, "updated_at": now})
-        address_deletes.extend(a.id for a in gone)
-        address_updates.extend(respelled)
-        for a in gone:
-            owner.pop(a.address, None)
-        for key, written in added:
-            address_inserts.append({"user_id": uid, "email": written, "address": key})
-            owner[key] = uid
-        primary_of[uid] = values["email"]
-        if current.status != USER_DISABLED and target["status"] == USER_DISABLED:
-            summary.disabled += 1
-            disabled_ids.append(uid)
-        else:
-            summary.updated += 1
-    ticker.flush()
+        ],
+        added=[(key, written) for key, written in final_keys.items() if key not in stored],
+    )
 
-    def write() -> None:
-        # Deletes first, so an address can move from one user to another in the same run.
-        records.delete_addresses(address_deletes)
-        records.update_addresses(address_updates)
-        records.update_users(user_updates)
-        new_ids = records.insert_users(new_users)
-        for row in address_inserts:
-            if row["user_id"] < 0:
-                row["user_id"] = new_ids[-row["user_id"] - 1]
-        records.insert_addresses(address_inserts)
-        end_sign_ins(disabled_ids)
 
-    return finish(summary, actor, write)
+def _plan_update(match: UserMatch, uid: int, directory: StoredUsers, plan: UserPlan) -> None:
+    current = directory.users[uid]
+    target = _target(match.values, current, directory.unit_ids)
+    addresses = _address_changes(match, directory.addresses_of[uid])
+    if all(getattr(current, f) == target[f] for f in _USER_FIELDS) and not addresses:
+        plan.unchanged += 1
+        return
+    plan.user_updates.append({"id": uid, **target, "updated_at": plan.now})
+    plan.address_deletes.extend(a.id for a in addresses.gone)
+    plan.address_updates.extend(addresses.respelled)
+    for a in addresses.gone:
+        directory.owner.pop(a.address, None)
+    for key, written in addresses.added:
+        plan.address_inserts.append({"user_id": uid, "email": written, "address": key})
+        directory.owner[key] = uid
+    directory.primary_of[uid] = match.values["email"]
+    if current.status != USER_DISABLED and target["status"] == USER_DISABLED:
+        plan.disabled_ids.append(uid)

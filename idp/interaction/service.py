@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from idp import audit
 from idp.directory.models import User
 from idp.directory.passwords import hash_password, needs_rehash, verify_password
 from idp.directory.store import find_user_by_address
-from idp.extensions import db, utcnow
+from idp.extensions import utcnow
 from idp.interaction import throttle
 from idp.interaction.device import issue_device, read_device
 from idp.pages import has_control_characters
@@ -34,6 +35,24 @@ class SignInResult:
     device_cookie: str | None = None
 
 
+@dataclass
+class Attempt:
+    """A sign-in attempt counted by begin_sign_in, to be checked by finish_sign_in."""
+
+    user: User | None
+    subject: str
+    keys: list[str]
+    counted: dict[str, Any]
+    device: Any
+    ip: str | None
+    user_agent: str | None
+    now: datetime
+    # Read before the caller's commit, so that checking it costs no query, known account or not.
+    stored_hash: str | None
+    # Seconds to wait when the attempt was held back (nothing more to do), else 0.
+    retry_after: int = 0
+
+
 def clean_identifier(identifier: str) -> str:
     """The identifier as stored in throttle keys and the audit log: trimmed, bounded, printable."""
     text = identifier.strip()[:IDENTIFIER_MAX_LENGTH]
@@ -43,21 +62,21 @@ def clean_identifier(identifier: str) -> str:
     return text
 
 
-def sign_in(
+def begin_sign_in(
     identifier: str,
-    password: str,
     *,
     ip: str | None,
     user_agent: str | None = None,
     device_cookie: str | None = None,
     now: datetime | None = None,
-) -> SignInResult:
-    """Check an address and password. Always costs one argon2 verification when not throttled.
+) -> Attempt:
+    """Find the account and count the attempt against its throttle keys, before any password
+    is checked. The caller commits at once, so that attempts made meanwhile see this one
+    (throttle.reserve), then calls finish_sign_in unless `retry_after` says to wait.
 
-    A wrong password and an unknown or disabled account give the same answer, and take the
-    same steps (one lookup, the same throttle rows, one verification), so neither the answer
-    nor its time tells whether an address exists. The caller commits on success (it also
-    starts the session); failures and refusals are committed here.
+    A wrong password and an unknown or disabled account take the same steps here and in
+    finish_sign_in (one lookup, the same throttle rows, one verification), so neither the
+    answer nor its time tells whether an address exists.
     """
     now = now or utcnow()
     cleaned = clean_identifier(identifier)
@@ -71,8 +90,9 @@ def sign_in(
         keys = [throttle.account_key(user.sub if user else None, cleaned)]
         if ip:
             keys.append(throttle.address_key(ip))
-
     wait, counted = throttle.reserve(keys, now)
+    stored_hash = user.password_hash if user else None
+    attempt = Attempt(user, subject, keys, counted, device, ip, user_agent, now, stored_hash, wait)
     if wait:
         first_refusals = throttle.refuse(keys, now)
         if first_refusals:
@@ -86,26 +106,26 @@ def sign_in(
                 user_agent=user_agent,
                 detail={"held_back_by": first_refusals, "retry_after": wait},
             )
-        db.session.commit()
-        return SignInResult(None, retry_after=wait)
+    return attempt
 
-    stored_hash = user.password_hash if user else None
-    # The attempt is counted before its password is checked, and committed so that attempts
-    # made meanwhile see it (throttle.reserve); a success gives it back below.
-    db.session.commit()
-    ok = verify_password(stored_hash, password)
+
+def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
+    """Check the password of an attempt counted by begin_sign_in (one argon2 verification,
+    whatever the account). The caller commits: a failure's audit row, or on success the
+    session it starts."""
+    user, now = attempt.user, attempt.now
+    ok = verify_password(attempt.stored_hash, password)
     if user is None or not ok or not user.is_active:
         reason = "unknown_account" if user is None else ("disabled" if ok else "bad_password")
         audit.record(
             "login",
             actor="anonymous",
-            subject=subject,
+            subject=attempt.subject,
             outcome="failure",
-            ip=ip,
-            user_agent=user_agent,
-            detail={"reason": reason, **counted},
+            ip=attempt.ip,
+            user_agent=attempt.user_agent,
+            detail={"reason": reason, **attempt.counted},
         )
-        db.session.commit()
         return SignInResult(None)
 
     if needs_rehash(user.password_hash or ""):
@@ -114,14 +134,15 @@ def sign_in(
     # The failures of the path this sign-in took are forgotten: the account's counter from a
     # new browser, this account's entry on a trusted one (an attacker's count stays, and so
     # do the entries of other accounts on this browser: issue_device carries them over).
+    keys = attempt.keys
     throttle.clear(keys[0])
     throttle.give_back(keys[1:], now)
     audit.record(
         "login",
         actor=user.sub,
         subject=user.sub,
-        ip=ip,
-        user_agent=user_agent,
+        ip=attempt.ip,
+        user_agent=attempt.user_agent,
         detail={"amr": [AMR_PASSWORD], "trusted_device": keys[0].startswith("dev:")},
     )
-    return SignInResult(user, device_cookie=issue_device(device, user.sub))
+    return SignInResult(user, device_cookie=issue_device(attempt.device, user.sub))

@@ -17,11 +17,17 @@ from flask_babel import format_time, ngettext
 from flask_babel import gettext as _
 
 from idp import audit
-from idp.extensions import db, utcnow
+from idp.extensions import commit, utcnow
 from idp.i18n import LANG_COOKIE
 from idp.interaction.device import read_device_cookie, set_device_cookie
 from idp.interaction.forms import LoginForm
-from idp.interaction.service import ACR_PASSWORD, AMR_PASSWORD, sign_in
+from idp.interaction.service import (
+    ACR_PASSWORD,
+    AMR_PASSWORD,
+    SignInResult,
+    begin_sign_in,
+    finish_sign_in,
+)
 from idp.pages import LogoutForm, has_control_characters, is_local_path
 from idp.security import allow_form_redirects, set_cookie
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
@@ -58,14 +64,22 @@ def login():
     if form.validate_on_submit():
         origin = audit.request_origin()
         device = read_device_cookie()
-        result = sign_in(form.email.data, form.password.data, device_cookie=device, **origin)
-        if result.user is not None:
+        attempt = begin_sign_in(form.email.data, device_cookie=device, **origin)
+        commit()  # counted before the password is checked, seen by attempts made meanwhile
+        result = (
+            SignInResult(None, retry_after=attempt.retry_after)
+            if attempt.retry_after
+            else finish_sign_in(attempt, form.password.data)
+        )
+        if result.user is None:
+            commit()
+        else:
             response = redirect(safe_next(form.next.data))
             set_device_cookie(response, result.device_cookie)
             existing = current_session()
             if existing is not None and existing.user_id == result.user.id:
                 handle = reauthenticate(existing, amr=[AMR_PASSWORD], acr=ACR_PASSWORD)
-                db.session.commit()
+                commit()
                 set_session_cookie(response, handle, existing.remember)
                 return response
             if existing is not None:
@@ -74,7 +88,7 @@ def login():
             handle, _sso = start_session(
                 result.user, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, remember=remember, **origin
             )
-            db.session.commit()
+            commit()
             set_session_cookie(response, handle, remember)
             return response
         if result.retry_after:
@@ -119,7 +133,7 @@ def logout():
         if sso is not None:
             # Single sign-out: every relying party of the session is told (idp.sessions).
             result = sign_out_browser(sso, reason=REASON_LOGOUT, origin=audit.request_origin())
-            db.session.commit()
+            commit()
         g.sso = None
         response = signed_out_response(result, None)
         clear_session_cookie(response)

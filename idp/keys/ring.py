@@ -230,10 +230,15 @@ def _load() -> _Cache:
         return _cache
     with _cache.lock:
         rows = _keys(states=(KEY_NEXT, KEY_CURRENT, KEY_RETIRED))
+        target = _cache
         if not any(r.state == KEY_CURRENT for r in rows):
+            # A new installation's first keys, made in the caller's transaction: the entry
+            # point that signs (or serves /jwks) commits them with the rest of its work. They
+            # are not cached until read back committed, so a first request that fails leaves
+            # no key in use that the database does not hold.
             ensure_keys()
-            db.session.commit()
             rows = _keys(states=(KEY_NEXT, KEY_CURRENT, KEY_RETIRED))
+            target = _Cache()
         if _cache.app_key is not app_key:
             _cache.private = {}
         secret = _encryption_secret()
@@ -246,14 +251,15 @@ def _load() -> _Cache:
                     key = jwk.import_key(pem, "RSA" if row.alg == "RS256" else "EC")
                     _cache.private[row.kid] = key
                 current[row.alg] = (row.kid, key)  # the newest current key wins
-        _cache.public = {row.kid: jwk.import_key(row.public_jwk) for row in rows}
-        _cache.current = current
-        _cache.jwks_json = json.dumps(
+        target.public = {row.kid: jwk.import_key(row.public_jwk) for row in rows}
+        target.current = current
+        target.jwks_json = json.dumps(
             {"keys": [row.public_jwk for row in rows]}, separators=(",", ":")
         ).encode()
-        _cache.app_key = app_key
-        _cache.loaded_at = time.monotonic()
-        return _cache
+        target.app_key = app_key
+        if target is _cache:
+            _cache.loaded_at = time.monotonic()
+        return target
 
 
 def jwks_document() -> bytes:

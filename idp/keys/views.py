@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
+from idp.extensions import commit
 from idp.http import document_response
 from idp.keys.ring import jwks_snapshot
 
@@ -14,6 +15,7 @@ bp = Blueprint("keys", __name__)
 def jwks() -> Response:
     # Answered before Flask (idp.http) for as long as the key ring's cache holds this set.
     body, still_valid = jwks_snapshot()
+    commit()  # the first keys of a new installation, if this request made them
     return document_response(
         body,
         mimetype="application/jwk-set+json",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
@@ -20,7 +21,7 @@ from flask import request as flask_request
 from flask_babel import gettext as _
 
 from idp import audit
-from idp.extensions import utcnow
+from idp.extensions import commit, rollback, utcnow
 from idp.oidc import checks, consent, store
 from idp.oidc import claims as claim_values
 from idp.oidc.grants import RedirectUriError
@@ -50,6 +51,42 @@ def handle(server: ProviderServer) -> Response:
         grant = server.get_consent_grant(end_user=sso.user if sso else None)
     except OAuth2Error as error:
         return error_response(server, error)
+    form = flask_request.form if flask_request.method == "POST" else {}
+    action = form.get(consent.CONSENT_ACTION)
+    # Made only when a consent form is posted or shown: making one issues a CSRF token and
+    # so writes the page session cookie, which an SSO hop has no use for.
+    consent_form = consent.ConsentForm() if action is not None and sso is not None else None
+    if consent_form is not None:
+        refused = _refused_consent(server, grant, sso, consent_form, action)
+        if refused is not None:
+            return refused
+    ctx = authorization_context(grant, sso, action)
+    now = utcnow()
+    try:
+        decision = checks.decide(ctx, sso, now)
+    except OAuth2Error as error:
+        return error_response(server, _for(grant, error))
+    if isinstance(decision, checks.NeedLogin):
+        return login_redirect(server, grant, decision)
+    if isinstance(decision, checks.NeedConsent):
+        return consent_page(grant, sso, consent_form or consent.ConsentForm())
+    assert sso is not None
+    return issue_code(server, grant, sso, ctx, decision, now)
+
+
+def _refused_consent(
+    server: ProviderServer, grant, sso, consent_form: consent.ConsentForm, action: str
+) -> Response | None:
+    """The answer to a posted consent form that is invalid or says no; None to go on."""
+    if not consent_form.validate():
+        return consent_page(grant, sso, consent_form, status=400)
+    if action != consent.ALLOW:
+        return error_response(server, _for(grant, AccessDeniedError()))
+    return None
+
+
+def authorization_context(grant, sso, action: str | None) -> checks.AuthorizationContext:
+    """What idp.oidc.checks needs to know of the request, the person and their consent."""
     request = grant.request
     data = request.payload.data
     client = request.client
@@ -57,16 +94,6 @@ def handle(server: ProviderServer) -> Response:
     # request.scope is already limited to the client's registered scopes (Authlib), and
     # the claims request to the claims those cover (request_checks).
     named_claims = claim_values.individual_claims(scopes, request.claims_request)
-    form = flask_request.form if flask_request.method == "POST" else {}
-    action = form.get(consent.CONSENT_ACTION)
-    # Made only when a consent form is posted or shown: making one issues a CSRF token and
-    # so writes the page session cookie, which an SSO hop has no use for.
-    consent_form = consent.ConsentForm() if action is not None and sso is not None else None
-    if consent_form is not None:
-        if not consent_form.validate():
-            return consent_page(grant, sso, consent_form, status=400)
-        if action != consent.ALLOW:
-            return error_response(server, _for(grant, AccessDeniedError()))
     ctx = checks.AuthorizationContext(
         client_id=client.client_id,
         first_party=client.skips_consent,
@@ -85,21 +112,30 @@ def handle(server: ProviderServer) -> Response:
         ctx.consented_scopes, ctx.consented_claims = consent.consented(
             sso.user.id, client.client_id
         )
-    now = utcnow()
-    try:
-        decision = checks.decide(ctx, sso, now)
-    except OAuth2Error as error:
-        return error_response(server, _for(grant, error))
-    if isinstance(decision, checks.NeedLogin):
-        return login_redirect(server, grant, decision)
-    if isinstance(decision, checks.NeedConsent):
-        return consent_page(grant, sso, consent_form or consent.ConsentForm())
-    assert sso is not None
+    return ctx
+
+
+def issue_code(
+    server: ProviderServer,
+    grant,
+    sso,
+    ctx: checks.AuthorizationContext,
+    decision: checks.Proceed,
+    now: datetime,
+) -> Response:
+    """Spend the login ticket, record a consent just given, issue the code, commit."""
+    request = grant.request
+    client = request.client
     if ctx.login_ticket is not None:
         _spend(ctx.login_ticket)
     if ctx.consent_given:
         consent.give_consent(
-            sso.user, client.client_id, scopes, named_claims, now, audit.request_origin()
+            sso.user,
+            client.client_id,
+            ctx.scopes,
+            ctx.individual_claims,
+            now,
+            audit.request_origin(),
         )
     principal = Principal(
         user=sso.user,
@@ -114,9 +150,9 @@ def handle(server: ProviderServer) -> Response:
     response = server.handle_response(status, body, headers)
     server.execute_hook("after_create_authorization_response", response)
     store.touch_session(sso, now)
-    store.commit()
+    commit()
     _maybe_cleanup()
-    return deliver(response, grant.redirect_uri, data.get("response_mode"))
+    return deliver(response, grant.redirect_uri, request.payload.data.get("response_mode"))
 
 
 def requested_max_age(value: str | None, client) -> int | None:
@@ -271,7 +307,7 @@ def _maybe_cleanup() -> None:
         return
     try:
         store.remove_expired()
-        store.commit()
+        commit()
     except Exception:  # cleanup must never fail the sign-in it rides on
         log.warning("opportunistic cleanup failed", exc_info=True)
-        store.rollback()
+        rollback()

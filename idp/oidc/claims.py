@@ -134,21 +134,37 @@ def user_claims(
     """
     wanted = set(names)
     values: dict[str, Any] = {"sub": user.sub}
-    if wanted & {"name", "family_name", "middle_name", "given_name"}:
-        for claim, value in (
-            ("name", user.name),
-            ("family_name", user.family_name),
-            ("middle_name", user.middle_name),
-            ("given_name", user.given_name),
-        ):
-            if claim in wanted and value:
-                values[claim] = value
+    # One step per group, in this order: the order of the claims in tokens and responses.
+    _add_name_claims(values, user, wanted)
+    _add_profile_claims(values, user, wanted)
+    _add_contact_claims(values, user, wanted)
+    if unit_path and wanted & set(UNIT_CLAIMS):
+        _add_unit_claims(values, unit_path, wanted)
+    _add_org_claims(values, user, wanted)
+    return values
+
+
+def _add_name_claims(values: dict[str, Any], user: User, wanted: set[str]) -> None:
+    for claim, value in (
+        ("name", user.name),
+        ("family_name", user.family_name),
+        ("middle_name", user.middle_name),
+        ("given_name", user.given_name),
+    ):
+        if claim in wanted and value:
+            values[claim] = value
+
+
+def _add_profile_claims(values: dict[str, Any], user: User, wanted: set[str]) -> None:
     if "preferred_username" in wanted:
         values["preferred_username"] = user.email
     if "locale" in wanted:
         values["locale"] = user.locale or current_app.config["LANGUAGES"][0]
     if "updated_at" in wanted and user.updated_at is not None:
         values["updated_at"] = int(user.updated_at.timestamp())
+
+
+def _add_contact_claims(values: dict[str, Any], user: User, wanted: set[str]) -> None:
     if "email" in wanted:
         values["email"] = user.email
     if "email_verified" in wanted:
@@ -160,19 +176,25 @@ def user_claims(
         if "phone_number_verified" in wanted:
             # Copied from the personnel records, not confirmed by the person.
             values["phone_number_verified"] = False
-    if unit_path and wanted & set(UNIT_CLAIMS):
-        unit = unit_path[-1]
-        if "unit_code" in wanted:
-            values["unit_code"] = unit["code"]
-        if "unit_name" in wanted:
-            values["unit_name"] = unit["name"]
-        if "unit_path" in wanted:
-            values["unit_path"] = unit_path
+
+
+def _add_unit_claims(
+    values: dict[str, Any], unit_path: list[dict[str, str]], wanted: set[str]
+) -> None:
+    unit = unit_path[-1]
+    if "unit_code" in wanted:
+        values["unit_code"] = unit["code"]
+    if "unit_name" in wanted:
+        values["unit_name"] = unit["name"]
+    if "unit_path" in wanted:
+        values["unit_path"] = unit_path
+
+
+def _add_org_claims(values: dict[str, Any], user: User, wanted: set[str]) -> None:
     if "title" in wanted and user.title:
         values["title"] = user.title
     if "roles" in wanted:
         values["roles"] = list(user.roles or [])
-    return values
 
 
 def needs_unit_path(names: Iterable[str]) -> bool:

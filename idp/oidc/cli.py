@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from idp import audit
 from idp.clients import initial_access
 from idp.commands import emit_json
-from idp.extensions import utcnow
+from idp.extensions import commit, utcnow
 from idp.interaction import throttle
 from idp.oidc import store
 from idp.sessions import worker
@@ -23,7 +23,7 @@ def _in_batches(remove: Callable[[], int]) -> int:
     total = 0
     while True:
         removed = remove()
-        store.commit()
+        commit()
         total += removed
         if not removed:
             return total
@@ -41,10 +41,10 @@ def cleanup_command(as_json: bool) -> None:
     also removes expired protocol rows now and then on its own."""
     counts = store.remove_expired()
     counts["initial_access_tokens"] = initial_access.remove_spent_tokens()
-    store.commit()
+    commit()
     now = utcnow()
     counts["login_throttle"] = throttle.remove_forgotten(now)
-    store.commit()
+    commit()
     counts["sso_sessions"] = _in_batches(lambda: remove_old_sessions(now))
     counts["audit_events"] = _in_batches(lambda: audit.remove_expired_events(now))
     counts["logout_deliveries"] = worker.cleanup(now)

@@ -36,7 +36,7 @@ from joserfc.jwk import KeySet
 
 from idp import jwkset, outbound
 from idp.clients import store as clients_store
-from idp.extensions import utcnow
+from idp.extensions import rollback, utcnow
 
 log = logging.getLogger("idp.oidc.client_keys")
 
@@ -190,7 +190,7 @@ def refresh_stale() -> int:
     hold = timedelta(seconds=policy.retry_seconds)
     done = 0
     candidates = clients_store.jwks_clients()
-    clients_store.rollback()  # no transaction held open while fetching
+    rollback()  # no transaction held open while fetching
     for client_id, metadata, stored_uri, fetched_at in candidates:
         uri = metadata.get("jwks_uri")
         if not uri or metadata.get("token_endpoint_auth_method") != "private_key_jwt":
@@ -205,7 +205,7 @@ def refresh_stale() -> int:
             continue
         except Exception:  # one client's keys never stop the refresh of the others
             log.exception("refreshing the keys of %s failed", client_id)
-            clients_store.rollback()
+            rollback()
             continue
         done += 1
     return done

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask_babel import gettext as _
 
 from idp import audit
+from idp.clients import store as clients_store
 from idp.directory.models import User
 from idp.oidc import store
 from idp.oidc.grants import family_revocation_until
@@ -131,7 +132,7 @@ def give_consent(
 
 def withdraw_consent(user: User, client_id: str, now: datetime, origin: dict) -> bool:
     """Forget the consent and revoke every token the client holds for this person."""
-    client = store.find_client(client_id)
+    client = clients_store.find_active_client(client_id)
     removed = store.delete_consent(user.id, client_id)
     for grant in store.live_grants(user_id=user.id, client_id=client_id):
         until = family_revocation_until(client, now) if client else grant.expires_at
@@ -143,6 +144,8 @@ def withdraw_consent(user: User, client_id: str, now: datetime, origin: dict) ->
 
 def granted_apps(user_id: int) -> list[dict[str, Any]]:
     """The applications a person gave consent to, for the account page."""
+    consents = store.consents_of(user_id)
+    clients = clients_store.clients_by_id(consent.client_id for consent in consents)
     return [
         {
             "client_id": client.client_id,
@@ -150,5 +153,6 @@ def granted_apps(user_id: int) -> list[dict[str, Any]]:
             "scopes": describe(consent.scope.split(), (consent.claims or "").split()),
             "updated_at": consent.updated_at,
         }
-        for consent, client in store.consents_of(user_id)
+        for consent in consents
+        if (client := clients.get(consent.client_id)) is not None
     ]

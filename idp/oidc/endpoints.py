@@ -23,7 +23,8 @@ from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from flask import current_app
 from flask import request as flask_request
 
-from idp.clients.models import Client
+from idp.clients import Client
+from idp.clients import store as clients_store
 from idp.extensions import utcnow
 from idp.keys.ring import KEY_CACHE_SECONDS, InvalidJWT, sign_jwt, signing_algs, verify_jwt
 from idp.oidc import claims as claim_values
@@ -340,7 +341,11 @@ class BearerTokenValidator(TokenValidator):
         )
         # The query checked that the client is active; its registration (for the signed
         # userinfo setting) may come from the cache.
-        client = store.find_client_cached(claims["client_id"]) if user is not None else None
+        client = (
+            clients_store.find_active_client_cached(claims["client_id"])
+            if user is not None
+            else None
+        )
         if user is None or client is None:
             info.revoked = True
         else:

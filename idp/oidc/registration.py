@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app
 from flask import request as flask_request
 
 from idp import audit, jsontext
-from idp.clients import initial_access
+from idp.clients import Client, initial_access
 from idp.clients import registration as registration_service
 from idp.clients import service as clients_service
 from idp.clients.metadata import (
@@ -29,8 +29,7 @@ from idp.clients.metadata import (
     MetadataPolicy,
     policy_from_config,
 )
-from idp.clients.models import Client
-from idp.extensions import csrf
+from idp.extensions import commit, csrf, rollback
 from idp.oidc.server import EXTENSION_KEY, get_server
 from idp.profile import REGISTRATION_PATH
 
@@ -241,14 +240,26 @@ class ClientConfigurationEndpoint(_ConfigurationEndpoint):
         registration_service.delete_client(client)
 
 
+def _settled(response: Response) -> Response:
+    """Keep the endpoint's work only when it succeeded: an error response (a spent initial
+    access token, bad metadata) leaves the registry and the token's uses as they were."""
+    if response.status_code < 400:
+        commit()
+    else:
+        rollback()
+    return response
+
+
 @bp.post(REGISTRATION_PATH)
 def register() -> Response:
-    return get_server().create_endpoint_response(ClientRegistrationEndpoint.ENDPOINT_NAME)
+    return _settled(get_server().create_endpoint_response(ClientRegistrationEndpoint.ENDPOINT_NAME))
 
 
 @bp.route(f"{REGISTRATION_PATH}/<client_id>", methods=["GET", "PUT", "DELETE"])
 def configure(client_id: str) -> Response:
-    return get_server().create_endpoint_response(ClientConfigurationEndpoint.ENDPOINT_NAME)
+    return _settled(
+        get_server().create_endpoint_response(ClientConfigurationEndpoint.ENDPOINT_NAME)
+    )
 
 
 def register_endpoints(server: AuthorizationServer) -> None:

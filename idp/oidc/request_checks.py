@@ -68,37 +68,54 @@ class AuthorizationRequestChecks:
 
     def check(self, grant, _result) -> None:
         request = grant.request
-        redirect_uri = request.payload.redirect_uri or request.client.get_default_redirect_uri()
         if not request.client.check_grant_type("authorization_code"):
             raise UnauthorizedClientError("The client may not use the authorization code grant.")
         data = request.payload.data
-        datalist = request.payload.datalist
-        for name in SINGLE_PARAMETERS:
-            if len(datalist.get(name, [])) > 1:
-                raise InvalidRequestError(f"Multiple '{name}' in request.")
-        for name, values in datalist.items():
-            limit = LONG_PARAMETERS.get(name, PARAMETER_MAX_LENGTH)
-            if any(isinstance(v, str) and len(v) > limit for v in values):
-                raise InvalidRequestError("A request parameter is too long.")
-        if "request" in data:
-            raise RequestNotSupportedError("Request objects are not supported.")
-        if "request_uri" in data:
-            raise RequestURINotSupportedError("request_uri is not supported.")
-        mode = data.get("response_mode")
-        if mode is not None and mode not in RESPONSE_MODES:
-            raise InvalidRequestError("Unsupported 'response_mode'.")
-        if mode == "form_post" and urlsplit(redirect_uri).scheme not in ("http", "https"):
-            raise InvalidRequestError("form_post needs an http(s) redirect_uri.")
-        prompts = (data.get("prompt") or "").split()
-        if any(p not in PROMPT_VALUES for p in prompts):
-            raise InvalidRequestError("Unsupported 'prompt' value.")
-        if "none" in prompts and len(prompts) > 1:
-            raise InvalidRequestError("prompt=none cannot be combined with other values.")
-        max_age = data.get("max_age")
-        if max_age is not None and not (
-            max_age.isascii() and max_age.isdigit() and len(max_age) <= 10
-        ):
-            raise InvalidRequestError("'max_age' must be a non-negative integer.")
+        check_repeated_and_long(request.payload.datalist)
+        check_no_request_object(data)
+        redirect_uri = request.payload.redirect_uri or request.client.get_default_redirect_uri()
+        check_response_mode(data.get("response_mode"), redirect_uri)
+        check_prompt(data.get("prompt"))
+        check_max_age(data.get("max_age"))
         request.claims_request = limit_claims_request(
             parse_claims_request(data.get("claims")), request.client.scope
         )
+
+
+def check_repeated_and_long(datalist: dict[str, list]) -> None:
+    """At most one of each SINGLE_PARAMETERS; no value longer than its limit."""
+    for name in SINGLE_PARAMETERS:
+        if len(datalist.get(name, [])) > 1:
+            raise InvalidRequestError(f"Multiple '{name}' in request.")
+    for name, values in datalist.items():
+        limit = LONG_PARAMETERS.get(name, PARAMETER_MAX_LENGTH)
+        if any(isinstance(v, str) and len(v) > limit for v in values):
+            raise InvalidRequestError("A request parameter is too long.")
+
+
+def check_no_request_object(data: dict) -> None:
+    """OIDC Core 6: request objects are not supported, by value or by reference."""
+    if "request" in data:
+        raise RequestNotSupportedError("Request objects are not supported.")
+    if "request_uri" in data:
+        raise RequestURINotSupportedError("request_uri is not supported.")
+
+
+def check_response_mode(mode: str | None, redirect_uri: str | None) -> None:
+    if mode is not None and mode not in RESPONSE_MODES:
+        raise InvalidRequestError("Unsupported 'response_mode'.")
+    if mode == "form_post" and urlsplit(redirect_uri).scheme not in ("http", "https"):
+        raise InvalidRequestError("form_post needs an http(s) redirect_uri.")
+
+
+def check_prompt(prompt: str | None) -> None:
+    prompts = (prompt or "").split()
+    if any(p not in PROMPT_VALUES for p in prompts):
+        raise InvalidRequestError("Unsupported 'prompt' value.")
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values.")
+
+
+def check_max_age(max_age: str | None) -> None:
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit() and len(max_age) <= 10):
+        raise InvalidRequestError("'max_age' must be a non-negative integer.")

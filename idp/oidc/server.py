@@ -22,8 +22,9 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
 from flask import request as flask_request
 
-from idp.clients.models import Client
-from idp.oidc import grants, request_checks, store, tokens
+from idp.clients import Client
+from idp.clients import store as clients_store
+from idp.oidc import grants, request_checks, tokens
 from idp.oidc.client_auth import PrivateKeyJWT
 from idp.oidc.endpoints import (
     BearerTokenValidator,
@@ -80,7 +81,7 @@ class ProviderServer(AuthorizationServer):
         self.scopes_supported = None
 
     def query_client(self, client_id: str) -> Client | None:
-        return store.find_client_cached(client_id)
+        return clients_store.find_active_client_cached(client_id)
 
     def authenticate_client(self, request, methods, endpoint="token"):
         try:

@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from idp.clients import store as clients_store
 from idp.oidc import store as oidc_store
 from idp.oidc.grants import family_revocation_until
 from idp.oidc.tokens import id_token_alg
@@ -31,7 +32,7 @@ from idp.sessions.logout import LogoutResult, frontchannel_frame
 def _revoke_grants(grants, reason: str, now: datetime, clients: dict) -> int:
     for grant in grants:
         if grant.client_id not in clients:
-            clients[grant.client_id] = oidc_store.find_client(grant.client_id)
+            clients[grant.client_id] = clients_store.find_active_client(grant.client_id)
         client = clients[grant.client_id]
         until = family_revocation_until(client, now) if client else grant.expires_at
         oidc_store.revoke_grant_family(grant.gid, until=until, reason=reason, now=now)
@@ -54,7 +55,7 @@ def on_session_ended(
     for session in ended:
         for client_id in by_session.get(session.id, []):
             if client_id not in clients:
-                clients[client_id] = oidc_store.find_client(client_id)
+                clients[client_id] = clients_store.find_active_client(client_id)
             client = clients[client_id]
             if client is None:
                 continue
@@ -82,5 +83,6 @@ def init_app(app: Flask) -> None:
     hooks.session_ended.connect(on_session_ended, sender=app)
     hooks.access_withdrawn.connect(on_access_withdrawn, sender=app)
     hooks.provide_relying_parties(
-        app, hooks.RelyingParties(find_client=oidc_store.find_client, token_alg=id_token_alg)
+        app,
+        hooks.RelyingParties(find_client=clients_store.find_active_client, token_alg=id_token_alg),
     )

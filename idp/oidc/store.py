@@ -1,25 +1,22 @@
 """Storage of the protocol: the only module of idp.oidc that touches db.session.
 
 Every function adds to the current transaction; the view that called it commits once.
-Secrets are looked up by their SHA-256 hash (idp.clients.models.hash_secret).
+Secrets are looked up by their SHA-256 hash (idp.security.hash_secret); clients are read
+through idp.clients.store.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
-from idp.clients.models import Client, hash_secret
+from idp.clients import store as clients_store
 from idp.directory.models import USER_ACTIVE, Unit, User
-from idp.extensions import db, insert_for, utcnow
+from idp.extensions import db, insert_for, reading, utcnow
 from idp.oidc import records
 from idp.oidc.records import (
     AuthorizationCodeRecord,
@@ -35,14 +32,13 @@ from idp.oidc.token_models import (
     Revocation,
     UsedAssertion,
 )
+from idp.security import hash_secret
 from idp.sessions.models import SessionClient, SsoSession
 from idp.sessions.store import hash_handle, is_live, touch
 
 # A used or expired code is kept this long after it expires, so that its replay is still
 # recognised (and revokes what it issued) before cleanup removes it.
 CODE_KEEP_AFTER_EXPIRY_SECONDS = 600
-CLIENT_ID_MAX_LENGTH = 128
-CLIENT_CACHE_KEY = "idp.oidc.client_cache"
 UNIT_DEPTH_MAX = 32
 
 
@@ -55,120 +51,13 @@ def _insert(model: Any):
     return insert_for(db.session.get_bind().dialect.name, model)
 
 
-@contextmanager
-def reading() -> Iterator[sa.Connection]:
-    """A connection for reads that write nothing: the session's when this request already
-    has a transaction open, else one from the pool just for them. Opening a session costs
-    more than the indexed reads of the introspection and userinfo endpoints.
-
-    On PostgreSQL that connection runs in autocommit: each of these reads is one statement
-    (its own consistent snapshot), and BEGIN and ROLLBACK would be two more round trips.
-    """
-    if db.session.registry.has():
-        session = db.session()
-        if session.in_transaction():
-            yield session.connection()
-            return
-    engine = db.engine
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        yield conn
-
-
 def _execute(statement: Any, params: dict[str, Any]) -> sa.CursorResult:
     """A Core statement in the request's transaction, on the session's connection (the
     session's own execute adds ORM bookkeeping that these statements do not need)."""
     return db.session.connection().execute(statement, params)
 
 
-# ---------------------------------------------------------------- clients and users
-
-
-def find_client(client_id: Any) -> Client | None:
-    """An active client by client_id; None for unknown, disabled or malformed ids."""
-    if not isinstance(client_id, str) or not client_id or len(client_id) > CLIENT_ID_MAX_LENGTH:
-        return None
-    return db.session.execute(_ACTIVE_CLIENT, {"client_id": client_id}).scalar_one_or_none()
-
-
-# Statements on the hot paths are built once; only their parameters change.
-_ACTIVE_CLIENT = sa.select(Client).where(
-    Client.client_id == sa.bindparam("client_id"), Client.active.is_(True)
-)
-_ACTIVE_CLIENT_ROW = sa.select(*Client.__table__.c).where(
-    Client.__table__.c.client_id == sa.bindparam("client_id"),
-    Client.__table__.c.active.is_(True),
-)
-
-
-class _ClientCache:
-    """Active clients as the protocol endpoints last read them, per process and app.
-
-    Every token, introspection and authorization request names its client; reading the
-    registration from the database each time costs more than the rest of a
-    client_credentials grant. An entry is used for at most CLIENT_CACHE_SECONDS, so a
-    client disabled or changed by another process (another worker, `idp clients`) takes
-    effect within that time; a write made by this process drops the whole cache at once
-    (_drop_cached_clients). The secret is still checked on every request, against the
-    cached hash. Unknown and disabled clients are never cached.
-    """
-
-    MAX_ENTRIES = 1000
-
-    def __init__(self) -> None:
-        self.entries: dict[str, tuple[float, int, Client]] = {}
-
-
-_client_generation = 0
-
-
-def _drop_cached_clients(*_args: Any) -> None:
-    global _client_generation
-    _client_generation += 1
-
-
-def _drop_after_bulk(context: Any) -> None:
-    if context.mapper.class_ is Client:
-        _drop_cached_clients()
-
-
-# A change this process makes to a client through the ORM drops every entry at once:
-# flushed objects (what the client registry does) and Query.update()/delete(). These
-# events cost nothing on other statements; a plain SQL write is seen like another
-# process's, within CLIENT_CACHE_SECONDS.
-for _event in ("after_insert", "after_update", "after_delete"):
-    sa.event.listen(Client, _event, _drop_cached_clients)
-sa.event.listen(Session, "after_bulk_update", _drop_after_bulk)
-sa.event.listen(Session, "after_bulk_delete", _drop_after_bulk)
-
-
-def find_client_cached(client_id: Any) -> Client | None:
-    """find_client through the per-process cache (_ClientCache): for protocol endpoints.
-
-    The client returned belongs to no database session: read it, never change it.
-    """
-    if not isinstance(client_id, str) or not client_id or len(client_id) > CLIENT_ID_MAX_LENGTH:
-        return None
-    ttl = current_app.config["CLIENT_CACHE_SECONDS"]
-    if ttl <= 0:
-        return find_client(client_id)
-    cache: _ClientCache = current_app.extensions.setdefault(CLIENT_CACHE_KEY, _ClientCache())
-    now = time.monotonic()
-    entry = cache.entries.get(client_id)
-    if entry is not None and entry[0] > now and entry[1] == _client_generation:
-        return entry[2]
-    generation = _client_generation
-    with reading() as conn:
-        row = conn.execute(_ACTIVE_CLIENT_ROW, {"client_id": client_id}).one_or_none()
-    if row is None:
-        cache.entries.pop(client_id, None)
-        return None
-    client = Client(**row._asdict())
-    if len(cache.entries) >= cache.MAX_ENTRIES:
-        cache.entries.clear()
-    cache.entries[client_id] = (now + ttl, generation, client)
-    return client
+# ---------------------------------------------------------------- users
 
 
 def load_unit_path(unit_id: int | None) -> list[dict[str, str]]:
@@ -368,16 +257,13 @@ def _revocation_count() -> Any:
 
 _TOKEN_STATUS = sa.select(
     _revocation_count(),
-    sa.select(Client.active).where(Client.client_id == sa.bindparam("client_id")).scalar_subquery(),
+    clients_store.active_flag(sa.bindparam("client_id")),
     sa.select(User.status).where(User.sub == sa.bindparam("sub")).scalar_subquery(),
 )
 _USER_FOR_TOKEN = sa.select(
     *records.USER_COLUMNS,
     _revocation_count().label("revocations"),
-    sa.select(Client.active)
-    .where(Client.client_id == sa.bindparam("client_id"))
-    .scalar_subquery()
-    .label("client_active"),
+    clients_store.active_flag(sa.bindparam("client_id")).label("client_active"),
 ).where(records.users.c.sub == sa.bindparam("sub"))
 
 
@@ -479,14 +365,13 @@ def delete_consent(user_id: int, client_id: str) -> bool:
     return bool(result.rowcount)
 
 
-def consents_of(user_id: int) -> list[tuple[Consent, Client]]:
-    rows = db.session.execute(
-        sa.select(Consent, Client)
-        .join(Client, Client.client_id == Consent.client_id)
-        .where(Consent.user_id == user_id)
-        .order_by(Consent.updated_at.desc())
+def consents_of(user_id: int) -> list[Consent]:
+    """A person's consents, newest first."""
+    return list(
+        db.session.execute(
+            sa.select(Consent).where(Consent.user_id == user_id).order_by(Consent.updated_at.desc())
+        ).scalars()
     )
-    return [(consent, client) for consent, client in rows]
 
 
 # ---------------------------------------------------------------- SSO sessions
@@ -578,17 +463,3 @@ def remove_expired(now: datetime | None = None) -> dict[str, int]:
             db.session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
         )
     return counts
-
-
-def commit() -> None:
-    """Commit what this request wrote; nothing at all when it wrote nothing (a
-    client_credentials grant with its client cached never opens a session)."""
-    if not db.session.registry.has():
-        return
-    session = db.session()
-    if session.in_transaction() or session.new or session.dirty or session.deleted:
-        session.commit()
-
-
-def rollback() -> None:
-    db.session.rollback()

@@ -16,7 +16,7 @@ from typing import Any
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 
-from idp.clients.models import Client
+from idp.clients import Client
 from idp.directory.models import User
 from idp.extensions import utcnow
 from idp.keys.ring import InvalidJWT, sign_jwt, signing_algs, verify_jwt

@@ -10,9 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from idp import audit
 from idp.errors import render_error
-from idp.extensions import csrf, utcnow
+from idp.extensions import commit, csrf, utcnow
 from idp.oidc import authorize as authorization
-from idp.oidc import consent, discovery, store
+from idp.oidc import consent, discovery
 from idp.oidc.server import get_server
 from idp.profile import (
     AUTHORIZATION_PATH,
@@ -40,7 +40,7 @@ def authorize() -> Response:
 @csrf.exempt
 def token() -> Response:
     response = get_server().create_token_response()
-    store.commit()
+    commit()
     return response
 
 
@@ -60,7 +60,7 @@ def introspect() -> Response:
 @csrf.exempt
 def revoke() -> Response:
     response = get_server().create_endpoint_response("revocation")
-    store.commit()
+    commit()
     return response
 
 
@@ -83,7 +83,7 @@ def withdraw_consent() -> Response:
     client_id = request.form.get("client_id", "")
     if form.validate() and client_id:
         consent.withdraw_consent(sso.user, client_id, utcnow(), audit.request_origin())
-        store.commit()
+        commit()
     return redirect(url_for("account.index") + "#apps")
 
 

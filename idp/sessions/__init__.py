@@ -61,7 +61,7 @@ def _end_withdrawn_sign_ins(_app: Flask, *, user_ids: list[int], reason: str) ->
 
 def init_app(app: Flask) -> None:
     # cycle: views and cli import this package's cookie helpers
-    from idp.sessions import cli, delivery, models, overview, views  # noqa: F401
+    from idp.sessions import cli, models, overview, views, worker  # noqa: F401
 
     check_logout_settings(app.config)
     directory_hooks.sign_ins_withdrawn.connect(_end_withdrawn_sign_ins, sender=app)

@@ -14,7 +14,8 @@ from flask.cli import with_appcontext
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain
 from idp.directory.service import find_user
 from idp.errors import NotFound
-from idp.sessions import delivery, outbox, overview, worker
+from idp.extensions import commit
+from idp.sessions import outbox, overview, worker
 from idp.sessions.logout import REASON_ADMIN, end_user_sessions
 from idp.sessions.models import DELIVERY_STATUSES
 
@@ -132,14 +133,14 @@ def sessions_revoke(identifier: str, sid: str | None, as_json: bool) -> None:
     """
     user = _user(identifier)
     result = end_user_sessions(user, reason=REASON_ADMIN, actor=cli_actor(), sid=sid)
-    outbox.commit()
+    commit()
     if sid and not result.sids:
         raise CliError(f"{user.email} has no open session {sid}")
     statuses: list[str] = []
     if result.delivery_ids:
         threads = min(len(result.delivery_ids), 16)
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            statuses = delivery.deliver_ids(result.delivery_ids, pool=pool)
+            statuses = worker.deliver_ids(result.delivery_ids, pool=pool)
     delivered = statuses.count("delivered")
     if as_json:
         emit_json(

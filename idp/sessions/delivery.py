@@ -16,16 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import time
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
-
-import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context, has_request_context
 
 from idp import outbound
 from idp.extensions import utcnow
@@ -237,7 +233,8 @@ def deliver_rows(
     pool: Executor | None = None,
     now: datetime | None = None,
 ) -> list[str]:
-    """Send the claimed rows (in parallel on `pool`), store the outcomes, commit; statuses.
+    """Send the claimed rows (in parallel on `pool`) and store the outcomes (the caller
+    commits); their statuses.
 
     `now` is the clock that schedules retries (tests move it forward); tokens always
     carry the real time.
@@ -250,70 +247,4 @@ def deliver_rows(
     else:
         outcomes = [send(a, settings) for a in attempts]
     statuses = record(list(zip(attempts, outcomes, strict=True)), settings, now or utcnow())
-    outbox.commit()
     return statuses
-
-
-def deliver_ids(ids: list[int], *, pool: Executor | None = None) -> list[str]:
-    """Deliver these rows now if they are due and nobody else holds them."""
-    settings = DeliverySettings.from_config(current_app.config)
-    rows = outbox.claim(
-        now=utcnow(), lease_seconds=settings.lease_seconds(len(ids)), limit=len(ids), ids=ids
-    )
-    return deliver_rows(rows, settings, pool=pool)
-
-
-# ---------------------------------------------------------------- right after a sign-out
-
-# Per web process: LOGOUT_IMMEDIATE_THREADS sign-outs handled at once, each sending to its
-# relying parties in parallel on the shared HTTP pool (this many calls per sign-out thread).
-HTTP_CALLS_PER_THREAD = 4
-_executors: dict[str, ThreadPoolExecutor] = {}
-_executor_lock = threading.Lock()
-
-
-def _executor(name: str, threads: int) -> ThreadPoolExecutor:
-    with _executor_lock:
-        if name not in _executors:
-            _executors[name] = ThreadPoolExecutor(
-                max_workers=max(int(threads), 1), thread_name_prefix=f"logout-{name}"
-            )
-        return _executors[name]
-
-
-def _deliver_in_background(app: Flask, ids: list[int]) -> None:
-    threads = int(app.config["LOGOUT_IMMEDIATE_THREADS"])
-    pool = _executor("http", threads * HTTP_CALLS_PER_THREAD)
-    try:
-        with app.app_context():
-            deliver_ids(ids, pool=pool)
-    except Exception:  # the worker retries whatever this attempt left undone
-        log.warning("immediate back-channel logout delivery failed", exc_info=True)
-
-
-def start_soon(app: Flask, ids: list[int]) -> None:
-    """Try to deliver these rows right away, off the request thread: one claim, the calls
-    in parallel, one write of the outcomes."""
-    executor = _executor("signouts", app.config["LOGOUT_IMMEDIATE_THREADS"])
-    executor.submit(_deliver_in_background, app, list(ids))
-
-
-@sa.event.listens_for(sa.orm.Session, "after_commit")
-def _after_commit(session: sa.orm.Session) -> None:
-    """Rows queued by a request's transaction are attempted once it has committed.
-
-    The page that ended the session never waits for relying parties: delivery runs on a
-    small pool of background threads. Outside requests (commands) rows are left to the
-    worker or delivered by the command itself.
-    """
-    ids = session.info.pop(outbox.SESSION_INFO_KEY, None)
-    if not ids or not has_app_context() or not has_request_context():
-        return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config.get("LOGOUT_DELIVER_IMMEDIATELY"):
-        start_soon(app, ids)
-
-
-@sa.event.listens_for(sa.orm.Session, "after_rollback")
-def _after_rollback(session: sa.orm.Session) -> None:
-    session.info.pop(outbox.SESSION_INFO_KEY, None)

@@ -97,7 +97,8 @@ def _due(now: datetime):
 def claim(
     *, now: datetime, lease_seconds: float, limit: int, ids: list[int] | None = None
 ) -> list[Claimed]:
-    """Take up to `limit` due rows (or, with `ids`, those of them that are due) and commit.
+    """Take up to `limit` due rows (or, with `ids`, those of them that are due); the caller
+    commits at once, before making the calls.
 
     A row is due when it is pending, its next attempt time has come and no live lease
     holds it. The returned rows are this caller's until their lease ends.
@@ -120,7 +121,6 @@ def claim(
         ).scalars()
     )
     if not candidates:
-        db.session.commit()
         return []
     claim_id = secrets.token_hex(16)
     # The conditions again: on SQLite, which has no row locks, two workers may have picked
@@ -139,7 +139,6 @@ def claim(
         )
         .execution_options(synchronize_session=False)
     ).all()
-    db.session.commit()
     return sorted((Claimed(*row, claimed_by=claim_id) for row in rows), key=lambda c: c.id)
 
 
@@ -303,11 +302,3 @@ def remove_finished(*, older_than: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
-
-
-def commit() -> None:
-    db.session.commit()
-
-
-def rollback() -> None:
-    db.session.rollback()

@@ -8,6 +8,11 @@ claimed. When nothing is due it sleeps WORKER_POLL_SECONDS. Any number of worker
 against one database (idp.sessions.outbox explains the claim). SIGTERM and SIGINT end
 the loop after the round in progress; nothing is lost either way, since a row is only
 marked when its outcome is known.
+
+Right after a sign-out, a web process delivers the notices its request queued itself, off
+the request thread (`start_soon`); `idp sessions revoke` does the same (`deliver_ids`).
+This module owns the transactions of that work, like a view owns a request's: a claim is
+committed before the calls, the outcomes after them.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context, has_request_context
 
-from idp.extensions import utcnow
+from idp.extensions import commit, rollback, utcnow
 from idp.sessions import delivery, outbox
 
 log = logging.getLogger("idp.sessions.worker")
@@ -89,7 +95,7 @@ class WorkerStats:
 def cleanup(now: datetime | None = None) -> int:
     keep = timedelta(seconds=current_app.config["LOGOUT_DELIVERY_KEEP_SECONDS"])
     removed = outbox.remove_finished(older_than=(now or utcnow()) - keep)
-    outbox.commit()
+    commit()
     return removed
 
 
@@ -98,7 +104,7 @@ def _cleanup_quietly() -> None:
         removed = cleanup()
     except Exception:  # cleaning up can wait for the next time
         log.exception("removing finished logout deliveries failed")
-        outbox.rollback()
+        rollback()
         return
     if removed:
         log.info("removed %d finished logout deliveries", removed)
@@ -128,54 +134,91 @@ def run(
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else current_app.config["WORKER_POLL_SECONDS"]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    jobs: list[Periodic] = list(app.extensions.get(_PERIODIC_KEY, []))
-    periodic = None
-    if once:
-        for job in jobs:
-            _run_periodic(app, job)
-    elif jobs:
-        periodic = threading.Thread(
-            target=_periodic_loop, args=(app, jobs, stop), name="worker-periodic", daemon=True
-        )
-        periodic.start()
+    periodic = _start_periodic(app, once=once, stop=stop)
     loop = _Loop(delivery.DeliverySettings.from_config(current_app.config), concurrency)
-    started = now or utcnow()
-    last_cleanup = 0.0
-    next_look = 0.0  # when to look for due rows again (monotonic clock)
+    pace = _Pace(once=once, stop=stop, poll=poll, started=now or utcnow(), fixed_now=now)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="logout-worker") as pool:
-        while True:
-            if time.monotonic() - last_cleanup > CLEANUP_INTERVAL_SECONDS:
-                last_cleanup = time.monotonic()
-                _cleanup_quietly()
-            clock = started if once else (now or utcnow())
-            may_claim = not loop.waiting and not stop.is_set() and loop.has_room
-            if may_claim and time.monotonic() >= next_look:
-                claimed = loop.claim(clock)
-                if claimed < concurrency:
-                    # The queue is drained for now: look again after a poll interval.
-                    next_look = math.inf if once else time.monotonic() + poll
-            loop.start_calls(pool)
-            if loop.idle:
-                loop.flush(clock)
-                if stop.is_set():
-                    break
-                if once:
-                    # Another worker may have taken what this one was about to claim.
-                    if not outbox.has_due(clock):
-                        break
-                    next_look = 0.0
-                    continue
-                stop.wait(max(next_look - time.monotonic(), 0.0))
-                continue
-            # With a free slot and nothing claimed waiting, also wake up to look for rows.
-            looking = not loop.waiting and loop.has_room and not stop.is_set()
-            loop.collect(next_look if looking else math.inf)
-            if loop.flush_due():
-                loop.flush(clock)
+        while _round(loop, pace, pool):
+            pass
     if periodic is not None:
         # A job in progress ends within its own deadlines; the thread is a daemon anyway.
         periodic.join(PERIODIC_JOIN_SECONDS)
     return loop.stats
+
+
+def _start_periodic(app: Flask, *, once: bool, stop: threading.Event) -> threading.Thread | None:
+    """Run the periodic jobs once now (`once`), or start their thread; None if no thread."""
+    jobs: list[Periodic] = list(app.extensions.get(_PERIODIC_KEY, []))
+    if once:
+        for job in jobs:
+            _run_periodic(app, job)
+        return None
+    if not jobs:
+        return None
+    periodic = threading.Thread(
+        target=_periodic_loop, args=(app, jobs, stop), name="worker-periodic", daemon=True
+    )
+    periodic.start()
+    return periodic
+
+
+@dataclass
+class _Pace:
+    """When the loop cleans up and looks for due rows, and the clock that decides what is due."""
+
+    once: bool
+    stop: threading.Event
+    poll: float
+    started: datetime
+    fixed_now: datetime | None
+    next_look: float = 0.0  # when to look for due rows again (monotonic clock)
+    last_cleanup: float = 0.0
+
+    def clock(self) -> datetime:
+        return self.started if self.once else (self.fixed_now or utcnow())
+
+    def cleanup_if_due(self) -> None:
+        if time.monotonic() - self.last_cleanup > CLEANUP_INTERVAL_SECONDS:
+            self.last_cleanup = time.monotonic()
+            _cleanup_quietly()
+
+    def may_look(self, loop: _Loop) -> bool:
+        """A free slot, no claimed row waiting for one, and no stop asked for."""
+        return not loop.waiting and loop.has_room and not self.stop.is_set()
+
+
+def _round(loop: _Loop, pace: _Pace, pool: ThreadPoolExecutor) -> bool:
+    """One turn: clean up, claim, start calls, then wait and write outcomes. False: stop."""
+    pace.cleanup_if_due()
+    clock = pace.clock()
+    if pace.may_look(loop) and time.monotonic() >= pace.next_look:
+        claimed = loop.claim(clock)
+        if claimed < loop.concurrency:
+            # The queue is drained for now: look again after a poll interval.
+            pace.next_look = math.inf if pace.once else time.monotonic() + pace.poll
+    loop.start_calls(pool)
+    if loop.idle:
+        return _idle(loop, pace, clock)
+    # With a free slot and nothing claimed waiting, also wake up to look for rows.
+    loop.collect(pace.next_look if pace.may_look(loop) else math.inf)
+    if loop.flush_due():
+        loop.flush(clock)
+    return True
+
+
+def _idle(loop: _Loop, pace: _Pace, clock: datetime) -> bool:
+    """Nothing waiting or in flight: write the outcomes, then stop, look again or sleep."""
+    loop.flush(clock)
+    if pace.stop.is_set():
+        return False
+    if pace.once:
+        # Another worker may have taken what this one was about to claim.
+        if not outbox.has_due(clock):
+            return False
+        pace.next_look = 0.0
+        return True
+    pace.stop.wait(max(pace.next_look - time.monotonic(), 0.0))
+    return True
 
 
 class _Loop:
@@ -205,10 +248,11 @@ class _Loop:
             rows = outbox.claim(
                 now=clock, lease_seconds=self.settings.lease_seconds(2), limit=self.concurrency
             )
+            commit()
             self.waiting.extend(delivery.prepare(rows, self.settings))
         except Exception:  # a database hiccup must not end the worker
             log.exception("claiming deliveries failed; trying again later")
-            outbox.rollback()
+            rollback()
             return 0
         return len(rows)
 
@@ -243,9 +287,80 @@ class _Loop:
         finished, self.finished = self.finished, []
         try:
             statuses = delivery.record(finished, self.settings, clock)
-            outbox.commit()
+            commit()
         except Exception:  # the rows stay claimed until their lease ends, then retried
             log.exception("storing delivery outcomes failed")
-            outbox.rollback()
+            rollback()
             return
         self.stats.add(statuses)
+
+
+# ---------------------------------------------------------------- delivering at once
+
+
+def deliver_ids(ids: list[int], *, pool: Executor | None = None) -> list[str]:
+    """Deliver these rows now if they are due and nobody else holds them."""
+    settings = delivery.DeliverySettings.from_config(current_app.config)
+    rows = outbox.claim(
+        now=utcnow(), lease_seconds=settings.lease_seconds(len(ids)), limit=len(ids), ids=ids
+    )
+    commit()  # the rows are this process's now, and nobody waits on this transaction
+    statuses = delivery.deliver_rows(rows, settings, pool=pool)
+    commit()
+    return statuses
+
+
+# ---------------------------------------------------------------- right after a sign-out
+
+# Per web process: LOGOUT_IMMEDIATE_THREADS sign-outs handled at once, each sending to its
+# relying parties in parallel on the shared HTTP pool (this many calls per sign-out thread).
+HTTP_CALLS_PER_THREAD = 4
+_executors: dict[str, ThreadPoolExecutor] = {}
+_executor_lock = threading.Lock()
+
+
+def _executor(name: str, threads: int) -> ThreadPoolExecutor:
+    with _executor_lock:
+        if name not in _executors:
+            _executors[name] = ThreadPoolExecutor(
+                max_workers=max(int(threads), 1), thread_name_prefix=f"logout-{name}"
+            )
+        return _executors[name]
+
+
+def _deliver_in_background(app: Flask, ids: list[int]) -> None:
+    threads = int(app.config["LOGOUT_IMMEDIATE_THREADS"])
+    pool = _executor("http", threads * HTTP_CALLS_PER_THREAD)
+    try:
+        with app.app_context():
+            deliver_ids(ids, pool=pool)
+    except Exception:  # the worker retries whatever this attempt left undone
+        log.warning("immediate back-channel logout delivery failed", exc_info=True)
+
+
+def start_soon(app: Flask, ids: list[int]) -> None:
+    """Try to deliver these rows right away, off the request thread: one claim, the calls
+    in parallel, one write of the outcomes."""
+    executor = _executor("signouts", app.config["LOGOUT_IMMEDIATE_THREADS"])
+    executor.submit(_deliver_in_background, app, list(ids))
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _after_commit(session: sa.orm.Session) -> None:
+    """Rows queued by a request's transaction are attempted once it has committed.
+
+    The page that ended the session never waits for relying parties: delivery runs on a
+    small pool of background threads. Outside requests (commands) rows are left to the
+    worker or delivered by the command itself.
+    """
+    ids = session.info.pop(outbox.SESSION_INFO_KEY, None)
+    if not ids or not has_app_context() or not has_request_context():
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("LOGOUT_DELIVER_IMMEDIATELY"):
+        start_soon(app, ids)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _after_rollback(session: sa.orm.Session) -> None:
+    session.info.pop(outbox.SESSION_INFO_KEY, None)

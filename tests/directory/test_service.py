@@ -11,7 +11,7 @@ from idp.directory.models import User
 from idp.directory.passwords import verify_password
 from idp.directory.store import find_unit, find_user_by_address
 from idp.errors import Conflict, NotFound, ValidationFailed
-from idp.extensions import db
+from idp.extensions import db, transaction
 
 ACTOR = "cli:tester"
 GOOD_PASSWORD = "Sông-Hậu-chảy-mãi-2026"
@@ -26,19 +26,20 @@ def events(app) -> list[tuple[str, str | None]]:
 def test_create_user_with_password_and_audit(app, make_unit):
     make_unit("STC", "Sở Tài chính")
     with app.test_request_context():
-        user = service.create_user(
-            service.NewUser(
-                email="Thu.NTM@HauGiang.gov.vn",
-                name="Nguyễn Thị Minh Thư",
-                aliases=("minhthu@haugiang.gov.vn",),
-                unit_code="STC",
-                roles=("admin",),
-                title="Chuyên viên",
-                phone="+84 293 3871 234",
-                password=GOOD_PASSWORD,
-            ),
-            actor=ACTOR,
-        )
+        with transaction():
+            user = service.create_user(
+                service.NewUser(
+                    email="Thu.NTM@HauGiang.gov.vn",
+                    name="Nguyễn Thị Minh Thư",
+                    aliases=("minhthu@haugiang.gov.vn",),
+                    unit_code="STC",
+                    roles=("admin",),
+                    title="Chuyên viên",
+                    phone="+84 293 3871 234",
+                    password=GOOD_PASSWORD,
+                ),
+                actor=ACTOR,
+            )
         sub = user.sub
         assert (user.family_name, user.middle_name, user.given_name) == (
             "Nguyễn",
@@ -83,10 +84,11 @@ def test_password_policy_lists_every_violation(app, make_user):
     make_user("nguyen.van.an@haugiang.gov.vn", password=None)
     with app.test_request_context():
         user = find_user_by_address("nguyen.van.an@haugiang.gov.vn")
-        with pytest.raises(service.PasswordRejected) as caught:
+        with pytest.raises(service.PasswordRejected) as caught, transaction():
             service.set_password(user, "an ", ACTOR)
         assert {v.code for v in caught.value.violations} == {"too_short", "bad_characters"}
-        service.set_password(user, GOOD_PASSWORD, ACTOR)
+        with transaction():
+            service.set_password(user, GOOD_PASSWORD, ACTOR)
         assert verify_password(
             find_user_by_address("nguyen.van.an@haugiang.gov.vn").password_hash, GOOD_PASSWORD
         )
@@ -102,12 +104,14 @@ def test_disable_ends_sessions_and_enable_restores(app, make_user):
         start_session(find_user_by_address("an@haugiang.gov.vn"), amr=["pwd"], acr="1")
         db.session.commit()
         user = find_user_by_address("an@haugiang.gov.vn")
-        assert service.disable_user(user, ACTOR) is True
-        assert service.disable_user(user, ACTOR) is False
+        with transaction():
+            assert service.disable_user(user, ACTOR) is True
+            assert service.disable_user(user, ACTOR) is False
         sso = db.session.execute(sa.select(SsoSession)).scalar_one()
         assert sso.end_reason == "user_disabled"
-        assert service.enable_user(user, ACTOR) is True
-        assert service.enable_user(user, ACTOR) is False
+        with transaction():
+            assert service.enable_user(user, ACTOR) is True
+            assert service.enable_user(user, ACTOR) is False
         assert find_user_by_address("an@haugiang.gov.vn").is_active
     assert events(app) == [("user.disable", sub), ("user.enable", sub)]
 
@@ -117,12 +121,12 @@ def test_update_user_records_what_changed(app, make_user, make_unit):
     sub = make_user("an@haugiang.gov.vn")
     with app.test_request_context():
         user = find_user_by_address("an@haugiang.gov.vn")
-        assert service.update_user(user, actor=ACTOR, unit_code="SNV", title="Chuyên viên") == [
-            "unit_id",
-            "title",
-        ]
-        assert service.update_user(user, actor=ACTOR, title="Chuyên viên") == []
-        with pytest.raises(NotFound):
+        with transaction():
+            changed = service.update_user(user, actor=ACTOR, unit_code="SNV", title="Chuyên viên")
+        assert changed == ["unit_id", "title"]
+        with transaction():
+            assert service.update_user(user, actor=ACTOR, title="Chuyên viên") == []
+        with pytest.raises(NotFound), transaction():
             service.update_user(user, actor=ACTOR, title="Giám đốc", unit_code="NOWHERE")
         assert find_user_by_address("an@haugiang.gov.vn").title == "Chuyên viên"
     assert events(app) == [("user.update", sub)]
@@ -130,16 +134,19 @@ def test_update_user_records_what_changed(app, make_user, make_unit):
 
 def test_units_cannot_move_under_themselves(app):
     with app.test_request_context():
-        service.create_unit("HG", "Tỉnh Hậu Giang", actor=ACTOR, kind="province")
-        service.create_unit("STC", "Sở Tài chính", actor=ACTOR, kind="department", parent_code="HG")
-        with pytest.raises(Conflict, match="unit STC already exists"):
+        with transaction():
+            service.create_unit("HG", "Tỉnh Hậu Giang", actor=ACTOR, kind="province")
+            service.create_unit(
+                "STC", "Sở Tài chính", actor=ACTOR, kind="department", parent_code="HG"
+            )
+        with pytest.raises(Conflict, match="unit STC already exists"), transaction():
             service.create_unit("STC", "Sở khác", actor=ACTOR)
         root = find_unit("HG")
-        with pytest.raises(ValidationFailed, match="cannot be moved under itself"):
+        with pytest.raises(ValidationFailed, match="cannot be moved under itself"), transaction():
             service.update_unit(root, actor=ACTOR, parent_code="STC")
-        assert service.update_unit(find_unit("STC"), actor=ACTOR, name="Sở Tài chính tỉnh") == [
-            "name"
-        ]
+        with transaction():
+            changed = service.update_unit(find_unit("STC"), actor=ACTOR, name="Sở Tài chính tỉnh")
+        assert changed == ["name"]
         assert find_unit("HG").parent_id is None
     assert events(app) == [("unit.create", "HG"), ("unit.create", "STC"), ("unit.update", "STC")]
 

@@ -22,8 +22,9 @@ def insert_client(
     active: bool = True,
 ) -> str:
     """Store one client row with exactly `metadata` (and `secret`'s hash when given)."""
-    from idp.clients.models import Client, hash_secret
+    from idp.clients.models import Client
     from idp.extensions import db
+    from idp.security import hash_secret
 
     with app.app_context():
         db.session.add(

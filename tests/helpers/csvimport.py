@@ -8,6 +8,7 @@ def import_csv(app, kind: str, text: str, *, dry_run: bool = False, progress=Non
     from idp.directory.csvfile import parse_csv
     from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, import_units
     from idp.directory.user_import import USER_COLUMNS, USER_REQUIRED, import_users
+    from idp.extensions import db
 
     known, required, function = (
         (UNIT_COLUMNS, UNIT_REQUIRED, import_units)
@@ -16,7 +17,9 @@ def import_csv(app, kind: str, text: str, *, dry_run: bool = False, progress=Non
     )
     with app.test_request_context():
         table = parse_csv(text, known=known, required=required, source=f"{kind}.csv")
-        return function(table, actor="cli:tester", dry_run=dry_run, progress=progress)
+        summary = function(table, actor="cli:tester", dry_run=dry_run, progress=progress)
+        db.session.commit()  # as the command does (idp.directory.cli.run_import)
+        return summary
 
 
 def counts(summary) -> tuple[int, int, int, int, int]:

@@ -35,6 +35,7 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from helpers.apps import FAST_HASH
+from idp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RP_DIR = ROOT / "clients" / "demo-rp"
@@ -255,6 +256,7 @@ class LiveIdp:
                 settings=clients_service.ClientSettings(first_party=True),
                 source="cli",
             )
+            db.session.commit()
 
     def sign(self, claims: dict[str, Any], *, typ: str = "logout+jwt", alg: str = "RS256") -> str:
         """A JWT signed with the provider's current key (to test what relying parties accept)."""

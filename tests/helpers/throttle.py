@@ -39,6 +39,21 @@ class Browser:
         return self.http.get("/account/", base_url=self.base_url).status_code == 200
 
 
+def sign_in(identifier: str, password: str, **where):
+    """The sign-in page's steps in-process: count the attempt and commit, then check the
+    password and commit; the SignInResult. Within a request context."""
+    from idp.extensions import db
+    from idp.interaction.service import SignInResult, begin_sign_in, finish_sign_in
+
+    attempt = begin_sign_in(identifier, **where)
+    db.session.commit()
+    if attempt.retry_after:
+        return SignInResult(None, retry_after=attempt.retry_after)
+    result = finish_sign_in(attempt, password)
+    db.session.commit()
+    return result
+
+
 def let_blocks_pass(app) -> None:
     """Every current delay ends now (moved back in the database instead of sleeping)."""
     from idp.extensions import db, utcnow

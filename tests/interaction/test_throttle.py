@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from helpers.people import EMAIL, PASSWORD
+from helpers.throttle import sign_in
 
 from idp.extensions import db, utcnow
-from idp.interaction.service import sign_in
 from idp.sessions.models import LoginThrottle
 
 

@@ -21,10 +21,16 @@ import sqlalchemy as sa
 from helpers.pages import CSRF
 from helpers.people import EMAIL as PRIMARY
 from helpers.people import PASSWORD
-from helpers.throttle import ATTACKER_IP, VICTIM_IP, Browser, fail_repeatedly, let_blocks_pass
+from helpers.throttle import (
+    ATTACKER_IP,
+    VICTIM_IP,
+    Browser,
+    fail_repeatedly,
+    let_blocks_pass,
+    sign_in,
+)
 
 from idp.extensions import db, utcnow
-from idp.interaction.service import sign_in
 from idp.sessions.models import LoginThrottle
 
 ALIAS = "an.nv@haugiang.gov.vn"

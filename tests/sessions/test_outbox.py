@@ -58,7 +58,7 @@ def test_a_claimed_row_is_nobody_elses_until_its_lease_ends(app, make_rp):
 
 
 def test_a_late_outcome_does_not_overwrite_the_worker_that_took_over(app, make_rp):
-    from idp.extensions import utcnow
+    from idp.extensions import db, utcnow
     from idp.sessions import outbox
 
     make_rp("portal")
@@ -76,7 +76,7 @@ def test_a_late_outcome_does_not_overwrite_the_worker_that_took_over(app, make_r
             first_delay_seconds=5,
             max_delay_seconds=600,
         )
-        outbox.commit()
+        db.session.commit()
         [row] = outbox.get([fresh.id])
         assert row.status == "pending" and row.claimed_by == fresh.claimed_by
 
@@ -96,7 +96,7 @@ def test_only_rows_of_the_given_ids_are_claimed(app, make_rp):
 def test_a_disabled_client_or_one_without_a_uri_fails_without_retry(app, make_rp):
     from idp.clients.models import Client
     from idp.extensions import db
-    from idp.sessions import delivery, outbox
+    from idp.sessions import outbox, worker
 
     make_rp("portal")
     make_rp("gone", backchannel_logout_uri="https://gone.example/bcl")
@@ -106,7 +106,7 @@ def test_a_disabled_client_or_one_without_a_uri_fails_without_retry(app, make_rp
             Client.__table__.update().where(Client.client_id == "gone").values(active=False)
         )
         db.session.commit()
-        assert delivery.deliver_ids(ids) == ["failed", "failed"]
+        assert worker.deliver_ids(ids) == ["failed", "failed"]
         rows = outbox.get(ids)
         assert rows[0].last_error == "the client no longer has a backchannel_logout_uri"
         assert rows[1].last_error == "the client is disabled or gone"
@@ -114,12 +114,12 @@ def test_a_disabled_client_or_one_without_a_uri_fails_without_retry(app, make_rp
 
 def test_finished_rows_are_removed_after_the_keep_period(app, make_rp, receiver):
     from idp.extensions import utcnow
-    from idp.sessions import delivery, outbox, worker
+    from idp.sessions import outbox, worker
 
     make_rp("portal", backchannel_logout_uri=receiver.url())
     ids = _queue(app, 2)
     with app.app_context():
-        delivery.deliver_ids(ids[:1])
+        worker.deliver_ids(ids[:1])
         keep = app.config["LOGOUT_DELIVERY_KEEP_SECONDS"]
         assert worker.cleanup(utcnow()) == 0
         assert worker.cleanup(utcnow() + timedelta(seconds=keep + 1)) == 1

@@ -1,4 +1,4 @@
-"""The per-process cache of client registrations (idp.oidc.store._ClientCache).
+"""The per-process cache of client registrations (idp.clients.store._ClientCache).
 
 Changes made by this process are seen at once; changes made elsewhere (another worker, the
 `idp clients` command) within CLIENT_CACHE_SECONDS; the secret is checked every time.
@@ -12,7 +12,7 @@ from helpers.clients import make_machine_client
 from helpers.clock import FakeClock
 from helpers.oidc_flow import SECRET, basic
 
-from idp.oidc import store
+from idp.clients import store
 
 TOKEN = "/oauth2/token"
 GRANT = {"grant_type": "client_credentials"}
@@ -74,7 +74,7 @@ def test_the_secret_is_checked_on_every_request(client, machine):
 def test_a_secret_rotated_elsewhere_stops_working_within_the_cache_time(
     app, client, machine, monkeypatch
 ):
-    from idp.clients.models import hash_secret
+    from idp.security import hash_secret
 
     clock = FakeClock(5000.0)
     monkeypatch.setattr(store, "time", clock)
@@ -104,5 +104,5 @@ def test_unknown_clients_are_not_remembered(app, client):
         cache = app.extensions[store.CLIENT_CACHE_KEY]
         for n in range(store._ClientCache.MAX_ENTRIES + 10):
             # Malformed and unknown ids cost a query each, never an entry.
-            assert store.find_client_cached(f"nobody-{n}") is None
+            assert store.find_active_client_cached(f"nobody-{n}") is None
         assert set(cache.entries) == {"later"}
