@@ -29,13 +29,19 @@ class JsonFormatter(logging.Formatter):
 
 
 def init_app(app: Flask) -> None:
+    """The `idp` logger (also app.logger) writes to standard error through its one handler.
+
+    Its records also propagate to the root logger, like every library's. The provider puts
+    no handler there (only Alembic's env.py does, for `idp db upgrade`), so each record is
+    written once; whoever adds one there, like pytest's caplog, gets the records too.
+    """
     handler = logging.StreamHandler(sys.stderr)
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("idp")
-    root.handlers[:] = [handler]
-    root.setLevel(app.config["LOG_LEVEL"])
-    root.propagate = False
+    logger = logging.getLogger("idp")
+    logger.handlers[:] = [handler]
+    logger.setLevel(app.config["LOG_LEVEL"])
+    logger.propagate = True
     app.logger.handlers[:] = [handler]

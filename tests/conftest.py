@@ -7,161 +7,43 @@ cannot be reached the PostgreSQL variants are skipped, except with CI=true, wher
 from __future__ import annotations
 
 import os
-import queue
 import shutil
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-PG_URL = os.environ.get("IDP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-# Fast argon2 parameters for tests (the production defaults are tested explicitly).
-FAST_HASH = {"ARGON2_MEMORY_KIB": 1024, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELISM": 1}
-BASE_CONFIG = {
-    "ENV": "development",
-    "ISSUER": "http://idp.test",
-    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-    "LOG_FORMAT": "text",
-    "LOG_LEVEL": "WARNING",
-    **FAST_HASH,
-}
-
-
-def _pg_admin_url(database: str = "postgres") -> sa.engine.URL:
-    return sa.make_url(PG_URL).set(database=database)
-
-
-def _pg_reachable() -> str | None:
-    try:
-        engine = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # any driver error: not reachable
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return None
-
-
-def _migrate(url: str) -> None:
-    from flask_migrate import upgrade
-
-    from idp import create_app
-
-    app = create_app({**BASE_CONFIG, "DATABASE_URL": url})
-    with app.app_context():
-        upgrade()
-        from idp.extensions import db
-
-        db.engine.dispose()
+from helpers.apps import PG_URL, PgDatabases, app_on, migrate, pg_admin_url, pg_reachable
+from helpers.ci import unavailable
+from helpers.clients import make_client, make_machine_client
+from helpers.oidc_flow import ClientKeys, RelyingParty
+from helpers.pages import AuthActions
+from helpers.people import EMAIL, PASSWORD
+from helpers.receiver import LogoutReceiver
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tmpl") / "template.sqlite3"
-    _migrate(f"sqlite:///{path}")
+    migrate(f"sqlite:///{path}")
     return path
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
-    reason = _pg_reachable()
+    reason = pg_reachable()
     if reason is not None:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_URL}: {reason}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL} ({reason})")
+        unavailable(f"PostgreSQL not reachable at {PG_URL} ({reason})")
     name = f"idp_tmpl_{os.getpid()}"
-    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    _migrate(_pg_admin_url(name).render_as_string(hide_password=False))
+    migrate(pg_admin_url(name).render_as_string(hide_password=False))
     yield name
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-class PgDatabases:
-    """Copies of the PostgreSQL template, made ahead of need on a background thread.
-
-    CREATE DATABASE ... TEMPLATE takes 0.2-0.4 s here, most of it waiting for the disk; made
-    while the previous test runs, the next test finds its copy ready. Used copies are
-    dropped on the same thread. Each test still gets a database nobody else touched.
-    """
-
-    AHEAD = 2
-
-    def __init__(self, template: str) -> None:
-        self.template = template
-        self.ready: queue.Queue[str | None] = queue.Queue(maxsize=self.AHEAD)
-        self.used: queue.Queue[str] = queue.Queue()
-        self.stopping = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="pg-test-databases", daemon=True)
-        self.thread.start()
-
-    def take(self) -> str:
-        name = self.ready.get(timeout=120)
-        if name is None:
-            self.ready.put(None)  # for the next test too
-            raise RuntimeError(f"could not copy the PostgreSQL template: {self.error!r}")
-        return name
-
-    def give_back(self, name: str) -> None:
-        self.used.put(name)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(120)
-        while True:
-            try:
-                name = self.ready.get_nowait()
-            except queue.Empty:
-                break
-            if name is not None:
-                self.used.put(name)
-        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        try:
-            self._drop_used(admin)
-        finally:
-            admin.dispose()
-
-    def _run(self) -> None:
-        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        try:
-            while not self.stopping.is_set():
-                name = f"idp_t_{uuid.uuid4().hex[:12]}"
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
-                while True:
-                    self._drop_used(admin)
-                    if self.stopping.is_set():
-                        self.used.put(name)
-                        break
-                    try:
-                        self.ready.put(name, timeout=0.05)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as exc:  # reported to the test that waits for a database
-            self.error = exc
-            self.ready.put(None)
-        finally:
-            admin.dispose()
-
-    def _drop_used(self, admin: sa.Engine) -> None:
-        while True:
-            try:
-                name = self.used.get_nowait()
-            except queue.Empty:
-                return
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -181,7 +63,7 @@ def _fresh_database(kind: str, request, tmp_path: Path) -> Iterator[str]:
     databases: PgDatabases = request.getfixturevalue("pg_databases")
     name = databases.take()
     try:
-        yield _pg_admin_url(name).render_as_string(hide_password=False)
+        yield pg_admin_url(name).render_as_string(hide_password=False)
     finally:
         databases.give_back(name)
 
@@ -204,34 +86,16 @@ def app_config() -> dict:
     return {}
 
 
-def _make_app(url: str, extra: dict):
-    from idp import create_app
-
-    app = create_app({**BASE_CONFIG, "DATABASE_URL": url, **extra})
-    app.config["TESTING"] = True
-    return app
-
-
 @pytest.fixture
 def app(database_url, app_config):
-    app = _make_app(database_url, app_config)
-    yield app
-    with app.app_context():
-        from idp.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
+    with app_on(database_url, app_config) as app:
+        yield app
 
 
 @pytest.fixture
 def sqlite_app(sqlite_url, app_config):
-    app = _make_app(sqlite_url, app_config)
-    yield app
-    with app.app_context():
-        from idp.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
+    with app_on(sqlite_url, app_config) as app:
+        yield app
 
 
 @pytest.fixture
@@ -271,8 +135,8 @@ def make_user(app):
     """Factory: make_user(email, password=..., aliases=[...], roles=[...], unit=code) -> sub."""
 
     def make(
-        email: str = "nguyen.van.an@haugiang.gov.vn",
-        password: str | None = "Mật-khẩu-đủ-dài-2026",
+        email: str = EMAIL,
+        password: str | None = PASSWORD,
         *,
         aliases: list[str] | None = None,
         family_name: str = "Nguyễn",
@@ -306,34 +170,51 @@ def make_user(app):
     return make
 
 
-class AuthActions:
-    def __init__(self, client):
-        self._client = client
-
-    def csrf_token(self, path: str = "/login") -> str:
-        import re
-
-        page = self._client.get(path).get_data(as_text=True)
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-        assert match, "no CSRF token on " + path
-        return match.group(1)
-
-    def login(
-        self, email="nguyen.van.an@haugiang.gov.vn", password="Mật-khẩu-đủ-dài-2026", **extra
-    ):
-        token = self.csrf_token()
-        return self._client.post(
-            "/login", data={"email": email, "password": password, "csrf_token": token, **extra}
-        )
-
-    def logout(self):
-        token = self.csrf_token("/logout")
-        return self._client.post("/logout", data={"csrf_token": token})
-
-
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def argon2_verifications(monkeypatch):
+    """Records the hash given to every argon2 verification (calls through to argon2)."""
+    from argon2 import PasswordHasher
+
+    calls: list[str] = []
+    original = PasswordHasher.verify
+
+    def spy(self, hash, password):
+        calls.append(hash if isinstance(hash, str) else hash.decode())
+        return original(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", spy)
+    return calls
+
+
+@pytest.fixture
+def rp(app, client, make_user):
+    """A signed-out browser, a user, a first-party confidential client and a resource server
+    (the relying party of tests/helpers/oidc_flow.py)."""
+    make_user()
+    make_client(app)
+    make_machine_client(app, "resource", "lgsp.read")
+    return RelyingParty(client)
+
+
+@pytest.fixture
+def receiver():
+    """A relying party's back-channel logout endpoint on 127.0.0.1 (helpers/receiver.py)."""
+    server = LogoutReceiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client_keys():
+    """A private_key_jwt client's keys, published at a jwks_uri on 127.0.0.1."""
+    keys = ClientKeys()
+    yield keys
+    keys.close()
 
 
 # Headless Chromium for the page tests: Debian's package, never a downloaded browser.
@@ -352,10 +233,7 @@ CHROMIUM_ARGS = [
 def chromium():
     """A headless Chromium driven by Playwright; skipped without it, except in CI."""
     if not CHROMIUM.exists():
-        message = f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message + "; it is required in CI")
-        pytest.skip(message)
+        unavailable(f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -3,71 +3,27 @@ started from any directory (it serves `idp.wsgi:app` from the installed package)
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 
 import pytest
 import requests
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers.live import idp_serve, stop_process, wait_for_answer
 
 
 @pytest.mark.parametrize("server", ["granian", "gunicorn"])
 def test_serve_answers_health_and_readiness_then_stops(sqlite_url, server, tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "IDP_DATABASE_URL": sqlite_url,
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "idp.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--server",
-            server,
-        ],
-        env=env,
-        cwd=tmp_path,  # not the checkout: nothing is looked up relative to it
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    # Started in tmp_path, not the checkout: nothing is looked up relative to it.
+    proc, port = idp_serve(
+        sqlite_url, tmp_path, "--workers", "1", "--server", server, stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 30
-        answer = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                answer = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
-        assert answer is not None, proc.stderr.read().decode() if proc.poll() is not None else ""
+        answer = wait_for_answer(f"http://127.0.0.1:{port}/readyz", proc)
         assert answer.status_code == 200
         assert answer.json() == {"status": "ok", "database": "ok"}
         page = requests.get(f"http://127.0.0.1:{port}/login", timeout=5)
         assert page.status_code == 200 and "Đăng nhập" in page.text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        if not stop_process(proc, grace=15):
             pytest.fail("the server did not stop on SIGTERM")
 
 

@@ -11,11 +11,12 @@ import logging
 import re
 
 import pytest
+from helpers.logs import idp_records
+from helpers.pages import csrf_token
 
 from idp.audit import AuditEvent
 from idp.extensions import db
 
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 ONE_MIB = 1024 * 1024
 
 
@@ -151,7 +152,7 @@ def _bad_requests(csrf_token: str) -> list[tuple[str, dict]]:
 
 def _battery(app, client) -> list[str]:
     page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     failures = []
     paths = sorted({_path(rule) for rule in app.url_map.iter_rules()})
     assert "/login" in paths and "/account/" in paths
@@ -252,24 +253,10 @@ def failing_app(sqlite_app):
     return sqlite_app
 
 
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
-def test_an_unexpected_error_becomes_a_generic_page_and_a_detailed_log(failing_app):
-    captured = _Records()
-    logging.getLogger("idp").addHandler(captured)
-    try:
-        client = failing_app.test_client()
-        vi = client.get("/_test/boom")
-        en = client.get("/_test/boom", headers={"Accept-Language": "en"})
-    finally:
-        logging.getLogger("idp").removeHandler(captured)
+def test_an_unexpected_error_becomes_a_generic_page_and_a_detailed_log(failing_app, caplog):
+    client = failing_app.test_client()
+    vi = client.get("/_test/boom")
+    en = client.get("/_test/boom", headers={"Accept-Language": "en"})
     assert vi.status_code == en.status_code == 500
     for response in (vi, en):
         html = response.get_data(as_text=True)
@@ -277,7 +264,7 @@ def test_an_unexpected_error_becomes_a_generic_page_and_a_detailed_log(failing_a
     assert "Đã xảy ra lỗi" in vi.get_data(as_text=True)
     assert "Something went wrong" in en.get_data(as_text=True)
     # The operators get the detail in the log.
-    errors = [r for r in captured.records if r.levelno == logging.ERROR]
+    errors = [r for r in idp_records(caplog) if r.levelno == logging.ERROR]
     assert len(errors) == 2
     assert errors[0].exc_info and isinstance(errors[0].exc_info[1], RuntimeError)
     assert "/_test/boom" in errors[0].getMessage()

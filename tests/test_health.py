@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from helpers.apps import app_on
+from helpers.logs import idp_records
 
 
 def test_healthz_and_readyz_when_all_is_well(client):
@@ -25,41 +27,17 @@ def test_healthz_and_readyz_when_all_is_well(client):
         "sqlite:////nonexistent-directory/for/sure/idp.sqlite3",
     ],
 )
-def test_readyz_is_503_json_when_the_database_is_unreachable(url):
-    from idp import create_app
-
-    app = create_app(
-        {
-            "ENV": "development",
-            "ISSUER": "http://idp.test",
-            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-            "DATABASE_URL": url,
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
-    logging.getLogger("idp").addHandler(keep := Keep())
-    try:
+def test_readyz_is_503_json_when_the_database_is_unreachable(url, caplog):
+    with app_on(url, {"LOG_FORMAT": "json"}) as app:
         client = app.test_client()
         # The process is alive even though the database is not.
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")
-    finally:
-        logging.getLogger("idp").removeHandler(keep)
-        with app.app_context():
-            from idp.extensions import db
-
-            db.engine.dispose()
     assert response.status_code == 503
     assert response.is_json
     assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
     assert "s3cret-pw" not in response.get_data(as_text=True)
+    records = idp_records(caplog)
     assert [r.getMessage() for r in records] == ["readiness check failed"]
     formatted = logging.getLogger("idp").handlers[0].format(records[0])
     assert "s3cret-pw" not in formatted

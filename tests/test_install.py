@@ -20,11 +20,11 @@ import sqlite3
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import pytest
 import requests
+from helpers.live import free_port, wait_for_answer
 
 pytestmark = pytest.mark.slow
 
@@ -45,14 +45,6 @@ NOT_SOURCE = shutil.ignore_patterns(
 )
 # What the package reads from its own files: every one must be in the installed package.
 PACKAGE_DATA = ("templates", "static", "translations", "data", "migrations")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dependencies_only(target: Path) -> Path:
@@ -162,17 +154,6 @@ def alembic_version(database: Path) -> str:
         return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 
 
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> requests.Response:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            return requests.get(url, timeout=5)
-        except requests.RequestException:
-            time.sleep(0.2)
-    stderr = process.stderr.read() if process.poll() is not None and process.stderr else ""
-    pytest.fail(f"{url} did not answer; server exit status {process.poll()}: {stderr[-2000:]}")
-
-
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -212,7 +193,7 @@ def test_help_upgrade_and_serve_from_any_directory(installed, tmp_path):
         start_new_session=True,  # the server and its workers: one group, checked below
     )
     try:
-        discovery = wait_for(f"{base}/.well-known/openid-configuration", server)
+        discovery = wait_for_answer(f"{base}/.well-known/openid-configuration", server, 60)
         assert discovery.status_code == 200
         assert discovery.json()["issuer"] == base
         page = requests.get(f"{base}/login", timeout=5)

@@ -9,10 +9,9 @@ import re
 import sys
 
 import pytest
+from helpers.people import PASSWORD
 
 from idp.logs import JsonFormatter
-
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 
 
 def _record(msg="xin chào %s", args=("Hậu Giang",), exc_info=None, **extra):
@@ -53,27 +52,43 @@ def app_config():
 
 
 @pytest.fixture
-def captured_logs(app):
-    """Everything the app logs: its own stderr handler redirected, plus every other logger."""
+def written(app):
+    """What the provider writes: its own standard-error handler, redirected to a string."""
     handler = logging.getLogger("idp").handlers[0]
     assert isinstance(handler.formatter, JsonFormatter)
     stream = io.StringIO()
     original = handler.setStream(stream)
-    everything = logging.StreamHandler(stream)
-    everything.setFormatter(JsonFormatter())
-    root, sql = logging.getLogger(), logging.getLogger("sqlalchemy.engine")
-    old_levels = root.level, sql.level
-    root.addHandler(everything)
-    root.setLevel(logging.DEBUG)
-    sql.setLevel(logging.INFO)  # SQL statements and their parameters too
     yield stream
-    root.removeHandler(everything)
-    root.setLevel(old_levels[0])
-    sql.setLevel(old_levels[1])
     handler.setStream(original)
 
 
-def test_sign_in_logs_json_lines_without_the_password(app, client, auth, make_user, captured_logs):
+def test_records_are_written_once_and_reach_the_root_loggers_handlers(app, written):
+    # A handler of our own on the root logger: caplog would not tell, since pytest also
+    # attaches it to loggers that do not propagate.
+    class Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    root = logging.getLogger()
+    root.addHandler(keep := Keep())
+    try:
+        logging.getLogger("idp.test").warning("xin chào %s", "Hậu Giang")
+    finally:
+        root.removeHandler(keep)
+    assert [r.getMessage() for r in keep.records] == ["xin chào Hậu Giang"]
+    [line] = written.getvalue().splitlines()
+    assert json.loads(line)["msg"] == "xin chào Hậu Giang"
+
+
+def test_sign_in_logs_json_lines_without_the_password(
+    app, client, auth, make_user, written, caplog
+):
+    caplog.set_level(logging.DEBUG)  # every logger, the provider's and the libraries'
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")  # SQL and its parameters too
     make_user()
     app.config["ARGON2_TIME_COST"] = 2  # the stored hash gets upgraded on this sign-in
     auth.login(password="sai-" + PASSWORD)
@@ -85,7 +100,7 @@ def test_sign_in_logs_json_lines_without_the_password(app, client, auth, make_us
     client.get("/account/")
     auth.logout()
 
-    lines = captured_logs.getvalue().splitlines()
+    lines = written.getvalue().splitlines()
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
     audit = [e for e in entries if e.get("logger") == "idp.audit"]
     assert [(e["event"], e["outcome"]) for e in audit] == [
@@ -94,8 +109,13 @@ def test_sign_in_logs_json_lines_without_the_password(app, client, auth, make_us
         ("login", "success"),
         ("logout", "success"),
     ]
-    assert any(e["logger"].startswith("sqlalchemy.engine") for e in entries)
-    text = captured_logs.getvalue()
-    assert PASSWORD not in text
-    assert json.dumps(PASSWORD)[1:-1] not in text
-    assert handle not in text
+    # caplog has the provider's records too.
+    assert [(r.event, r.outcome) for r in caplog.records if r.name == "idp.audit"] == [
+        (e["event"], e["outcome"]) for e in audit
+    ]
+    assert any(r.name.startswith("sqlalchemy.engine") for r in caplog.records)
+    everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    for text in (written.getvalue(), everything):
+        assert PASSWORD not in text
+        assert json.dumps(PASSWORD)[1:-1] not in text
+        assert handle not in text

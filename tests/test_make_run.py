@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from rp.live import ROOT, free_port, wait_until
+from helpers.live import ROOT, free_port, wait_until
 
 STAMP = ROOT / ".venv" / ".installed"
 

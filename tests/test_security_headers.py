@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from helpers.pages import csrf_token
 
 HTTPS = {"ISSUER": "https://sso.haugiang.gov.vn"}
 
@@ -93,9 +92,7 @@ def test_cookies_are_httponly_lax_and_secure_behind_https(client, make_user, app
     site = "https://sso.haugiang.gov.vn"
     page = client.get("/login", base_url=site)
     seen.update(_cookies(page))
-    token = re.search(
-        r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)
-    )
+    token = csrf_token(page.get_data(as_text=True))
     signed_in = client.post(
         "/login",
         base_url=site,
@@ -103,7 +100,7 @@ def test_cookies_are_httponly_lax_and_secure_behind_https(client, make_user, app
         data={
             "email": "nguyen.van.an@haugiang.gov.vn",
             "password": "Mật-khẩu-đủ-dài-2026",
-            "csrf_token": token.group(1),
+            "csrf_token": token,
         },
     )
     assert signed_in.status_code == 302

@@ -4,22 +4,13 @@ ETags, and a JWKS that follows key rotation as fast as signing does."""
 from __future__ import annotations
 
 import pytest
+from helpers.clock import FakeClock
 
 from idp.extensions import db, utcnow
 from idp.keys import ring
 from idp.keys.models import KEY_CURRENT
 
 DOCUMENTS = ["/.well-known/openid-configuration", "/jwks"]
-
-
-class FakeClock:
-    """Stands in for the time module of idp.keys.ring (only monotonic() is used)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 @pytest.mark.parametrize("path", DOCUMENTS)

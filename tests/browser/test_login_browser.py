@@ -7,14 +7,13 @@ except with CI=true, where it fails.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
+from helpers.live import Server
+from helpers.people import PASSWORD
 
 EMAIL = "tran.thi.binh@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 NAME = "Trần Thị Bình"
 
 pytestmark = pytest.mark.browser
@@ -24,24 +23,6 @@ pytestmark = pytest.mark.browser
 def app(sqlite_app):
     """The page tests need one engine only: SQLite, as `make run` uses."""
     return sqlite_app
-
-
-class Server:
-    """A WSGI app served on 127.0.0.1 in a background thread."""
-
-    def __init__(self, wsgi_app):
-        self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Server:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture

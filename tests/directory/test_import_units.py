@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
+from helpers.csvimport import counts
 
 from idp.audit import AuditEvent
-from idp.directory.csvfile import parse_csv
-from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, import_units
 from idp.directory.models import Unit
-from idp.directory.user_import import USER_COLUMNS, USER_REQUIRED, import_users
 from idp.extensions import db
 
 TREE = """code,name,kind,parent_code,active
@@ -21,41 +18,12 @@ CT-PTP,Phòng Tư pháp huyện Châu Thành,office,CT,true
 """
 
 
-@pytest.fixture
-def import_csv(app):
-    """import_csv("users" | "units", text, dry_run=False, progress=None) -> ImportSummary."""
-
-    def run(kind: str, text: str, *, dry_run: bool = False, progress=None):
-        known, required, function = (
-            (UNIT_COLUMNS, UNIT_REQUIRED, import_units)
-            if kind == "units"
-            else (USER_COLUMNS, USER_REQUIRED, import_users)
-        )
-        with app.test_request_context():
-            table = parse_csv(text, known=known, required=required, source=f"{kind}.csv")
-            summary = function(table, actor="cli:tester", dry_run=dry_run, progress=progress)
-            db.session.commit()  # as the command does (idp.directory.cli.run_import)
-            return summary
-
-    return run
-
-
 def tree(app) -> dict[str, tuple[str, str, str | None, bool]]:
     with app.app_context():
         units = db.session.execute(sa.select(Unit)).scalars().all()
         return {
             u.code: (u.name, u.kind, u.parent.code if u.parent else None, u.active) for u in units
         }
-
-
-def counts(summary) -> tuple[int, int, int, int, int]:
-    return (
-        summary.created,
-        summary.updated,
-        summary.disabled,
-        summary.unchanged,
-        len(summary.rejected),
-    )
 
 
 def test_children_before_parents_are_created_in_one_run(app, import_csv):

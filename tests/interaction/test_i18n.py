@@ -16,6 +16,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from helpers.pages import csrf_token
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "idp" / "translations" / "en" / "LC_MESSAGES"
@@ -141,16 +142,14 @@ def test_ui_locales_of_the_waiting_authorization_request(client, auth, make_user
     target = "/oauth2/authorize?client_id=c&ui_locales=en"
     page = client.get("/login?next=" + quote(target, safe=""))
     assert _lang(page) == "en"
-    token = re.search(
-        r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)
-    )
+    token = csrf_token(page.get_data(as_text=True))
     wrong = client.post(
         "/login",
         data={
             "email": "nguyen.van.an@haugiang.gov.vn",
             "password": "wrong-password",
             "next": target,
-            "csrf_token": token.group(1),
+            "csrf_token": token,
         },
     )
     assert "The e-mail address or password is incorrect." in wrong.get_data(as_text=True)

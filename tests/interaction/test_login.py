@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from argon2 import PasswordHasher, extract_parameters
+from argon2 import extract_parameters
+from helpers.people import PASSWORD
 
 from idp.audit import AuditEvent
 from idp.extensions import db
 
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 WRONG = "not-the-password"
 SAME_MESSAGE = "Địa chỉ thư điện tử hoặc mật khẩu không đúng."
 
@@ -43,20 +43,6 @@ def test_every_address_of_the_user_signs_in_whatever_the_case(client, auth, make
     make_user(aliases=["an.nv@haugiang.gov.vn"])
     assert auth.login(email=typed).status_code == 302
     assert client.get("/account/").status_code == 200
-
-
-@pytest.fixture
-def argon2_verifications(monkeypatch):
-    """Records the hash given to every argon2 verification (calls through to argon2)."""
-    calls: list[str] = []
-    original = PasswordHasher.verify
-
-    def spy(self, hash, password):
-        calls.append(hash if isinstance(hash, str) else hash.decode())
-        return original(self, hash, password)
-
-    monkeypatch.setattr(PasswordHasher, "verify", spy)
-    return calls
 
 
 def test_wrong_password_and_unknown_account_get_the_same_answer_and_the_same_work(

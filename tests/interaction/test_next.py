@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers.pages import csrf_token
 
 from idp.pages import is_local_path
 
@@ -73,7 +74,7 @@ def test_sign_in_returns_to_the_waiting_authorization_request(client, make_user)
     from urllib.parse import quote
 
     page = client.get("/login?next=" + quote(authorize, safe="")).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     next_value = re.search(r'name="next" type="hidden" value="([^"]+)"', page).group(1)
     assert next_value.replace("&amp;", "&") == authorize
     response = client.post(

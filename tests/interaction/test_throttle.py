@@ -10,25 +10,11 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from helpers.people import EMAIL, PASSWORD
+from helpers.throttle import sign_in
 
 from idp.extensions import db, utcnow
-from idp.interaction.service import SignInResult, begin_sign_in, finish_sign_in
 from idp.sessions.models import LoginThrottle
-
-
-def sign_in(identifier: str, password: str, **where) -> SignInResult:
-    """The sign-in page's steps: count the attempt and commit, then check and commit."""
-    attempt = begin_sign_in(identifier, **where)
-    db.session.commit()
-    if attempt.retry_after:
-        return SignInResult(None, retry_after=attempt.retry_after)
-    result = finish_sign_in(attempt, password)
-    db.session.commit()
-    return result
-
-
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
 
 
 def _row(app, key):

@@ -8,7 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import EMAIL, ISSUER, REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.clients import make_client
+from helpers.oidc_flow import EMAIL, ISSUER, REDIRECT_URI, RelyingParty, query_of
+from helpers.pages import csrf_token, sign_out
+from helpers.session_flow import age_sessions
 
 NONCE = "n-0S6_WzA2Mj"
 
@@ -160,7 +163,7 @@ def test_select_account_is_treated_as_login(rp):
 def test_id_token_hint_for_another_user(app, rp, make_user):
     first = rp.tokens()["id_token"]
     make_user("tran.thi.binh@haugiang.gov.vn", given_name="Bình")
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp, "/logout")})
+    sign_out(rp.http)
     rp.login("tran.thi.binh@haugiang.gov.vn")
     values = redirected(rp.authorize(prompt="none", id_token_hint=first))
     assert values["error"] == "login_required"
@@ -169,7 +172,6 @@ def test_id_token_hint_for_another_user(app, rp, make_user):
 
 
 def test_prompt_none_with_expired_max_age_is_login_required(app, rp):
-    from test_conformance_basic import age_sessions
 
     rp.login()
     age_sessions(app, 100)
@@ -329,7 +331,7 @@ def test_consent_is_withdrawn_from_the_account_page(third_party, rp):
     body = third_party.tokens(scope="openid email offline_access")
     page = rp.http.get("/account/").get_data(as_text=True)
     assert "Ứng dụng đã cấp quyền" in page and "Cổng dữ liệu mở" in page
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     response = rp.http.post(
         "/account/apps/withdraw", data={"client_id": "outside", "csrf_token": token}
     )
@@ -415,11 +417,6 @@ def granted_apps_section(rp) -> str:
     return page[start : end if end > 0 else len(page)]
 
 
-def _csrf(rp, path: str) -> str:
-    page = rp.http.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
 # ---- registered defaults (OpenID Connect Dynamic Client Registration 2)
 
 
@@ -435,7 +432,6 @@ def test_default_acr_values_apply_when_the_request_names_none(app, rp):
 
 
 def test_default_max_age_applies_when_the_request_has_none(app, rp):
-    from test_conformance_basic import age_sessions
 
     make_client(app, "docs", default_max_age=60)
     rp.login()
@@ -463,5 +459,5 @@ def test_consent_page_names_the_app_in_the_page_language(app, rp):
 
 def test_code_exchange_after_sign_out_is_refused(rp):
     flow = rp.code_flow()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp, "/logout")})
+    sign_out(rp.http)
     assert rp.exchange(flow).get_json()["error"] == "invalid_grant"

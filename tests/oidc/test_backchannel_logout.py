@@ -1,6 +1,6 @@
 """OpenID Connect Back-Channel Logout 1.0: logout tokens, the outbox, retries, the worker.
 
-The relying parties are real HTTP servers on 127.0.0.1 (tests/rp/logout_receiver.py);
+The relying parties are real HTTP servers on 127.0.0.1 (tests/helpers/receiver.py);
 tokens are checked the way a relying party checks them, against /jwks.
 """
 
@@ -10,7 +10,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-from logout_flow import (
+from helpers.apps import app_on
+from helpers.clients import make_client
+from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
     POST_LOGOUT,
     deliveries,
@@ -21,20 +23,14 @@ from logout_flow import (
     set_metadata,
     validate_logout_token,
 )
-from oidc_flow import EMAIL, RelyingParty, make_client
-from rp.logout_receiver import LogoutReceiver
+from helpers.oidc_flow import EMAIL, RelyingParty, provider_jwks
+from helpers.pages import sign_out
+from helpers.receiver import LogoutReceiver
 
 
 @pytest.fixture
 def app_config():
     return dict(LOGOUT_TEST_CONFIG)
-
-
-@pytest.fixture
-def receiver():
-    server = LogoutReceiver()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -85,7 +81,7 @@ def test_oidcc_backchannel_rp_initiated_logout(app, rp, backchannel):
 def test_logout_token_is_signed_like_the_clients_id_tokens(app, rp, backchannel):
     set_metadata(app, "webmail", id_token_signed_response_alg="ES256")
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     run_worker(app)
     [received] = backchannel.wait_for(1)
     validate_logout_token(rp, received.logout_token, "webmail", alg="ES256")
@@ -106,7 +102,7 @@ def test_every_relying_party_of_the_session_is_told_and_no_other(app, rp, backch
         other.login("tran.thi.binh@haugiang.gov.vn")
         other.tokens()
 
-        rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+        sign_out(rp.http)
         assert sorted(r["client_id"] for r in deliveries(app)) == ["portal", "webmail"]
         assert sorted(run_worker(app)) == ["delivered", "delivered"]
         [to_webmail] = backchannel.wait_for(1)
@@ -125,7 +121,7 @@ def test_a_relying_party_that_was_down_gets_its_token_when_it_is_back(app, rp, b
     down = LogoutReceiver(start=False)
     set_metadata(app, "webmail", backchannel_logout_uri=down.url())
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
 
     assert run_worker(app) == ["pending"]
     [row] = deliveries(app)
@@ -148,25 +144,16 @@ def test_a_relying_party_that_was_down_gets_its_token_when_it_is_back(app, rp, b
 
 def test_queued_notices_survive_a_restart(app, rp, backchannel, database_url, app_config):
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
-    from idp import create_app
-
-    same = {k: app.config[k] for k in ("ENV", "ISSUER", "SECRET_KEY", "LOG_FORMAT", "LOG_LEVEL")}
-    restarted = create_app({**same, "DATABASE_URL": database_url, **app_config})
-    try:
+    sign_out(rp.http)
+    with app_on(database_url, app_config) as restarted:  # another process, the same settings
         assert run_worker(restarted) == ["delivered"]
-    finally:
-        with restarted.app_context():
-            from idp.extensions import db
-
-            db.engine.dispose()
     validate_logout_token(rp, backchannel.wait_for(1)[0].logout_token, "webmail")
 
 
 def test_an_error_answer_counts_as_a_failed_attempt(app, rp, backchannel):
     backchannel.status = 400
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     assert run_worker(app) == ["pending"]
     [row] = deliveries(app)
     assert row["last_status"] == 400
@@ -180,7 +167,7 @@ def test_an_error_answer_counts_as_a_failed_attempt(app, rp, backchannel):
 def test_redirects_are_not_followed(app, rp, backchannel):
     backchannel.status = 302
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     assert run_worker(app) == ["pending"]
     assert deliveries(app)[0]["last_error"] == "HTTP 302 (redirects are not followed)"
 
@@ -190,7 +177,7 @@ def test_retries_grow_and_stop_after_the_retry_period(app, rp, backchannel):
     set_metadata(app, "webmail", backchannel_logout_uri=down.url())
     app.config["LOGOUT_RETRY_SECONDS"] = 60
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     gaps, statuses = [], []
     for _ in range(10):
         statuses += run_worker(app, now=later(deliveries(app)[0]))
@@ -206,7 +193,7 @@ def test_retries_grow_and_stop_after_the_retry_period(app, rp, backchannel):
 def test_private_addresses_are_refused_when_the_setting_is_off(app, rp, backchannel):
     app.config["OUTBOUND_ALLOW_PRIVATE_TARGETS"] = False
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     assert run_worker(app) == ["failed"]
     [row] = deliveries(app)
     assert "OUTBOUND_ALLOW_PRIVATE_TARGETS" in row["last_error"]
@@ -265,7 +252,7 @@ def test_two_workers_never_deliver_the_same_notice(app, backchannel):
     from joserfc import jwt as _jwt
 
     sids = sorted(
-        _jwt.decode(r.logout_token, _jwks(app), algorithms=["RS256"]).claims["sid"]
+        _jwt.decode(r.logout_token, provider_jwks(app), algorithms=["RS256"]).claims["sid"]
         for r in received
     )
     assert sids == sorted(f"sid-{i}" for i in range(count))
@@ -295,7 +282,7 @@ def test_disabling_an_account_signs_it_out_everywhere_and_revokes_its_tokens(app
 def test_sign_out_revokes_session_tokens_but_not_offline_ones(app, rp, backchannel):
     online = rp.tokens()
     offline = rp.tokens(scope="openid offline_access")
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     assert rp.userinfo(online["access_token"]).status_code == 401
     assert rp.refresh(online["refresh_token"]).get_json()["error"] == "invalid_grant"
     # offline_access is meant to outlive the sign-in session (OIDC Core 11).
@@ -307,7 +294,7 @@ def test_the_logout_token_is_minted_at_delivery(app, rp, backchannel):
     """Each attempt sends a fresh token: nothing secret or stale waits in the outbox."""
     backchannel.status = 503
     rp.tokens()
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     run_worker(app)
     backchannel.status = 200
     run_worker(app, now=later(deliveries(app)[0]))
@@ -320,24 +307,3 @@ def test_the_logout_token_is_minted_at_delivery(app, rp, backchannel):
 
     columns = {c.name for c in LogoutDelivery.__table__.columns}
     assert not {"token", "logout_token"} & columns
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _csrf(rp) -> str:
-    import re
-
-    page = rp.http.get("/logout").get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
-def _jwks(app):
-    import json
-
-    from joserfc.jwk import KeySet
-
-    with app.app_context():
-        from idp.keys.ring import jwks_document
-
-        return KeySet.import_key_set(json.loads(jwks_document()))

@@ -10,33 +10,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import (
-    EMAIL,
-    ISSUER,
-    REDIRECT_URI,
-    SECRET,
-    RelyingParty,
-    make_client,
-    query_of,
-)
+from helpers.clients import make_client
+from helpers.oidc_flow import EMAIL, ISSUER, REDIRECT_URI, SECRET, RelyingParty, query_of
+from helpers.session_flow import age_sessions
 
 NONCE = "n-0S6_WzA2Mj"
-
-
-def age_sessions(app, seconds: int) -> None:
-    """Pretend the sign-in happened `seconds` earlier (instead of waiting)."""
-    from idp.extensions import db
-    from idp.sessions.models import SsoSession
-
-    with app.app_context():
-        for sso in db.session.execute(sa.select(SsoSession)).scalars():
-            sso.auth_time -= timedelta(seconds=seconds)
-        db.session.commit()
 
 
 def redirected_error(response) -> dict[str, str]:

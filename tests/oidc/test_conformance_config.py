@@ -8,8 +8,8 @@ import json
 import pytest
 from authlib.oauth2 import rfc8414, rfc9207
 from authlib.oidc.discovery import OpenIDProviderMetadata
+from helpers.oidc_flow import ISSUER
 from joserfc.jwk import KeySet
-from oidc_flow import ISSUER
 
 DISCOVERY = "/.well-known/openid-configuration"
 

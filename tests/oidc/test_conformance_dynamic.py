@@ -1,6 +1,7 @@
 """Modules of the oidcc-dynamic-certification-test-plan that do not depend on registering the
-client dynamically (those live in test_registration*.py): signed responses, redirect URIs
-with queries, key rotation on both sides, and private_key_jwt client authentication."""
+client dynamically (those live in tests/clients/test_registration*.py and
+test_registration_code_flow.py): signed responses, redirect URIs with queries, key rotation
+on both sides, and private_key_jwt client authentication."""
 
 from __future__ import annotations
 
@@ -8,15 +9,10 @@ import base64
 import json
 
 import pytest
+from helpers.clients import make_client, make_machine_client
+from helpers.clock import shift_utcnow
+from helpers.oidc_flow import ASSERTION_TYPE, ISSUER, REDIRECT_URI, RelyingParty, query_of
 from joserfc import jwt
-from oidc_flow import (
-    ASSERTION_TYPE,
-    ISSUER,
-    REDIRECT_URI,
-    RelyingParty,
-    make_client,
-    query_of,
-)
 
 NONCE = "n-0S6_WzA2Mj"
 
@@ -115,9 +111,6 @@ def _assert_auth(keys, client_id, **claims):
 
 
 def test_oidcc_refresh_token_rp_key_rotation(app, rp, client_keys, monkeypatch):
-    from datetime import timedelta
-
-    from idp.extensions import utcnow
     from idp.oidc import client_keys as key_cache
 
     make_client(
@@ -144,7 +137,7 @@ def test_oidcc_refresh_token_rp_key_rotation(app, rp, client_keys, monkeypatch):
     client_keys.rotate()
     # An unknown kid refetches the jwks_uri once CLIENT_JWKS_RETRY_SECONDS have passed
     # since the last fetch.
-    monkeypatch.setattr(key_cache, "utcnow", lambda: utcnow() + timedelta(seconds=60))
+    shift_utcnow(monkeypatch, key_cache, 60)
     refreshed = rp.http.post(
         "/oauth2/token",
         data={
@@ -165,15 +158,13 @@ def _cc(http, keys, client_id="machine", **claims):
 
 @pytest.fixture
 def machine(app, client_keys):
-    make_client(
+    make_machine_client(
         app,
         "machine",
+        "lgsp.read",
         secret=None,
         auth_method="private_key_jwt",
         jwks_uri=client_keys.uri,
-        grant_types=["client_credentials"],
-        scope="lgsp.read",
-        redirect_uris=[],
     )
     return client_keys
 
@@ -185,15 +176,13 @@ def test_oidcc_ensure_client_assertion_with_iss_aud_succeeds(client, machine):
 
 
 def test_private_key_jwt_with_inline_jwks(app, client, client_keys):
-    make_client(
+    make_machine_client(
         app,
         "inline",
+        "lgsp.read",
         secret=None,
         auth_method="private_key_jwt",
         jwks=client_keys.public_jwks(),
-        grant_types=["client_credentials"],
-        scope="lgsp.read",
-        redirect_uris=[],
     )
     assert _cc(client, client_keys, "inline").status_code == 200
 
@@ -227,7 +216,7 @@ def test_private_key_jwt_bad_assertions_are_invalid_client(client, machine, clai
 
 
 def test_private_key_jwt_signed_by_an_unknown_key(client, machine):
-    from oidc_flow import ClientKeys
+    from helpers.oidc_flow import ClientKeys
 
     stranger = ClientKeys()
     try:

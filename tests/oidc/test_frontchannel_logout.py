@@ -13,8 +13,16 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from logout_flow import LOGOUT_TEST_CONFIG, POST_LOGOUT, end_session, set_metadata, signed_in
-from oidc_flow import ISSUER, RelyingParty, make_client
+from helpers.clients import make_client
+from helpers.logout_flow import (
+    LOGOUT_TEST_CONFIG,
+    POST_LOGOUT,
+    end_session,
+    set_metadata,
+    signed_in,
+)
+from helpers.oidc_flow import ISSUER, RelyingParty
+from helpers.pages import csrf_token, sign_out
 
 
 @pytest.fixture
@@ -110,9 +118,7 @@ def test_frames_for_every_relying_party_of_the_session_and_no_other(app, frontch
     other.login("tran.thi.binh@haugiang.gov.vn")
     other.tokens()
 
-    page = rp.http.get("/logout").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = rp.http.post("/logout", data={"csrf_token": token})
+    response = sign_out(rp.http)
     assert response.status_code == 200
     frames = frames_of(response)
     assert len(frames) == 2
@@ -137,7 +143,7 @@ def test_account_page_sign_out_of_this_device_shows_the_frames(frontchannel):
     rp.tokens()
     account = rp.http.get("/account/").get_data(as_text=True)
     sid = re.search(r'name="sid" value="([^"]+)"', account).group(1)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', account).group(1)
+    token = csrf_token(account)
     response = rp.http.post("/account/sessions/end", data={"sid": sid, "csrf_token": token})
     assert response.status_code == 200
     assert len(frames_of(response)) == 1

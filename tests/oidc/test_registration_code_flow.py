@@ -1,6 +1,6 @@
 """Dynamically registered clients sign people in: registration, then the code flow end to end.
 
-The relying party is tests/oidc/oidc_flow.py's, which talks to the provider over HTTP only.
+The relying party is tests/helpers/oidc_flow.py's, which talks to the provider over HTTP only.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers.clients import initial_access_token, register_client
+from helpers.oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, pkce_pair, query_of
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, query_of
-
-from idp.clients import initial_access
-from idp.extensions import db
 
 REGISTER = "/oauth2/register"
 
@@ -31,27 +29,14 @@ def app_config():
 
 @pytest.fixture
 def iat(app):
-    with app.app_context():
-        _made = initial_access.create_token(uses=5, actor="test").token
-        db.session.commit()
-        return _made
-
-
-def register(client, token: str, **metadata) -> dict:
-    response = client.post(
-        REGISTER,
-        json={"redirect_uris": [REDIRECT_URI], **metadata},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return initial_access_token(app, uses=5)
 
 
 def test_oidcc_registration_dynamic_code_flow(app, client, make_user, iat):
     """oidcc-server with a dynamic client: register, sign in (with consent, since a
     self-registered client is a third party), exchange the code, validate, refresh."""
     make_user()
-    registered = register(
+    registered = register_client(
         client,
         iat,
         client_name="Hệ thống đặt lịch khám bệnh",
@@ -83,7 +68,7 @@ def test_oidcc_registration_dynamic_code_flow(app, client, make_user, iat):
 
 def test_dynamic_public_native_client_must_use_pkce(app, client, make_user, iat):
     make_user()
-    registered = register(
+    registered = register_client(
         client,
         iat,
         application_type="native",
@@ -109,8 +94,8 @@ def test_dynamic_public_native_client_must_use_pkce(app, client, make_user, iat)
 
 def test_deleted_or_disabled_dynamic_client_gets_no_tokens(app, client, make_user, iat, runner):
     make_user()
-    first = register(client, iat, grant_types=["authorization_code", "refresh_token"])
-    second = register(client, iat)
+    first = register_client(client, iat, grant_types=["authorization_code", "refresh_token"])
+    second = register_client(client, iat)
     rp = RelyingParty(client, first["client_id"], first["client_secret"])
     tokens = rp.tokens(pkce=True)
     management = {"Authorization": f"Bearer {first['registration_access_token']}"}
@@ -149,7 +134,7 @@ QUERY_REDIRECT_URI = "https://rp.example/callback?foo=bar"
 def query_rp(app, client, make_user, iat) -> RelyingParty:
     """A dynamically registered client whose redirect URI has a query, signed in."""
     make_user()
-    registered = register(client, iat, redirect_uris=[QUERY_REDIRECT_URI])
+    registered = register_client(client, iat, redirect_uris=[QUERY_REDIRECT_URI])
     assert registered["redirect_uris"] == [QUERY_REDIRECT_URI]
     rp = RelyingParty(client, registered["client_id"], registered["client_secret"])
     rp.login()
@@ -221,7 +206,7 @@ def test_oidcc_registration_jwks_uri_code_flow(app, client, make_user, iat):
     make_user()
     key = RSAKey.generate_key(2048, parameters={"kid": "rp-2026", "use": "sig"})
     with _JwksServer(KeySet([key])) as jwks:
-        registered = register(
+        registered = register_client(
             client, iat, token_endpoint_auth_method="private_key_jwt", jwks_uri=jwks.url
         )
         client_id = registered["client_id"]
@@ -258,7 +243,5 @@ def test_oidcc_registration_jwks_uri_code_flow(app, client, make_user, iat):
 
 
 def _pkce(rp: RelyingParty) -> dict[str, str]:
-    from oidc_flow import pkce_pair
-
     rp.verifier, challenge = pkce_pair()
     return {"code_challenge": challenge, "code_challenge_method": "S256"}

@@ -11,9 +11,8 @@ import base64
 import json
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import RSAKey
-from logout_flow import (
+from helpers.clients import make_client
+from helpers.logout_flow import (
     LOGOUT_TEST_CONFIG,
     POST_LOGOUT,
     confirm,
@@ -21,7 +20,10 @@ from logout_flow import (
     set_metadata,
     signed_in,
 )
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
+from helpers.pages import sign_out
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 STATE = "x" * 128  # the suite uses a long state to catch truncation
 
@@ -227,7 +229,7 @@ def test_hints_that_are_not_id_tokens_of_a_known_client_are_refused(app, rp):
 
 def test_hint_for_another_person_asks_first_and_signs_out_this_browser(rp, make_user):
     first = rp.tokens()["id_token"]
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     make_user("tran.thi.binh@haugiang.gov.vn", given_name="Bình")
     rp.login("tran.thi.binh@haugiang.gov.vn")
     page = end_session(rp.http, id_token_hint=first, post_logout_redirect_uri=POST_LOGOUT)
@@ -241,7 +243,7 @@ def test_hint_for_another_person_asks_first_and_signs_out_this_browser(rp, make_
 
 def test_hint_of_an_earlier_session_asks_first(rp):
     old = rp.tokens()["id_token"]
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     rp.login()
     page = end_session(rp.http, id_token_hint=old)
     assert 'name="logout_confirm"' in page.get_data(as_text=True)
@@ -278,7 +280,7 @@ def test_confirmation_page_lets_the_form_end_at_the_relying_party(rp):
 
 def test_already_signed_out_goes_straight_back(rp):
     id_token = rp.tokens()["id_token"]
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp)})
+    sign_out(rp.http)
     response = end_session(
         rp.http, id_token_hint=id_token, post_logout_redirect_uri=POST_LOGOUT, state="s"
     )
@@ -311,10 +313,3 @@ def test_sign_out_ends_the_session_on_the_server_not_only_the_cookie(app, rp):
     other = app.test_client()
     other.set_cookie("idp_sso", cookie)
     assert other.get("/account/").status_code == 302
-
-
-def _csrf(rp) -> str:
-    import re
-
-    page = rp.http.get("/logout").get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

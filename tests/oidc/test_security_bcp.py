@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, make_client, pkce_pair, query_of
+from helpers.clients import make_client
+from helpers.oidc_flow import ISSUER, REDIRECT_URI, RelyingParty, pkce_pair, query_of
+from helpers.pages import sign_out
 
 
 @pytest.fixture
@@ -203,14 +205,14 @@ def test_refresh_cannot_widen_the_scope(rp):
 
 def test_refresh_without_offline_access_ends_with_the_session(rp):
     body = rp.tokens(scope="openid email")
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp, "/logout")})
+    sign_out(rp.http)
     assert rp.refresh(body["refresh_token"]).get_json()["error"] == "invalid_grant"
 
 
 def test_offline_access_outlives_the_session(rp):
     body = rp.tokens(scope="openid email offline_access")
     assert "offline_access" in body["scope"]
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp, "/logout")})
+    sign_out(rp.http)
     assert rp.refresh(body["refresh_token"]).status_code == 200
 
 
@@ -237,10 +239,3 @@ def test_refresh_token_is_stored_hashed(app, rp):
         codes = list(db.session.execute(sa.select(AuthorizationCode.code_hash)).scalars())
     assert body["refresh_token"] not in hashes and len(hashes) == 1
     assert body["_flow"].code not in codes and len(codes) == 1
-
-
-def _csrf(rp, path: str) -> str:
-    import re
-
-    page = rp.http.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

@@ -7,13 +7,14 @@ same `sid`, new `auth_time`, and still one session for logout to end.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from logout_flow import LOGOUT_TEST_CONFIG, deliveries, end_session, set_metadata
-from oidc_flow import EMAIL, REDIRECT_URI, query_of
+from helpers.logout_flow import LOGOUT_TEST_CONFIG, deliveries, end_session, set_metadata
+from helpers.oidc_flow import EMAIL, REDIRECT_URI, query_of
+from helpers.pages import csrf_of, sign_out
+from helpers.session_flow import age_sessions
 
 NONCE = "n-0S6_WzA2Mj"
 
@@ -21,16 +22,6 @@ NONCE = "n-0S6_WzA2Mj"
 @pytest.fixture
 def app_config():
     return dict(LOGOUT_TEST_CONFIG)
-
-
-def _age(app, seconds: int) -> None:
-    from idp.extensions import db
-    from idp.sessions.models import SsoSession
-
-    with app.app_context():
-        for sso in db.session.execute(sa.select(SsoSession)).scalars():
-            sso.auth_time -= timedelta(seconds=seconds)
-        db.session.commit()
 
 
 def _session_rows(app) -> list[tuple[str, object]]:
@@ -47,17 +38,10 @@ def _login_required(rp) -> bool:
     return location.startswith(REDIRECT_URI) and query_of(location).get("error") == "login_required"
 
 
-def _csrf(http, path: str) -> str:
-    import re
-
-    html = http.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', html).group(1)
-
-
 def test_prompt_none_after_the_sign_out_page(rp):
     rp.tokens()
     assert not _login_required(rp)
-    rp.http.post("/logout", data={"csrf_token": _csrf(rp.http, "/logout")})
+    sign_out(rp.http)
     assert _login_required(rp)
 
 
@@ -68,7 +52,7 @@ def test_prompt_none_after_rp_initiated_logout(rp):
 
 def test_prompt_none_after_the_account_page_ended_every_session(rp):
     rp.tokens()
-    rp.http.post("/account/sessions/end-all", data={"csrf_token": _csrf(rp.http, "/account/")})
+    rp.http.post("/account/sessions/end-all", data={"csrf_token": csrf_of(rp.http, "/account/")})
     assert _login_required(rp)
 
 
@@ -83,7 +67,7 @@ def test_prompt_none_after_an_administrator_ended_the_sessions(app, rp):
 def test_fresh_sign_in_keeps_the_same_session(app, rp, params):
     set_metadata(app, "webmail", backchannel_logout_uri="http://127.0.0.1:9/bcl")
     first = rp.validate_id_token(rp.tokens()["id_token"], nonce=NONCE)
-    _age(app, 60)
+    age_sessions(app, 60)
     response = rp.authorize(nonce=NONCE, **params)
     assert urlsplit(response.headers["Location"]).path == "/login"
     assert query_of(response.headers["Location"])["force"] == "1"

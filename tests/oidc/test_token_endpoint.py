@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client
+from helpers.clients import make_client, make_machine_client
+from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic
 
 TOKEN = "/oauth2/token"
 
@@ -20,12 +21,10 @@ def error_of(response, status: int = 400) -> str:
 
 @pytest.fixture
 def machine(app, rp):
-    make_client(
+    make_machine_client(
         app,
         "lgsp",
-        grant_types=["client_credentials"],
-        scope="lgsp.read lgsp.write openid",
-        redirect_uris=[],
+        "lgsp.read lgsp.write openid",
         allowed_audiences=["https://lgsp.haugiang.gov.vn", "https://api.haugiang.gov.vn"],
     )
     return rp
@@ -128,14 +127,7 @@ def test_disabled_client_cannot_get_tokens(app, rp):
     from idp.extensions import db
 
     # A resource server of webmail's tokens (their `aud` is webmail's client_id).
-    make_client(
-        app,
-        "api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=["webmail"],
-    )
+    make_machine_client(app, "api", "api.read", resource_server_audiences=["webmail"])
     body = rp.tokens(scope="openid offline_access")
     assert rp.introspect(body["access_token"], "api").get_json()["active"] is True
     with app.app_context():

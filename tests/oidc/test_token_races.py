@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from oidc_flow import REDIRECT_URI, basic
+from helpers.oidc_flow import REDIRECT_URI, basic
 
 RACERS = 5
 

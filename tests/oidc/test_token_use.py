@@ -7,7 +7,8 @@ import json
 import time
 
 import pytest
-from oidc_flow import ISSUER, SECRET, RelyingParty, basic, make_client
+from helpers.clients import make_client
+from helpers.oidc_flow import ISSUER, SECRET, RelyingParty, basic
 
 USERINFO = "/oauth2/userinfo"
 

@@ -8,7 +8,6 @@ except with CI=true, where they fail.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from rp import apache
-from rp.live import (
+from helpers import apache
+from helpers.ci import unavailable
+from helpers.live import (
     EMAIL,
     PASSWORD,
     Browser,
@@ -29,14 +28,6 @@ from rp.live import (
     node_available,
     node_client_metadata,
 )
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(reason + " (required in CI)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

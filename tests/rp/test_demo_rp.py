@@ -19,8 +19,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-
-from rp.live import (
+from helpers.live import (
     EMAIL,
     NAME,
     PASSWORD,

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from rp.live import ROOT, Browser, free_port, wait_until
+from helpers.live import ROOT, Browser, free_port, stop_process, wait_until
 
 DEMO_EMAIL = "demo@haugiang.gov.vn"
 DEMO_PASSWORD = "HauGiang@CongChuc2026"
@@ -115,13 +114,7 @@ def demo(demo_rp_ready, sqlite_template, tmp_path: Path) -> Iterator[Demo]:
         children = running.children()
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_process(process, grace=20)
         for pid in children:  # should be gone already; never leave one behind
             if alive(pid):
                 os.killpg(pid, signal.SIGKILL)

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from rp.live import EMAIL, NAME, PASSWORD
+from helpers.live import EMAIL, NAME, PASSWORD
 
 # The same browser and switches as tests/browser/test_login_browser.py.
 

@@ -14,7 +14,7 @@ import json
 import re
 from urllib.parse import quote
 
-from rp.live import EMAIL, NAME, PASSWORD, wait_until
+from helpers.live import EMAIL, NAME, PASSWORD, wait_until
 
 
 def went_through_sign_in_page(response, issuer: str) -> bool:

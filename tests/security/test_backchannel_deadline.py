@@ -9,13 +9,13 @@ LOGOUT_TIMEOUT_SECONDS and the attempt counts as failed, to be retried.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from hostile_peers import Peer, trickle, trickle_body
+from helpers.clients import make_client
+from helpers.hostile_peers import Peer, trickle, trickle_body
+from helpers.session_flow import sign_in_to
 
-REDIRECT_URI = "https://rp.example/callback"
 TIMEOUT_SECONDS = 2
 
 
@@ -28,50 +28,23 @@ def app_config():
     }
 
 
-@pytest.fixture
-def stopping():
-    event = threading.Event()
-    yield event
-    event.set()
-
-
 def _register(app, uri: str) -> None:
-    from idp.clients.models import Client
-    from idp.extensions import db
-
-    with app.app_context():
-        db.session.add(
-            Client(
-                client_id="webmail",
-                client_metadata={
-                    "client_name": "webmail",
-                    "redirect_uris": [REDIRECT_URI],
-                    "grant_types": ["authorization_code"],
-                    "response_types": ["code"],
-                    "token_endpoint_auth_method": "none",
-                    "scope": "openid",
-                    "backchannel_logout_uri": uri,
-                },
-                first_party=True,
-            )
-        )
-        db.session.commit()
+    make_client(
+        app,
+        "webmail",
+        secret=None,
+        auth_method="none",
+        grant_types=["authorization_code"],
+        scope="openid",
+        client_name="webmail",
+        backchannel_logout_uri=uri,
+    )
 
 
 def _sign_in_and_out(client, auth) -> None:
     """Sign in, open the relying party (it is recorded with the session), sign out."""
-    from urllib.parse import urlencode
-
     assert auth.login().status_code == 302
-    params = {
-        "response_type": "code",
-        "client_id": "webmail",
-        "redirect_uri": REDIRECT_URI,
-        "scope": "openid",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        "code_challenge_method": "S256",
-    }
-    assert client.get("/oauth2/authorize?" + urlencode(params)).status_code == 302
+    sign_in_to(client, "webmail")
     assert auth.logout().status_code in (200, 302)
 
 
@@ -117,17 +90,7 @@ def test_sessions_revoke_sends_at_once_within_the_deadline_too(
         make_user()
         _register(app, peer.url("/backchannel-logout"))
         assert auth.login().status_code == 302
-        from urllib.parse import urlencode
-
-        params = {
-            "response_type": "code",
-            "client_id": "webmail",
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid",
-            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            "code_challenge_method": "S256",
-        }
-        assert client.get("/oauth2/authorize?" + urlencode(params)).status_code == 302
+        sign_in_to(client, "webmail")
         started = time.monotonic()
         result = runner.invoke(
             args=["sessions", "revoke", "--user", "nguyen.van.an@haugiang.gov.vn"]

@@ -15,14 +15,11 @@ prompt=none. The ID token, userinfo and the JWT access token are all checked.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+from helpers.clients import make_client
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
 
 NONCE = "n-claims-1"
 PERSONAL = (

@@ -8,16 +8,9 @@ replays are just invalid_grant.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-import oidc_flow  # noqa: E402
-from oidc_flow import RelyingParty, make_client  # noqa: E402
-
-rp = oidc_flow.rp
+from helpers.clients import make_client
+from helpers.oidc_flow import RelyingParty
 
 
 def _audit_count(app, event: str) -> int:

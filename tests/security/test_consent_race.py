@@ -5,15 +5,11 @@ both consents land and neither loses the other's scopes."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-from oidc_flow import make_client  # noqa: E402
+from helpers.clients import make_client
 
 
 def test_two_first_consents_at_once_both_land(app, make_user):

@@ -12,7 +12,9 @@ counter, and a success rotates only the entry of the account that signed in.
 
 from __future__ import annotations
 
-from test_signin_throttle import ATTACKER_IP, PASSWORD, PRIMARY, VICTIM_IP, Browser
+from helpers.people import EMAIL as PRIMARY
+from helpers.people import PASSWORD
+from helpers.throttle import ATTACKER_IP, VICTIM_IP, Browser
 
 from idp.interaction.device import DEVICE_COOKIE, read_device
 

@@ -10,16 +10,10 @@ administrator's command says, until the administrators take it over with a manif
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
-
-from idp.extensions import db
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+from helpers.clients import client_row, initial_access_token, make_client, register_client
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
 
 LOOK_ALIKE = "Thư điện tử công vụ"
 WARNING_VI = "chưa được tỉnh xác minh"
@@ -37,32 +31,12 @@ def browser(app, client, make_user):
 
 @pytest.fixture
 def register(app, client):
-    from idp.clients import initial_access
-
-    with app.app_context():
-        token = initial_access.create_token(uses=10, actor="test").token
-        db.session.commit()
+    token = initial_access_token(app, uses=10)
 
     def post(**metadata):
-        response = client.post(
-            "/oauth2/register",
-            json={"redirect_uris": [REDIRECT_URI], "scope": "openid email", **metadata},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
+        return register_client(client, token, **{"scope": "openid email", **metadata})
 
     return post
-
-
-def stored(app, client_id: str):
-    from idp.clients.models import Client
-    from idp.extensions import db
-
-    with app.app_context():
-        row = db.session.execute(sa.select(Client).filter_by(client_id=client_id)).scalar_one()
-        db.session.expunge(row)
-        return row
 
 
 def test_a_self_registered_client_is_marked_not_verified(browser, register):
@@ -88,7 +62,7 @@ def test_a_client_of_the_administrators_carries_no_such_warning(app, browser):
 def test_registration_cannot_make_a_first_party_client(app, browser, register, claim):
     registered = register(client_name=LOOK_ALIKE, **claim)
     assert "first_party" not in registered
-    assert stored(app, registered["client_id"]).first_party is False
+    assert client_row(app, registered["client_id"]).first_party is False
     rp = RelyingParty(browser.http, registered["client_id"], registered["client_secret"])
     assert 'name="consent_action"' in rp.authorize().get_data(as_text=True)
 
@@ -119,7 +93,7 @@ def test_the_command_line_refuses_to_make_a_dynamic_client_first_party(app, regi
     result = runner.invoke(args=["clients", "update", registered["client_id"], "--first-party"])
     assert result.exit_code == 1, result.output
     assert "first-party" in result.stderr or "first_party" in result.stderr
-    assert stored(app, registered["client_id"]).first_party is False
+    assert client_row(app, registered["client_id"]).first_party is False
 
 
 def test_the_client_cannot_make_itself_first_party_by_updating(app, client, register):
@@ -136,4 +110,4 @@ def test_the_client_cannot_make_itself_first_party_by_updating(app, client, regi
         headers={"Authorization": f"Bearer {registered['registration_access_token']}"},
     )
     assert response.status_code == 200, response.get_json()
-    assert stored(app, registered["client_id"]).first_party is False
+    assert client_row(app, registered["client_id"]).first_party is False

@@ -11,40 +11,20 @@ altered in the page cannot post elsewhere.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from werkzeug.serving import make_server
+from helpers.live import Server
+from helpers.people import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "tran.thi.binh@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 # S256 of the verifier "v" * 43; the code is not redeemed here.
 CHALLENGE = "7w_YNF9DSfIdPf_pRjSq646_kPr-2-o9NAl16JGghdM"
-
-
-class Server:
-    """A WSGI app served on 127.0.0.1 in a background thread."""
-
-    def __init__(self, wsgi_app) -> None:
-        self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        self.port = self._server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Server:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
 
 class Listener(Server):

@@ -11,22 +11,15 @@
 
 from __future__ import annotations
 
-import re
-import sys
-from pathlib import Path
-
 import pytest
+from helpers.clients import make_client
+from helpers.logout_flow import POST_LOGOUT, end_session, set_metadata, signed_in
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
+from helpers.pages import csrf_token
 
-# The protocol tests' relying party and helpers (tests/oidc/).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-import oidc_flow  # noqa: E402
-from logout_flow import POST_LOGOUT, end_session, set_metadata, signed_in  # noqa: E402
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+from idp import create_app
+from idp.settings import SettingsError
 
-from idp import create_app  # noqa: E402
-from idp.settings import SettingsError  # noqa: E402
-
-rp = oidc_flow.rp
 NONCE = "n-0S6_WzA2Mj"
 
 
@@ -231,7 +224,7 @@ def set_cookies(response) -> dict[str, list[str]]:
 
 
 def csrf(response) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.text).group(1)
+    return csrf_token(response.text)
 
 
 @pytest.mark.parametrize("app_config", [HTTPS])

@@ -9,21 +9,17 @@ every other question gets `{"active": false}`, the answer an unknown token gets.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-from idp.extensions import db
-
-# The protocol tests' relying party (tests/oidc/oidc_flow.py) and its `rp` fixture.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-import oidc_flow  # noqa: E402
-from oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic, make_client  # noqa: E402
-
-from idp.clients import initial_access  # noqa: E402
-
-rp = oidc_flow.rp
+from helpers.clients import (
+    bearer,
+    initial_access_token,
+    make_client,
+    make_machine_client,
+    register_client,
+)
+from helpers.oidc_flow import REDIRECT_URI, SECRET, RelyingParty, basic
 
 ROOT = Path(__file__).resolve().parents[2]
 INACTIVE = {"active": False}
@@ -32,16 +28,8 @@ API = "https://api.haugiang.gov.vn"
 
 def register_dynamic_client(app, http) -> RelyingParty:
     """A confidential client registered by anyone holding an initial access token."""
-    with app.app_context():
-        token = initial_access.create_token(uses=1, actor="test").token
-        db.session.commit()
-    response = http.post(
-        "/oauth2/register",
-        json={"redirect_uris": [REDIRECT_URI], "client_name": "Cổng thông tin giả mạo"},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 201, response.get_json()
-    body = response.get_json()
+    token = initial_access_token(app)
+    body = register_client(http, token, client_name="Cổng thông tin giả mạo")
     return RelyingParty(http, body["client_id"], body["client_secret"])
 
 
@@ -86,14 +74,7 @@ def test_a_dynamic_client_cannot_introspect_webmails_tokens(app, rp):
 def test_a_refresh_token_is_introspected_by_its_own_client_only(app, rp):
     # "resource" is a first-party machine client; "api" is even the resource server of
     # webmail's own audience (its client_id): neither is the refresh token's client.
-    make_client(
-        app,
-        "api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=["webmail"],
-    )
+    make_machine_client(app, "api", "api.read", resource_server_audiences=["webmail"])
     tokens = rp.tokens(scope="openid offline_access")
     info = introspect(rp.http, tokens["refresh_token"], "webmail")
     assert info["active"] is True and info["client_id"] == "webmail" and info["sub"]
@@ -105,21 +86,9 @@ def test_a_refresh_token_is_introspected_by_its_own_client_only(app, rp):
 
 def test_a_resource_server_sees_access_tokens_for_its_audience_only(app, rp):
     make_client(app, "portal", allowed_audiences=[API])
-    make_client(
-        app,
-        "api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=[API],
-    )
-    make_client(
-        app,
-        "other-api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=["https://other.haugiang.gov.vn"],
+    make_machine_client(app, "api", "api.read", resource_server_audiences=[API])
+    make_machine_client(
+        app, "other-api", "api.read", resource_server_audiences=["https://other.haugiang.gov.vn"]
     )
     tokens = RelyingParty(rp.http, "portal").tokens(scope="openid offline_access")
     info = introspect(rp.http, tokens["access_token"], "api")
@@ -140,13 +109,10 @@ def test_a_client_named_in_aud_is_its_resource_server(app, rp):
 
 
 def test_resource_server_audiences_are_for_administrators_only(app, rp):
-    with app.app_context():
-        token = initial_access.create_token(uses=1, actor="test").token
-        db.session.commit()
     response = rp.http.post(
         "/oauth2/register",
         json={"redirect_uris": [REDIRECT_URI], "resource_server_audiences": ["webmail"]},
-        headers={"Authorization": f"Bearer {token}"},
+        headers=bearer(initial_access_token(app)),
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_client_metadata"
@@ -208,14 +174,7 @@ def test_lgsp_cannot_read_a_persons_tokens_of_webmail(app, client, province):
 def test_revocation_only_by_the_client_the_token_was_issued_to(app, rp):
     """RFC 7009 2.1: the server checks that the token was issued to the requesting client;
     a resource server of the token's audience may introspect it, not revoke it."""
-    make_client(
-        app,
-        "api",
-        grant_types=["client_credentials"],
-        scope="api.read",
-        redirect_uris=[],
-        resource_server_audiences=["webmail"],
-    )
+    make_machine_client(app, "api", "api.read", resource_server_audiences=["webmail"])
     tokens = rp.tokens(scope="openid offline_access")
     attacker = register_dynamic_client(app, rp.http)
     for token in (tokens["access_token"], tokens["refresh_token"]):

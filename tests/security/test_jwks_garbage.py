@@ -14,13 +14,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from hostile_peers import Peer, add_client, answer, assertion_form, new_key
-from hostile_peers import jwks as serve_jwks
+from helpers.clients import initial_access_token
+from helpers.hostile_peers import LOOPBACK, Peer, add_client, answer, assertion_form, new_key
+from helpers.hostile_peers import jwks as serve_jwks
 
-from idp.clients import initial_access
-from idp.extensions import db
-
-LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 UNKNOWN_EC = {"kty": "EC", "crv": "P-999", "x": "AA", "y": "AA"}
 UNKNOWN_OKP = {"kty": "OKP", "crv": "X-999", "x": "AA"}
 
@@ -119,13 +116,6 @@ def _metadata(jwks) -> dict:
     }
 
 
-def _initial_token(app) -> str:
-    with app.app_context():
-        _made = initial_access.create_token(uses=5, actor="test").token
-        db.session.commit()
-        return _made
-
-
 def _refused(response) -> None:
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
     assert response.get_json()["error"] in ("invalid_client_metadata", "invalid_request")
@@ -133,7 +123,7 @@ def _refused(response) -> None:
 
 @pytest.mark.parametrize("jwks", INLINE.values(), ids=INLINE.keys())
 def test_registration_with_a_garbage_jwks_is_invalid_client_metadata(app, client, jwks):
-    auth = {"Authorization": f"Bearer {_initial_token(app)}"}
+    auth = {"Authorization": f"Bearer {initial_access_token(app, uses=5)}"}
     response = client.post("/oauth2/register", json=_metadata(jwks), headers=auth)
     _refused(response)
     assert response.get_json()["error"] == "invalid_client_metadata"
@@ -141,13 +131,16 @@ def test_registration_with_a_garbage_jwks_is_invalid_client_metadata(app, client
 
 def test_registration_with_a_deeply_nested_jwks_is_refused(app, client):
     body = json.dumps(_metadata(None)).replace("null", "[" * 30000 + "]" * 30000)
-    auth = {"Authorization": f"Bearer {_initial_token(app)}", "Content-Type": "application/json"}
+    auth = {
+        "Authorization": f"Bearer {initial_access_token(app, uses=5)}",
+        "Content-Type": "application/json",
+    }
     _refused(client.post("/oauth2/register", data=body, headers=auth))
 
 
 @pytest.mark.parametrize("jwks", INLINE.values(), ids=INLINE.keys())
 def test_an_update_with_a_garbage_jwks_is_invalid_client_metadata(app, client, jwks):
-    auth = {"Authorization": f"Bearer {_initial_token(app)}"}
+    auth = {"Authorization": f"Bearer {initial_access_token(app, uses=5)}"}
     good = _metadata({"keys": [new_key().as_dict(private=False)]})
     registered = client.post("/oauth2/register", json=good, headers=auth).get_json()
     path = registered["registration_client_uri"].removeprefix("http://idp.test")

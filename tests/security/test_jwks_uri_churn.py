@@ -11,28 +11,25 @@ the back-off belong to the client, whatever jwks_uri it registers.
 
 from __future__ import annotations
 
-import threading
-import time
-from datetime import timedelta
-
 import pytest
 import requests
-from hostile_peers import (
+from helpers.clients import initial_access_token
+from helpers.clock import shift_utcnow
+from helpers.hostile_peers import (
+    LOOPBACK,
     Peer,
     PooledServer,
     add_client,
     answer,
     assertion_form,
     new_key,
-    time_bystanders,
     trickle,
+    under_attack,
 )
-from hostile_peers import jwks as serve_jwks
+from helpers.hostile_peers import jwks as serve_jwks
 
-from idp.clients import initial_access
-from idp.extensions import db
+from idp.oidc import client_keys as key_cache
 
-LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 RETURNED_ONLY = {
     "registration_access_token",
     "registration_client_uri",
@@ -47,17 +44,8 @@ def app_config():
     return LOOPBACK
 
 
-@pytest.fixture
-def stopping():
-    event = threading.Event()
-    yield event
-    event.set()
-
-
 def _register(app, http, jwks_uri: str, base: str = "") -> dict:
-    with app.app_context():
-        token = initial_access.create_token(uses=1, actor="test").token
-        db.session.commit()
+    token = initial_access_token(app)
     response = http.post(
         base + "/oauth2/register",
         json={
@@ -85,13 +73,6 @@ def _churn(http, registered: dict, jwks_uri: str, base: str = "") -> None:
     assert response.status_code == 200
 
 
-def _shift_clock(monkeypatch, seconds: float) -> None:
-    from idp.extensions import utcnow
-    from idp.oidc import client_keys
-
-    monkeypatch.setattr(client_keys, "utcnow", lambda: utcnow() + timedelta(seconds=seconds))
-
-
 def test_churning_the_jwks_uri_does_not_buy_a_fetch_per_request(app, client, monkeypatch):
     key = new_key()
     peer = Peer(answer(500, b"down"))
@@ -105,7 +86,7 @@ def test_churning_the_jwks_uri_does_not_buy_a_fetch_per_request(app, client, mon
         assert len(peer.hits) == 1
         # The back-off is the client's: after the interval, one fetch more, of the
         # jwks_uri registered now.
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
         _churn(client, registered, peer.url("/j-last"))
         client.post("/oauth2/token", data=assertion_form(key, client_id))
         _churn(client, registered, peer.url("/j-after"))
@@ -125,7 +106,7 @@ def test_a_new_jwks_uri_is_used_once_the_interval_has_passed(app, client, monkey
         first = client.post("/oauth2/token", data=assertion_form(old, client_id))
         assert first.get_json()["error"] != "invalid_client"  # authenticated
         _churn(client, registered, new_peer.url())
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
         moved = client.post("/oauth2/token", data=assertion_form(new, client_id))
         assert moved.get_json()["error"] != "invalid_client"
         stale = client.post("/oauth2/token", data=assertion_form(old, client_id))
@@ -148,38 +129,23 @@ def test_the_sign_in_page_and_other_clients_stay_fast_while_a_client_churns_its_
     server = PooledServer(app, threads=2)
     with requests.Session() as http:
         registered = _register(app, http, peer.url("/j-0"), server.url)
-    errors: list[BaseException] = []
-    attack_until = time.monotonic() + 6
     counter = iter(range(1, 10**6))
 
-    def attack() -> None:
-        with requests.Session() as http:
-            while time.monotonic() < attack_until and not stopping.is_set():
-                try:
-                    _churn(http, registered, peer.url(f"/j-{next(counter)}"), server.url)
-                    response = http.post(
-                        server.url + "/oauth2/token",
-                        data=assertion_form(key, registered["client_id"]),
-                        timeout=15,
-                    )
-                    assert response.json()["error"] == "invalid_client"
-                except BaseException as exc:  # reported by the main thread
-                    errors.append(exc)
-                    return
+    def attack(http) -> None:
+        _churn(http, registered, peer.url(f"/j-{next(counter)}"), server.url)
+        response = http.post(
+            server.url + "/oauth2/token",
+            data=assertion_form(key, registered["client_id"]),
+            timeout=15,
+        )
+        assert response.json()["error"] == "invalid_client"
 
-    attackers = [threading.Thread(target=attack, daemon=True) for _ in range(4)]
-    for thread in attackers:
-        thread.start()
     try:
-        time.sleep(0.3)
-        page_times, token_times = time_bystanders(server.url)
-        for thread in attackers:
-            thread.join(20)
+        page_times, token_times, _ = under_attack(attack, server.url, stopping)
     finally:
         stopping.set()
         peer.stop()
         server.stop()
-    assert not errors, errors
     # One request thread may be held once for CLIENT_JWKS_FETCH_SECONDS (2 s).
     assert max(page_times) < 4, page_times
     assert max(token_times) < 4, token_times

@@ -11,26 +11,24 @@ one client's jwks_uri is fetched at most once per CLIENT_JWKS_RETRY_SECONDS by a
 
 from __future__ import annotations
 
-import threading
 import time
-from datetime import timedelta
 
 import pytest
-import requests
-from hostile_peers import (
+from helpers.clock import shift_utcnow
+from helpers.hostile_peers import (
+    LOOPBACK,
     Peer,
     PooledServer,
     add_client,
     answer,
     assertion_form,
     new_key,
-    time_bystanders,
     trickle,
+    under_attack,
 )
-from hostile_peers import jwks as serve_jwks
+from helpers.hostile_peers import jwks as serve_jwks
 
-# The provider may call 127.0.0.1 (where the tests' relying parties live).
-LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
+from idp.oidc import client_keys as key_cache
 
 
 @pytest.fixture
@@ -38,23 +36,8 @@ def app_config():
     return LOOPBACK
 
 
-@pytest.fixture
-def stopping():
-    event = threading.Event()
-    yield event
-    event.set()
-
-
 def _token(http, key, client_id="hostile", kid=None):
     return http.post("/oauth2/token", data=assertion_form(key, client_id, kid))
-
-
-def _shift_clock(monkeypatch, seconds: float) -> None:
-    """Move the clock of the key cache forward (tests do not wait out retry intervals)."""
-    from idp.extensions import utcnow
-    from idp.oidc import client_keys
-
-    monkeypatch.setattr(client_keys, "utcnow", lambda: utcnow() + timedelta(seconds=seconds))
 
 
 def test_a_trickling_peer_is_cut_at_the_overall_deadline(stopping):
@@ -104,39 +87,19 @@ def test_the_sign_in_page_and_other_clients_stay_fast_while_a_jwks_uri_trickles(
     add_client(app, "hostile", jwks_uri=peer.url())
     add_client(app, "lgsp", token_endpoint_auth_method="client_secret_basic")
     server = PooledServer(app, threads=2)
-    attack_times: list[float] = []
-    errors: list[BaseException] = []
-    attack_until = time.monotonic() + 6
 
-    def attack() -> None:
-        with requests.Session() as http:
-            while time.monotonic() < attack_until and not stopping.is_set():
-                started = time.monotonic()
-                try:
-                    response = http.post(
-                        server.url + "/oauth2/token",
-                        data=assertion_form(key, "hostile"),
-                        timeout=15,
-                    )
-                    assert response.json()["error"] == "invalid_client"
-                except BaseException as exc:  # reported by the main thread
-                    errors.append(exc)
-                    return
-                attack_times.append(time.monotonic() - started)
+    def attack(http) -> None:
+        response = http.post(
+            server.url + "/oauth2/token", data=assertion_form(key, "hostile"), timeout=15
+        )
+        assert response.json()["error"] == "invalid_client"
 
-    attackers = [threading.Thread(target=attack, daemon=True) for _ in range(4)]
-    for thread in attackers:
-        thread.start()
     try:
-        time.sleep(0.3)  # the attack is under way
-        page_times, token_times = time_bystanders(server.url)
-        for thread in attackers:
-            thread.join(20)
+        page_times, token_times, attack_times = under_attack(attack, server.url, stopping)
     finally:
         stopping.set()
         peer.stop()
         server.stop()
-    assert not errors, errors
     # Generous bounds: one request thread may be held for CLIENT_JWKS_FETCH_SECONDS (2 s)
     # by the one fetch the attack gets; before the fix each request waited 30 s.
     assert max(page_times) < 4, page_times
@@ -156,14 +119,14 @@ def test_a_failing_jwks_uri_is_retried_less_and_less_often(app, client, monkeypa
         assert _token(client, key).get_json()["error"] == "invalid_client"
         assert _token(client, key).get_json()["error"] == "invalid_client"
         assert len(peer.hits) == 1  # the failure is remembered
-        _shift_clock(monkeypatch, retry + 1)
+        shift_utcnow(monkeypatch, key_cache, retry + 1)
         _token(client, key)
         assert len(peer.hits) == 2
         # After a second failure the interval doubles.
-        _shift_clock(monkeypatch, 2 * retry + 2)
+        shift_utcnow(monkeypatch, key_cache, 2 * retry + 2)
         _token(client, key)
         assert len(peer.hits) == 2
-        _shift_clock(monkeypatch, 3 * retry + 2)
+        shift_utcnow(monkeypatch, key_cache, 3 * retry + 2)
         _token(client, key)
         assert len(peer.hits) == 3
     finally:
@@ -184,7 +147,7 @@ def test_assertions_naming_unknown_kids_refetch_at_most_once_per_interval(app, c
         for i in range(3):
             assert _token(client, key, kid=f"random-{i}").get_json()["error"] == "invalid_client"
         assert len(peer.hits) == 1
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_RETRY_SECONDS"] + 1)
         for i in range(3):
             assert _token(client, key, kid=f"again-{i}").get_json()["error"] == "invalid_client"
         assert len(peer.hits) == 2
@@ -228,7 +191,7 @@ def test_idp_worker_fetches_keys_outside_the_request_path(app, client, monkeypat
         assert _token(client, old, "lgsp").status_code == 200
         assert len(peer.hits) == 1  # from the database, not from the network
         keys[:] = [new]
-        _shift_clock(monkeypatch, app.config["CLIENT_JWKS_REFRESH_SECONDS"] + 1)
+        shift_utcnow(monkeypatch, key_cache, app.config["CLIENT_JWKS_REFRESH_SECONDS"] + 1)
         with app.app_context():
             worker.run(once=True)
         assert len(peer.hits) == 2

@@ -13,15 +13,12 @@ its parameters), and only once.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-import sqlalchemy as sa
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oidc"))
-from oidc_flow import REDIRECT_URI, RelyingParty, make_client, query_of  # noqa: E402
+from helpers.clients import make_client
+from helpers.oidc_flow import REDIRECT_URI, RelyingParty, query_of
+from helpers.session_flow import age_sessions
 
 NONCE = "n-ticket-1"
 
@@ -31,18 +28,6 @@ def victim(app, client, make_user):
     make_user()
     make_client(app)
     return RelyingParty(client)
-
-
-def age_sessions(app, seconds: int) -> None:
-    from datetime import timedelta
-
-    from idp.extensions import db
-    from idp.sessions.models import SsoSession
-
-    with app.app_context():
-        for sso in db.session.execute(sa.select(SsoSession)).scalars():
-            sso.auth_time -= timedelta(seconds=seconds)
-        db.session.commit()
 
 
 def way_back(response) -> str:

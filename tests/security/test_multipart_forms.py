@@ -11,28 +11,21 @@ missing field, answered like any incomplete form, never with a 500.
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
-
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+from helpers.pages import csrf_of
+from helpers.people import EMAIL, PASSWORD
 
 
 def _file(content: bytes = b"idp-host\n") -> tuple[io.BytesIO, str]:
     return (io.BytesIO(content), "hostname")
 
 
-def _token(http, path: str) -> str:
-    return CSRF.search(http.get(path).get_data(as_text=True))[1]
-
-
 @pytest.mark.parametrize("as_file", ["email", "password", "csrf_token", "next", "remember"])
 def test_a_sign_in_field_sent_as_a_file_is_a_missing_field(app, make_user, as_file):
     make_user(EMAIL, password=PASSWORD)
     http = app.test_client()
-    fields = {"csrf_token": _token(http, "/login"), "email": EMAIL, "password": PASSWORD}
+    fields = {"csrf_token": csrf_of(http, "/login"), "email": EMAIL, "password": PASSWORD}
     fields.update({"next": "/account/", "remember": "y"})
     fields[as_file] = _file()
     response = http.post("/login", data=fields, content_type="multipart/form-data")
@@ -47,7 +40,7 @@ def test_a_sign_in_field_sent_as_a_file_is_a_missing_field(app, make_user, as_fi
 def test_a_file_part_beside_the_fields_is_ignored(app, make_user):
     make_user(EMAIL, password=PASSWORD)
     http = app.test_client()
-    fields = {"csrf_token": _token(http, "/login"), "email": EMAIL, "password": PASSWORD}
+    fields = {"csrf_token": csrf_of(http, "/login"), "email": EMAIL, "password": PASSWORD}
     response = http.post(
         "/login", data={**fields, "upload": _file()}, content_type="multipart/form-data"
     )
@@ -57,7 +50,7 @@ def test_a_file_part_beside_the_fields_is_ignored(app, make_user):
 def test_signed_in_forms_take_no_file_parts(app, make_user):
     make_user(EMAIL, password=PASSWORD)
     http = app.test_client()
-    token = _token(http, "/login")
+    token = csrf_of(http, "/login")
     assert http.post("/login", data={"csrf_token": token, "email": EMAIL, "password": PASSWORD})
     for path, fields in [
         ("/account/sessions/end", {"sid": "x"}),

@@ -16,26 +16,23 @@ deeply nested `claims` value (RecursionError), both 500s with tracebacks.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import logging
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from helpers.clients import SECRET, initial_access_token, insert_client
+from helpers.oidc_flow import basic, pkce_pair
+from helpers.pages import csrf_of, csrf_token, sign_in
+from helpers.people import EMAIL, PASSWORD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from idp.extensions import db
-
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-SECRET = "s3cret-" + "x" * 40
 NATIVE_REDIRECT = "http://127.0.0.1:8080/oauth2redirect"
 WEB_REDIRECT = "https://rp.example/cb"
 POST_LOGOUT = "https://rp.example/bye"
@@ -189,34 +186,13 @@ def variants(
 # ---------------------------------------------------------------- what is watched
 
 
-class Recorder(logging.Handler):
-    """Every record of the `idp` loggers (which do not propagate) and of the rest."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.bad: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.levelno >= logging.ERROR:
-            self.bad.append(record)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    handler = Recorder()
-    loggers = [logging.getLogger(), logging.getLogger("idp"), logging.getLogger("werkzeug")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    yield handler
-    for logger in loggers:
-        logger.removeHandler(handler)
-
-
 @dataclass
 class Fuzz:
-    """Sends requests and collects what went wrong, reported together at the end."""
+    """Sends requests and collects what went wrong, reported together at the end: answers
+    of 5xx, and records logged with an exception or at ERROR and above (caplog gets every
+    logger's, the `idp` ones included)."""
 
-    recorder: Recorder
+    caplog: pytest.LogCaptureFixture
     failures: list[str] = field(default_factory=list)
     sent: int = 0
 
@@ -224,14 +200,14 @@ class Fuzz:
         self.sent += 1
         if response.status_code >= 500:
             self.failures.append(f"{response.status_code} on {what[:300]}")
-        if self.recorder.bad:
-            for record in self.recorder.bad:
+        for record in self.caplog.records:
+            if record.exc_info or record.levelno >= logging.ERROR:
                 self.failures.append(
                     f"logged {record.levelname} {record.getMessage()!r}"
                     f" ({record.exc_info[0].__name__ if record.exc_info else ''})"
                     f" on {what[:300]}"
                 )
-            self.recorder.bad.clear()
+        self.caplog.clear()
 
     def send(
         self,
@@ -278,43 +254,25 @@ class Fuzz:
 # ---------------------------------------------------------------- the world being fuzzed
 
 
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    return verifier, _b64(hashlib.sha256(verifier.encode()).digest())
-
-
 def add_client(app, client_id: str, **metadata: Any) -> None:
-    from idp.clients.models import Client, hash_secret
-    from idp.extensions import db
-
     first_party = metadata.pop("first_party", True)
     public = metadata.get("token_endpoint_auth_method") == "none"
-    with app.app_context():
-        db.session.add(
-            Client(
-                client_id=client_id,
-                client_secret_hash=None if public else hash_secret(SECRET),
-                client_metadata={
-                    "client_name": f"Ứng dụng {client_id}",
-                    "grant_types": ["authorization_code", "refresh_token"],
-                    "response_types": ["code"],
-                    "token_endpoint_auth_method": "client_secret_basic",
-                    "scope": "openid profile email phone org offline_access",
-                    "redirect_uris": [WEB_REDIRECT],
-                    "post_logout_redirect_uris": [POST_LOGOUT],
-                    **metadata,
-                },
-                first_party=first_party,
-            )
-        )
-        db.session.commit()
-
-
-def basic(client_id: str = "webmail", secret: str = SECRET) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
-
-
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+    insert_client(
+        app,
+        client_id,
+        {
+            "client_name": f"Ứng dụng {client_id}",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "scope": "openid profile email phone org offline_access",
+            "redirect_uris": [WEB_REDIRECT],
+            "post_logout_redirect_uris": [POST_LOGOUT],
+            **metadata,
+        },
+        secret=None if public else SECRET,
+        first_party=first_party,
+    )
 
 
 class World:
@@ -334,21 +292,17 @@ class World:
     def browser(self, signed_in: bool = True):
         http = self.app.test_client()
         if signed_in:
-            page = http.get("/login").get_data(as_text=True)
-            response = http.post(
-                "/login",
-                data={"email": EMAIL, "password": PASSWORD, "csrf_token": CSRF.search(page)[1]},
-            )
+            response = sign_in(http)
             assert response.status_code == 302, response.get_data(as_text=True)[:300]
         return http
 
     def csrf(self, http, path: str = "/login") -> str:
-        return CSRF.search(http.get(path).get_data(as_text=True))[1]
+        return csrf_of(http, path)
 
     def code(
         self, http, client_id: str = "webmail", redirect_uri: str = WEB_REDIRECT, **extra: str
     ) -> tuple[str, str]:
-        verifier, challenge = pkce()
+        verifier, challenge = pkce_pair()
         params = {
             "response_type": "code",
             "client_id": client_id,
@@ -373,14 +327,14 @@ class World:
                 "redirect_uri": WEB_REDIRECT,
                 "code_verifier": verifier,
             },
-            headers=basic(),
+            headers=basic("webmail"),
         )
         assert response.status_code == 200, response.get_data(as_text=True)
         return response.get_json()
 
 
 @pytest.fixture
-def world(app, database_url, make_user, recorder) -> World:
+def world(app, database_url, make_user, caplog) -> World:
     make_user(EMAIL, PASSWORD)
     add_client(app, "webmail")
     add_client(
@@ -401,7 +355,7 @@ def world(app, database_url, make_user, recorder) -> World:
         allowed_audiences=["https://lgsp.haugiang.gov.vn"],
     )
     values = STORAGE_HOSTILE if database_url.startswith("postgresql") else HOSTILE
-    return World(app, Fuzz(recorder), values)
+    return World(app, Fuzz(caplog), values)
 
 
 # ---------------------------------------------------------------- the endpoints
@@ -434,7 +388,7 @@ AUTHORIZATION_PARAMETERS = [
 
 
 def authorization_base(client_id: str = "haugiang-app") -> dict[str, str]:
-    _verifier, challenge = pkce()
+    _verifier, challenge = pkce_pair()
     return {
         "response_type": "code",
         "client_id": client_id,
@@ -470,7 +424,7 @@ def test_consent_form(world):
     page = http.get("/oauth2/authorize?" + query(list(base.items()))).get_data(as_text=True)
     assert 'name="consent_action"' in page
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
-    posted = {**base, "csrf_token": CSRF.search(page)[1], "consent_action": "allow", **fields}
+    posted = {**base, "csrf_token": csrf_token(page), "consent_action": "allow", **fields}
     for _name, params in variants(posted, [*posted, "claims", "prompt"], world.values):
         fuzz.send(http, "POST", "/oauth2/authorize", params)
     fuzz.done()
@@ -503,14 +457,14 @@ def test_token_endpoint(world):
                 params.append((name, value))
             else:  # repeated
                 params += [(name, base.get(name, "x"))] * 2
-            fuzz.send(http, "POST", "/oauth2/token", params, headers=basic())
+            fuzz.send(http, "POST", "/oauth2/token", params, headers=basic("webmail"))
     refresh_names = ["grant_type", "refresh_token", "scope", "resource", "client_id"]
     refresh_token = world.tokens(http)["refresh_token"]
     for name in refresh_names:
         for value in world.values:
             base = {"grant_type": "refresh_token", "refresh_token": refresh_token}
             params = [*((k, v) for k, v in base.items() if k != name), (name, value)]
-            response = fuzz.send(http, "POST", "/oauth2/token", params, headers=basic())
+            response = fuzz.send(http, "POST", "/oauth2/token", params, headers=basic("webmail"))
             if response is not None and response.status_code == 200:
                 refresh_token = response.get_json()["refresh_token"]
             elif name == "grant_type" or name == "refresh_token":
@@ -548,7 +502,9 @@ def test_token_endpoint(world):
         (b"grant_type=%ff", None),
         ("a" * 100, "multipart/form-data"),
     ]:
-        fuzz.send(http, "POST", "/oauth2/token", body=body, content_type=kind, headers=basic())
+        fuzz.send(
+            http, "POST", "/oauth2/token", body=body, content_type=kind, headers=basic("webmail")
+        )
     fuzz.done()
 
 
@@ -562,7 +518,7 @@ def test_introspection_and_revocation(world, path):
         for _name, params in variants(
             base, ["token", "token_type_hint", "client_id"], world.values
         ):
-            fuzz.send(http, "POST", path, params, headers=basic())
+            fuzz.send(http, "POST", path, params, headers=basic("webmail"))
     for header in AUTH_HEADERS:
         fuzz.send(
             http,
@@ -624,7 +580,7 @@ def test_end_session(world):
     # The confirmation form (a request without an id_token_hint), posted altered.
     http = world.browser()
     page = http.get("/oauth2/logout?client_id=webmail").get_data(as_text=True)
-    confirm = {"client_id": "webmail", "logout_confirm": "1", "csrf_token": CSRF.search(page)[1]}
+    confirm = {"client_id": "webmail", "logout_confirm": "1", "csrf_token": csrf_token(page)}
     for _name, params in variants(confirm, END_SESSION_PARAMETERS, world.values):
         fuzz.send(http, "POST", "/oauth2/logout", params)
     fuzz.done()
@@ -656,17 +612,12 @@ REGISTRATION = {
 
 
 def test_registration_and_management(world):
-    from idp.clients import initial_access
-
     fuzz = world.fuzz
     http = world.app.test_client()
-
-    with world.app.app_context():
-        initial = initial_access.create_token(expires_in=600, uses=None, note="f", actor="f")
-        db.session.commit()
+    initial = initial_access_token(world.app, uses=None, expires_in=600, note="f", actor="f")
 
     def token() -> dict[str, str]:
-        return {"Authorization": f"Bearer {initial.token}"}
+        return {"Authorization": f"Bearer {initial}"}
 
     def register(document: Any) -> Any:
         body = json.dumps(document) if not isinstance(document, (str, bytes)) else document
@@ -809,9 +760,9 @@ def test_page_forms_with_file_parts(world):
     base = {**authorization_base("outside"), "scope": "openid email"}
     page = http.get("/oauth2/authorize?" + query(list(base.items()))).get_data(as_text=True)
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
-    consent = {**base, "csrf_token": CSRF.search(page)[1], "consent_action": "allow", **fields}
+    consent = {**base, "csrf_token": csrf_token(page), "consent_action": "allow", **fields}
     page = http.get("/oauth2/logout?client_id=webmail").get_data(as_text=True)
-    confirm = {"client_id": "webmail", "logout_confirm": "1", "csrf_token": CSRF.search(page)[1]}
+    confirm = {"client_id": "webmail", "logout_confirm": "1", "csrf_token": csrf_token(page)}
     signed_out = world.browser(signed_in=False)
     sign_in = {"email": EMAIL, "password": "x", "csrf_token": world.csrf(signed_out)}
     account = {"sid": "x", "client_id": "outside", "csrf_token": world.csrf(http, "/account/")}

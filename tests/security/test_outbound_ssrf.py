@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hostile_peers import (
+from helpers.hostile_peers import (
     Peer,
     add_client,
     answer,
@@ -24,7 +24,7 @@ from hostile_peers import (
     redirect,
     tls_certificates,
 )
-from hostile_peers import jwks as serve_jwks
+from helpers.hostile_peers import jwks as serve_jwks
 
 # ---------------------------------------------------------------- which addresses
 

@@ -14,22 +14,19 @@ form_post page is in test_form_post_browser.py.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-import secrets
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-
-from idp.extensions import db
+from helpers import pages
+from helpers.clients import initial_access_token, insert_client
+from helpers.oidc_flow import pkce_pair
+from helpers.people import EMAIL, PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_MANIFEST = ROOT / "clients" / "haugiang-app.toml"
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
 REGISTERED = "http://127.0.0.1/oauth2redirect"
 
 # Each is refused: the error page, status 400, no Location, signed in or not.
@@ -106,12 +103,6 @@ ATTACKS = [
 ]
 
 
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 @pytest.fixture
 def native(app, runner, make_user):
     """The HauGiang App from the province's manifest, and a civil servant."""
@@ -123,38 +114,27 @@ def native(app, runner, make_user):
 
 def add_client(app, client_id: str, redirect_uris: list[str], **metadata) -> None:
     """A first-party public client stored directly (manifests and registration check theirs)."""
-    from idp.clients.models import Client
-    from idp.extensions import db
-
-    with app.app_context():
-        db.session.add(
-            Client(
-                client_id=client_id,
-                client_metadata={
-                    "redirect_uris": redirect_uris,
-                    "grant_types": ["authorization_code"],
-                    "response_types": ["code"],
-                    "token_endpoint_auth_method": "none",
-                    "scope": "openid",
-                    **metadata,
-                },
-                first_party=True,
-            )
-        )
-        db.session.commit()
+    insert_client(
+        app,
+        client_id,
+        {
+            "redirect_uris": redirect_uris,
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid",
+            **metadata,
+        },
+    )
 
 
 def sign_in(client) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post(
-        "/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token}
-    )
+    response = pages.sign_in(client, EMAIL, PASSWORD)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
 
 
 def authorize(client, client_id: str, redirect_uri: str, **extra: str):
-    _verifier, challenge = pkce()
+    _verifier, challenge = pkce_pair()
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -245,7 +225,7 @@ def test_native_loopback_flow_with_any_port(native, client):
     sign_in(client)
     for port in (1, 8080, 53412, 65535):
         redirect_uri = f"http://127.0.0.1:{port}/oauth2redirect"
-        verifier, challenge = pkce()
+        verifier, challenge = pkce_pair()
         response = authorize(client, native, redirect_uri, code_challenge=challenge, nonce="n1")
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
         location = response.headers["Location"]
@@ -299,7 +279,6 @@ def test_web_clients_get_no_port_variance(app, client, make_user):
 
 def test_registration_refuses_ambiguous_redirect_uris(app, client):
     """Dynamic registration refuses what parsers read differently, like the endpoint does."""
-    from idp.clients import initial_access
 
     for uri in (
         "http://127.0.0.1\\@evil.example/cb",
@@ -311,11 +290,7 @@ def test_registration_refuses_ambiguous_redirect_uris(app, client):
         "https://rp.example:/cb",
         "http://[::1%25eth0]/cb",
     ):
-        with app.app_context():
-            token = initial_access.create_token(
-                expires_in=60, uses=1, note="test", actor="test"
-            ).token
-            db.session.commit()
+        token = initial_access_token(app, expires_in=60, note="test")
         response = client.post(
             "/oauth2/register",
             json={"redirect_uris": [uri], "application_type": "native"},

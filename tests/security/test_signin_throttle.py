@@ -18,67 +18,27 @@ from datetime import timedelta
 import argon2
 import pytest
 import sqlalchemy as sa
+from helpers.pages import CSRF
+from helpers.people import EMAIL as PRIMARY
+from helpers.people import PASSWORD
+from helpers.throttle import (
+    ATTACKER_IP,
+    VICTIM_IP,
+    Browser,
+    fail_repeatedly,
+    let_blocks_pass,
+    sign_in,
+)
 
 from idp.extensions import db, utcnow
-from idp.interaction.service import sign_in
 from idp.sessions.models import LoginThrottle
 
-PRIMARY = "nguyen.van.an@haugiang.gov.vn"
 ALIAS = "an.nv@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-VICTIM_IP = "198.51.100.7"
-ATTACKER_IP = "203.0.113.66"
-TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-class Browser:
-    """One browser (its own cookie jar) at one client address."""
-
-    def __init__(self, app, ip: str, base_url: str = "http://localhost") -> None:
-        self.http = app.test_client()
-        self.http.environ_base["REMOTE_ADDR"] = ip
-        self.base_url = base_url
-
-    def login(self, email: str = PRIMARY, password: str = PASSWORD, token: str | None = None):
-        if token is None:
-            page = self.http.get("/login", base_url=self.base_url).get_data(as_text=True)
-            token = TOKEN_RE.search(page).group(1)
-        data = {"email": email, "password": password, "csrf_token": token}
-        # Browsers send the Referer of a same-origin form (Flask-WTF checks it over https).
-        referer = {"Referer": f"{self.base_url}/login"}
-        return self.http.post("/login", data=data, base_url=self.base_url, headers=referer)
-
-    def logout(self):
-        page = self.http.get("/logout", base_url=self.base_url).get_data(as_text=True)
-        token = TOKEN_RE.search(page).group(1)
-        referer = {"Referer": f"{self.base_url}/logout"}
-        return self.http.post(
-            "/logout", data={"csrf_token": token}, base_url=self.base_url, headers=referer
-        )
-
-    def signed_in(self) -> bool:
-        return self.http.get("/account/", base_url=self.base_url).status_code == 200
 
 
 @pytest.fixture
 def victim(make_user):
     return make_user(PRIMARY, aliases=[ALIAS])
-
-
-def let_blocks_pass(app) -> None:
-    """Every current delay ends now (moved back in the database instead of sleeping)."""
-    with app.app_context():
-        db.session.execute(sa.update(LoginThrottle).values(blocked_until=utcnow()))
-        db.session.commit()
-
-
-def fail_repeatedly(app, browser: Browser, addresses: list[str], failures: int) -> None:
-    """Wrong passwords, each once the previous delay is over, cycling through `addresses`:
-    the last failure starts a delay of 2 ** (failures - free attempts - 1) seconds."""
-    for i in range(failures):
-        let_blocks_pass(app)
-        response = browser.login(addresses[i % len(addresses)], "wrong-password")
-        assert response.status_code == 401, (i, response.status_code)
 
 
 def test_failures_through_an_alias_and_the_primary_address_count_together(app, victim):
@@ -250,7 +210,7 @@ def test_a_trusted_browser_behind_a_sprayed_address_still_signs_in(app, victim):
 
 def _normalised(response) -> tuple:
     body = response.get_data(as_text=True)
-    body = TOKEN_RE.sub("", body)
+    body = CSRF.sub("", body)
     body = re.sub(r'(name="email" [^>]*value=")[^"]*"', r'\1"', body)
     body = re.sub(r'value="[^"]*@[^"]*"', "", body)
     return (

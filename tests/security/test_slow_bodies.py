@@ -16,49 +16,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from helpers.ci import unavailable
+from helpers.live import free_port, idp_serve, stop_process, wait_for_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "docs" / "examples" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 STALLED_CLIENTS = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _stalled_upload(port: int, path: str) -> socket.socket:
@@ -74,35 +46,21 @@ def _stalled_upload(port: int, path: str) -> socket.socket:
 @pytest.fixture
 def provider(sqlite_url, tmp_path):
     """`idp serve` as in production (granian, two workers), on 127.0.0.1."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "IDP_DATABASE_URL": sqlite_url,
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "idp.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    proc, port = idp_serve(
+        sqlite_url, tmp_path, "--workers", "2", stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        wait_for_answer(f"http://127.0.0.1:{port}/healthz", proc)
         yield port
     finally:
-        _stop(proc)
+        stop_process(proc, grace=15)
 
 
 @pytest.fixture
 def nginx(provider):
     if not os.path.exists(NGINX):
-        if IN_CI:
-            pytest.fail("nginx is required in CI (Debian package nginx; .ci/run installs it)")
-        pytest.skip("nginx is not installed (Debian package nginx)")
-    port = _free_port()
+        unavailable("nginx is not installed (Debian package nginx; .ci/run installs it)")
+    port = free_port()
     # nginx's workers run as nobody when started as root: their temporary folders must be
     # theirs to write, so the prefix is a world-writable folder of its own under /tmp.
     prefix = Path(tempfile.mkdtemp(prefix="idp-nginx-"))
@@ -120,10 +78,10 @@ def nginx(provider):
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz", proc, seconds=10)
+        wait_for_answer(f"http://127.0.0.1:{port}/healthz", proc, seconds=10)
         yield port
     finally:
-        _stop(proc)
+        stop_process(proc, grace=15)
         shutil.rmtree(prefix, ignore_errors=True)
 
 

@@ -10,90 +10,57 @@ applies a retention to audit events, throttle counters and ended sessions.
 from __future__ import annotations
 
 import json
-import re
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-import argon2
 import pytest
 import sqlalchemy as sa
+from helpers.clients import make_client
+from helpers.db import count_rows
+from helpers.oidc_flow import RelyingParty
+from helpers.pages import AuthActions, csrf_of
+from helpers.people import EMAIL as PRIMARY
+from helpers.people import PASSWORD
+from helpers.throttle import fail_repeatedly
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from idp.audit import AuditEvent
 from idp.extensions import db, utcnow
 from idp.sessions.models import LoginThrottle, SsoSession
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "oidc"))
-from oidc_flow import RelyingParty, make_client  # noqa: E402
-
-PRIMARY = "nguyen.van.an@haugiang.gov.vn"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 DAY = timedelta(days=1)
-
-
-def _count(app, model) -> int:
-    with app.app_context():
-        return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
-
-
-def _token(client, path: str = "/login") -> str:
-    return TOKEN_RE.search(client.get(path).get_data(as_text=True)).group(1)
 
 
 def _post_login(client, token: str, email: str, password: str = "wrong-password"):
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 
 
-def _fail_until_blocked_long(app, client, addresses: list[str], failures: int) -> None:
-    for i in range(failures):
-        with app.app_context():
-            db.session.execute(sa.update(LoginThrottle).values(blocked_until=utcnow()))
-            db.session.commit()
-        assert _post_login(client, _token(client), addresses[i % len(addresses)]).status_code == 401
-
-
-@pytest.fixture
-def argon2_calls(monkeypatch) -> list[int]:
-    calls: list[int] = []
-    real_verify = argon2.PasswordHasher.verify
-
-    def counting_verify(self, hash, password):
-        calls.append(1)
-        return real_verify(self, hash, password)
-
-    monkeypatch.setattr(argon2.PasswordHasher, "verify", counting_verify)
-    return calls
-
-
 @pytest.mark.parametrize("held_back", ["account", "address"])
 def test_150_posts_while_throttled_write_a_bounded_number_of_rows(
-    app, client, make_user, argon2_calls, held_back
+    app, client, make_user, argon2_verifications, held_back
 ):
     make_user()
     free = app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
     if held_back == "account":
-        _fail_until_blocked_long(app, client, [PRIMARY], free + 8)
+        fail_repeatedly(app, AuthActions(client), [PRIMARY], free + 8)
         addresses = [PRIMARY]
     else:
         spray = [f"user{i}@haugiang.gov.vn" for i in range(60)]
-        _fail_until_blocked_long(app, client, spray, free * 10 + 8)
+        fail_repeatedly(app, AuthActions(client), spray, free * 10 + 8)
         addresses = [f"other{i}@haugiang.gov.vn" for i in range(150)]
-    audit_before, throttle_before = _count(app, AuditEvent), _count(app, LoginThrottle)
-    argon2_calls.clear()
+    audit_before, throttle_before = count_rows(app, AuditEvent), count_rows(app, LoginThrottle)
+    argon2_verifications.clear()
 
-    token = _token(client)
+    token = csrf_of(client, "/login")
     started = time.monotonic()
     for i in range(150):
         assert _post_login(client, token, addresses[i % len(addresses)]).status_code == 429
     elapsed = time.monotonic() - started
 
-    assert argon2_calls == []
+    assert argon2_verifications == []
     # The first refusal of a delay is audited; the others are counted in the throttle row.
-    assert _count(app, AuditEvent) - audit_before <= 1
-    assert _count(app, LoginThrottle) == throttle_before
+    assert count_rows(app, AuditEvent) - audit_before <= 1
+    assert count_rows(app, LoginThrottle) == throttle_before
     with app.app_context():
         refused = db.session.execute(sa.select(sa.func.sum(LoginThrottle.refused))).scalar_one()
         assert refused >= 150

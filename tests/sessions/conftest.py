@@ -1,24 +1,17 @@
-"""Fixtures of the session tests: relying parties registered straight in the database,
-sign-ins through the authorization endpoint, and a real back-channel receiver."""
+"""Fixtures of the session tests: relying parties registered straight in the database
+(the back-channel `receiver` is tests/conftest.py's)."""
 
 from __future__ import annotations
 
 import pytest
-from rp.logout_receiver import LogoutReceiver
-from session_flow import REDIRECT_URI
+from helpers.clients import make_client
+from helpers.logout_flow import LOGOUT_TEST_CONFIG
 
 
 @pytest.fixture
 def app_config():
     # Deliveries run when a test says so (the worker), and may go to 127.0.0.1.
-    return {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True, "LOGOUT_DELIVER_IMMEDIATELY": False}
-
-
-@pytest.fixture
-def receiver():
-    server = LogoutReceiver()
-    yield server
-    server.stop()
+    return dict(LOGOUT_TEST_CONFIG)
 
 
 @pytest.fixture
@@ -26,26 +19,14 @@ def make_rp(app):
     """Factory: make_rp(client_id, name=..., **metadata) registers a first-party client."""
 
     def make(client_id: str, name: str | None = None, **metadata) -> str:
-        from idp.clients.models import Client
-        from idp.extensions import db
-
-        with app.app_context():
-            db.session.add(
-                Client(
-                    client_id=client_id,
-                    client_metadata={
-                        "client_name": name or client_id,
-                        "redirect_uris": [REDIRECT_URI],
-                        "grant_types": ["authorization_code", "refresh_token"],
-                        "response_types": ["code"],
-                        "token_endpoint_auth_method": "none",
-                        "scope": "openid profile email",
-                        **metadata,
-                    },
-                    first_party=True,
-                )
-            )
-            db.session.commit()
-        return client_id
+        metadata.setdefault("scope", "openid profile email")
+        return make_client(
+            app,
+            client_id,
+            secret=None,
+            auth_method="none",
+            client_name=name or client_id,
+            **metadata,
+        )
 
     return make

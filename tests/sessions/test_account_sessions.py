@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 
-from session_flow import form_token, sign_in_to
+from helpers.logout_flow import run_worker
+from helpers.oidc_flow import provider_jwks
+from helpers.pages import csrf_token
+from helpers.session_flow import sign_in_to, signed_in_browser
 
 EDGE = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36 "
@@ -17,18 +20,6 @@ IPHONE = (
 )
 
 
-def _browser(app, user_agent: str, email: str = "nguyen.van.an@haugiang.gov.vn"):
-    http = app.test_client()
-    http.environ_base["HTTP_USER_AGENT"] = user_agent
-    page = http.get("/login").get_data(as_text=True)
-    http.post(
-        "/login",
-        data={"email": email, "password": "Mật-khẩu-đủ-dài-2026", "csrf_token": form_token(page)},
-    )
-    assert http.get("/account/").status_code == 200
-    return http
-
-
 def _sids(html: str) -> list[str]:
     return re.findall(r'name="sid" value="([^"]+)"', html)
 
@@ -37,21 +28,14 @@ def _section(html: str) -> str:
     return html[html.index('id="sessions"') :]
 
 
-def _run_worker(app):
-    from idp.sessions import worker
-
-    with app.app_context():
-        return worker.run(once=True, concurrency=4)
-
-
 def test_every_live_session_with_its_apps_device_address_and_activity(app, make_user, make_rp):
     make_user()
     make_rp("webmail", "Thư điện tử công vụ")
     make_rp("vanban", "Quản lý văn bản")
-    laptop = _browser(app, EDGE)
+    laptop = signed_in_browser(app, user_agent=EDGE)
     sign_in_to(laptop, "webmail")
     sign_in_to(laptop, "vanban")
-    phone = _browser(app, IPHONE)
+    phone = signed_in_browser(app, user_agent=IPHONE)
     sign_in_to(phone, "webmail")
 
     html = _section(laptop.get("/account/").get_data(as_text=True))
@@ -72,48 +56,48 @@ def test_ending_another_session_signs_that_device_out_of_its_apps(
 ):
     make_user()
     make_rp("webmail", backchannel_logout_uri=receiver.url())
-    laptop = _browser(app, EDGE)
-    phone = _browser(app, IPHONE)
+    laptop = signed_in_browser(app, user_agent=EDGE)
+    phone = signed_in_browser(app, user_agent=IPHONE)
     sign_in_to(phone, "webmail")
     page = laptop.get("/account/").get_data(as_text=True)
     laptop_sid, phone_sid = _sids(_section(page))
 
     response = laptop.post(
-        "/account/sessions/end", data={"sid": phone_sid, "csrf_token": form_token(page)}
+        "/account/sessions/end", data={"sid": phone_sid, "csrf_token": csrf_token(page)}
     )
     assert response.status_code == 302 and response.headers["Location"].endswith("#sessions")
     assert phone.get("/account/").status_code == 302
     assert laptop.get("/account/").status_code == 200
     assert _sids(_section(laptop.get("/account/").get_data(as_text=True))) == [laptop_sid]
-    assert _run_worker(app).statuses == {"delivered": 1}
+    assert run_worker(app) == ["delivered"]
     from joserfc import jwt
 
     [received] = receiver.wait_for(1)
-    claims = jwt.decode(received.logout_token, _jwks(app), algorithms=["RS256"]).claims
+    claims = jwt.decode(received.logout_token, provider_jwks(app), algorithms=["RS256"]).claims
     assert claims["sid"] == phone_sid and claims["aud"] == "webmail"
 
 
 def test_ending_every_session_signs_this_browser_out_too(app, make_user, make_rp, receiver):
     make_user()
     make_rp("webmail", backchannel_logout_uri=receiver.url())
-    laptop = _browser(app, EDGE)
-    phone = _browser(app, IPHONE)
+    laptop = signed_in_browser(app, user_agent=EDGE)
+    phone = signed_in_browser(app, user_agent=IPHONE)
     sign_in_to(laptop, "webmail")
     sign_in_to(phone, "webmail")
     page = laptop.get("/account/").get_data(as_text=True)
-    response = laptop.post("/account/sessions/end-all", data={"csrf_token": form_token(page)})
+    response = laptop.post("/account/sessions/end-all", data={"csrf_token": csrf_token(page)})
     assert response.status_code == 302 and response.headers["Location"].endswith("/logged-out")
     assert "idp_sso=;" in response.headers["Set-Cookie"]
     assert laptop.get("/account/").status_code == 302
     assert phone.get("/account/").status_code == 302
-    assert _run_worker(app).statuses == {"delivered": 2}
+    assert run_worker(app) == ["delivered", "delivered"]
     assert len(receiver.wait_for(2)) == 2
 
 
 def test_ending_needs_the_csrf_token(app, make_user):
     make_user()
-    laptop = _browser(app, EDGE)
-    phone = _browser(app, IPHONE)
+    laptop = signed_in_browser(app, user_agent=EDGE)
+    phone = signed_in_browser(app, user_agent=IPHONE)
     sids = _sids(_section(laptop.get("/account/").get_data(as_text=True)))
     assert laptop.post("/account/sessions/end", data={"sid": sids[1]}).status_code == 400
     assert laptop.post("/account/sessions/end-all", data={}).status_code == 400
@@ -124,13 +108,13 @@ def test_ending_needs_the_csrf_token(app, make_user):
 def test_nobody_ends_another_persons_session(app, make_user):
     make_user()
     make_user("tran.thi.binh@haugiang.gov.vn", given_name="Bình")
-    mine = _browser(app, EDGE)
-    theirs = _browser(app, IPHONE, "tran.thi.binh@haugiang.gov.vn")
+    mine = signed_in_browser(app, user_agent=EDGE)
+    theirs = signed_in_browser(app, "tran.thi.binh@haugiang.gov.vn", IPHONE)
     [their_sid] = _sids(_section(theirs.get("/account/").get_data(as_text=True)))
     page = mine.get("/account/").get_data(as_text=True)
     for sid in (their_sid, "x" * 200, ""):
         response = mine.post(
-            "/account/sessions/end", data={"sid": sid, "csrf_token": form_token(page)}
+            "/account/sessions/end", data={"sid": sid, "csrf_token": csrf_token(page)}
         )
         assert response.status_code == 302
     assert theirs.get("/account/").status_code == 200
@@ -138,18 +122,7 @@ def test_nobody_ends_another_persons_session(app, make_user):
 
 
 def test_signed_out_people_are_sent_to_sign_in(client):
-    token = form_token(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     response = client.post("/account/sessions/end-all", data={"csrf_token": token})
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/login?next=/account/")
-
-
-def _jwks(app):
-    import json
-
-    from joserfc.jwk import KeySet
-
-    with app.app_context():
-        from idp.keys.ring import jwks_document
-
-        return KeySet.import_key_set(json.loads(jwks_document()))

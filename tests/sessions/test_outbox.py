@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from rp.logout_receiver import LogoutReceiver
+from helpers.receiver import LogoutReceiver
 
 
 def _queue(app, count: int = 3, client_id: str = "portal") -> list[int]:

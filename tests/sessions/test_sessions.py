@@ -7,7 +7,11 @@ import hashlib
 from datetime import timedelta
 
 import sqlalchemy as sa
-from session_flow import sign_in_to
+from helpers.db import move_back
+from helpers.pages import csrf_token
+from helpers.session_flow import sign_in_to
+
+from idp.sessions.models import SsoSession
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 
@@ -18,18 +22,6 @@ def _sessions(app):
 
     with app.app_context():
         return list(db.session.execute(sa.select(SsoSession).order_by(SsoSession.id)).scalars())
-
-
-def _shift(app, **changes):
-    """Move a session's times back (instead of waiting)."""
-    from idp.extensions import db
-    from idp.sessions.models import SsoSession
-
-    with app.app_context():
-        for sso in db.session.execute(sa.select(SsoSession)).scalars():
-            for name, seconds in changes.items():
-                setattr(sso, name, getattr(sso, name) - timedelta(seconds=seconds))
-        db.session.commit()
 
 
 def test_the_cookie_carries_only_a_random_handle_whose_hash_is_stored(app, client, auth, make_user):
@@ -45,14 +37,13 @@ def test_the_cookie_carries_only_a_random_handle_whose_hash_is_stored(app, clien
 def test_the_session_knows_when_how_and_from_where(app, client, make_user):
     make_user()
     page = client.get("/login").get_data(as_text=True)
-    from session_flow import form_token
 
     client.post(
         "/login",
         data={
             "email": "nguyen.van.an@haugiang.gov.vn",
             "password": "Mật-khẩu-đủ-dài-2026",
-            "csrf_token": form_token(page),
+            "csrf_token": csrf_token(page),
         },
         headers={"User-Agent": UA},
     )
@@ -68,9 +59,9 @@ def test_idle_lifetime_ends_a_session_unless_kept_signed_in(app, client, auth, m
     make_user()
     auth.login()
     idle = app.config["SESSION_IDLE_SECONDS"]
-    _shift(app, last_seen_at=idle - 60)
+    move_back(app, SsoSession, last_seen_at=idle - 60)
     assert client.get("/account/").status_code == 200
-    _shift(app, last_seen_at=120)
+    move_back(app, SsoSession, last_seen_at=120)
     assert client.get("/account/").status_code == 302
 
 
@@ -81,9 +72,9 @@ def test_keep_me_signed_in_has_its_own_longer_lifetime(app, client, auth, make_u
     assert sso.remember
     remember = app.config["SESSION_REMEMBER_SECONDS"]
     assert sso.expires_at - sso.created_at == timedelta(seconds=remember)
-    _shift(app, last_seen_at=app.config["SESSION_IDLE_SECONDS"] + 60)
+    move_back(app, SsoSession, last_seen_at=app.config["SESSION_IDLE_SECONDS"] + 60)
     assert client.get("/account/").status_code == 200  # idleness does not end it
-    _shift(app, expires_at=remember)
+    move_back(app, SsoSession, expires_at=remember)
     assert client.get("/account/").status_code == 302  # its lifetime does
 
 

@@ -9,28 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from session_flow import form_token, sign_in_to
+from helpers.pages import sign_out
+from helpers.people import EMAIL
+from helpers.session_flow import sign_in_to, signed_in_browser
 
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _browser(app):
-    http = app.test_client()
-    page = http.get("/login").get_data(as_text=True)
-    http.post(
-        "/login",
-        data={"email": EMAIL, "password": "Mật-khẩu-đủ-dài-2026", "csrf_token": form_token(page)},
-    )
-    return http
 
 
 def test_sessions_list(app, runner, make_user, make_rp):
     make_user()
     make_rp("webmail")
-    browser = _browser(app)
+    browser = signed_in_browser(app)
     sign_in_to(browser, "webmail")
-    _browser(app)
+    signed_in_browser(app)
     result = runner.invoke(args=["sessions", "list", "--user", EMAIL.upper()])
     assert result.exit_code == 0, result.output
     assert result.output.count("applications:") == 2
@@ -46,7 +37,7 @@ def test_sessions_revoke_signs_out_everywhere_and_tells_the_apps(
 ):
     make_user()
     make_rp("webmail", backchannel_logout_uri=receiver.url())
-    one, two = _browser(app), _browser(app)
+    one, two = signed_in_browser(app), signed_in_browser(app)
     sign_in_to(one, "webmail")
     sign_in_to(two, "webmail")
     result = runner.invoke(args=["sessions", "revoke", "--user", EMAIL])
@@ -61,7 +52,7 @@ def test_sessions_revoke_signs_out_everywhere_and_tells_the_apps(
 
 def test_sessions_revoke_one_session(app, runner, make_user, make_rp):
     make_user()
-    one, two = _browser(app), _browser(app)
+    one, two = signed_in_browser(app), signed_in_browser(app)
     data = json.loads(runner.invoke(args=["sessions", "list", "--user", EMAIL, "--json"]).output)
     sid = data["sessions"][0]["sid"]
     result = runner.invoke(args=["sessions", "revoke", "--user", EMAIL, "--sid", sid, "--json"])
@@ -83,13 +74,13 @@ def test_unknown_person_is_a_one_line_error(runner):
 
 
 def test_logout_deliveries_list(app, runner, make_user, make_rp, receiver):
-    from rp.logout_receiver import LogoutReceiver
+    from helpers.receiver import LogoutReceiver
 
     make_user()
     down = LogoutReceiver(start=False)
     make_rp("webmail", backchannel_logout_uri=receiver.url())
     make_rp("portal", backchannel_logout_uri=down.url())
-    browser = _browser(app)
+    browser = signed_in_browser(app)
     sign_in_to(browser, "webmail")
     sign_in_to(browser, "portal")
     result = runner.invoke(args=["sessions", "revoke", "--user", EMAIL])
@@ -114,9 +105,9 @@ def test_logout_deliveries_list(app, runner, make_user, make_rp, receiver):
 def test_worker_once(app, runner, make_user, make_rp, receiver):
     make_user()
     make_rp("webmail", backchannel_logout_uri=receiver.url())
-    browser = _browser(app)
+    browser = signed_in_browser(app)
     sign_in_to(browser, "webmail")
-    browser.post("/logout", data={"csrf_token": form_token(browser.get("/logout").get_data(True))})
+    sign_out(browser)
     result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "1 attempts: 1 delivered"
@@ -147,10 +138,9 @@ def test_worker_process_delivers_and_stops_on_sigterm(
         text=True,
     )
     try:
-        browser = _browser(app)
+        browser = signed_in_browser(app)
         sign_in_to(browser, "webmail")
-        token = form_token(browser.get("/logout").get_data(as_text=True))
-        browser.post("/logout", data={"csrf_token": token})
+        sign_out(browser)
         assert len(receiver.wait_for(1, timeout=30)) == 1
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)

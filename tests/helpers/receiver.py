@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs
+
+from helpers.live import free_port
 
 
 @dataclass
@@ -27,12 +28,6 @@ class Received:
     @property
     def logout_token(self) -> str:
         return self.form["logout_token"][0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LogoutReceiver:

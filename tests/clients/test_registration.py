@@ -13,10 +13,17 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from helpers.clients import (
+    assert_error,
+    bearer,
+    client_row,
+    count_clients,
+    initial_access_token,
+)
 from joserfc.jwk import RSAKey
 
 from idp.clients import initial_access
-from idp.clients.models import Client, InitialAccessToken
+from idp.clients.models import InitialAccessToken
 from idp.extensions import db, utcnow
 
 REGISTER = "/oauth2/register"
@@ -28,12 +35,7 @@ def make_token(app):
     """Factory: make_token(uses=1, expires_in=3600) -> the plaintext initial access token."""
 
     def make(uses: int | None = 1, expires_in: int = 3600) -> str:
-        with app.app_context():
-            _made = initial_access.create_token(
-                expires_in=expires_in, uses=uses, note="test", actor="test"
-            ).token
-            db.session.commit()
-            return _made
+        return initial_access_token(app, uses=uses, expires_in=expires_in, note="test")
 
     return make
 
@@ -47,36 +49,6 @@ def register(client, make_token):
         return client.post(REGISTER, json=metadata, headers={**bearer(token), **(headers or {})})
 
     return post
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def stored(app, client_id: str) -> Client | None:
-    with app.app_context():
-        row = db.session.execute(
-            sa.select(Client).where(Client.client_id == client_id)
-        ).scalar_one_or_none()
-        if row is not None:
-            db.session.expunge(row)
-        return row
-
-
-def count_clients(app) -> int:
-    with app.app_context():
-        return db.session.query(Client).count()
-
-
-def assert_error(response, status: int, error: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["error"] == error, body
-    description = body.get("error_description", "")
-    # RFC 6749 5.2: error_description is printable ASCII without '"' and '\'.
-    assert all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in description), description
-    return body
 
 
 # ---- the OpenID Foundation's dynamic OP test plan
@@ -94,7 +66,7 @@ def test_oidcc_registration_dynamic(app, register):
     assert body["grant_types"] == ["authorization_code"] and body["response_types"] == ["code"]
     assert body["client_secret_expires_at"] == 0 and body["client_id_issued_at"] > 0
     assert body["registration_client_uri"] == f"http://idp.test{REGISTER}/{body['client_id']}"
-    row = stored(app, body["client_id"])
+    row = client_row(app, body["client_id"])
     assert row.source == "dynamic" and row.active and not row.first_party
     assert row.check_client_secret(body["client_secret"])
     # Secrets at rest are hashes only.
@@ -115,7 +87,7 @@ def check_page_uri(app, register, field: str) -> None:
     value = f"https://rp.example.org/{field}.html"
     body = register({**RP, field: value}).get_json()
     assert body[field] == value
-    assert stored(app, body["client_id"]).meta(field) == value
+    assert client_row(app, body["client_id"]).meta(field) == value
     bad = register({**RP, field: "http://rp.example.org/not-https"})
     assert "https" in assert_error(bad, 400, "invalid_client_metadata")["error_description"]
 
@@ -145,7 +117,7 @@ def test_oidcc_registration_jwks_uri(app, register):
     body = response.get_json()
     assert "client_secret" not in body and "client_secret_expires_at" not in body
     assert body["jwks_uri"] == "https://rp.example.org/jwks.json"
-    assert stored(app, body["client_id"]).client_secret_hash is None
+    assert client_row(app, body["client_id"]).client_secret_hash is None
 
 
 def test_oidcc_registration_jwks(app, register):
@@ -213,7 +185,7 @@ def test_native_app_registration(app, register):
     assert response.status_code == 201
     body = response.get_json()
     assert "client_secret" not in body
-    row = stored(app, body["client_id"])
+    row = client_row(app, body["client_id"])
     assert row.is_public and row.client_secret_hash is None
     # RFC 8252 7.3: any port on the loopback address.
     assert row.check_redirect_uri("http://127.0.0.1:53124/oauth2redirect")
@@ -276,7 +248,7 @@ def test_invalid_client_metadata(app, register, metadata, field):
 def test_unknown_fields_are_ignored(app, register):
     body = register({**RP, "favourite_colour": "blue", "software_statement": "e30.e30."}).get_json()
     assert "favourite_colour" not in body
-    assert "favourite_colour" not in stored(app, body["client_id"]).client_metadata
+    assert "favourite_colour" not in client_row(app, body["client_id"]).client_metadata
 
 
 @pytest.mark.parametrize(

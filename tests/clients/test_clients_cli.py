@@ -7,9 +7,11 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from helpers.cli import one_line_error
+from helpers.clients import client_row, count_clients
 
 from idp.audit import AuditEvent
-from idp.clients.models import Client, InitialAccessToken
+from idp.clients.models import InitialAccessToken
 from idp.extensions import db
 
 WEBMAIL = [
@@ -31,34 +33,11 @@ def run_json(runner, *args):
     return json.loads(run(runner, *args, "--json").stdout)
 
 
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
-
-
-def client_row(app, client_id: str) -> Client | None:
-    with app.app_context():
-        row = db.session.execute(
-            sa.select(Client).where(Client.client_id == client_id)
-        ).scalar_one_or_none()
-        if row is not None:
-            db.session.expunge(row)
-        return row
-
-
 def raw_rows(app, table: str) -> list[str]:
     """Every stored value of `table`, as text, to look for plaintext secrets."""
     with app.app_context():
         rows = db.session.execute(sa.text(f"SELECT * FROM {table}")).all()
         return [str(value) for row in rows for value in row]
-
-
-def count_clients(app) -> int:
-    with app.app_context():
-        return db.session.query(Client).count()
 
 
 def test_create_shows_the_secret_once_and_stores_only_its_hash(app, runner):

@@ -1,4 +1,5 @@
-"""The provider and the sample relying party as real servers on 127.0.0.1, for tests/rp.
+"""Real servers and processes on 127.0.0.1: the provider, the sample relying party, and
+what it takes to start, reach and stop them.
 
 - `LiveIdp`: the provider on a werkzeug server in a thread (its own app, its own freshly
   migrated database), optionally with `idp worker` in a subprocess delivering the
@@ -6,6 +7,8 @@
 - `NodeRP`: clients/demo-rp (Node.js, openid-client) in a subprocess.
 - `Browser`: a requests session whose cookie jar plays the browser, with the helpers to
   fill in the provider's sign-in form.
+- `Server`: any WSGI app in a thread; `free_port`, `wait_until`, `wait_for_answer`,
+  `stop_process` for subprocesses.
 
 Everything started here is stopped by its `stop()`; the fixtures call it in `finally`.
 """
@@ -27,16 +30,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from helpers.apps import FAST_HASH
 from idp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RP_DIR = ROOT / "clients" / "demo-rp"
 SECRET_KEY = "rp-tests-secret-key-that-is-long-enough-0123456789"
-# Fast password hashing for tests; production parameters are tested elsewhere.
-FAST_HASH = {"ARGON2_MEMORY_KIB": 1024, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELISM": 1}
 # The person who signs in, in every test of tests/rp.
 EMAIL = "le.thi.hoa@haugiang.gov.vn"
 PASSWORD = "Mật-khẩu-một-lần-2026"
@@ -70,21 +73,76 @@ def wait_until(probe: Callable[[], T], *, seconds: float = WAIT_SECONDS) -> T:
         time.sleep(0.05)
 
 
-def stop_process(process: subprocess.Popen, *, group: bool = False) -> None:
-    """SIGTERM, a few seconds' grace, then SIGKILL; `group`: the whole process group."""
-    if process.poll() is None:
+def stop_process(process: subprocess.Popen, *, group: bool = False, grace: float = 10) -> bool:
+    """SIGTERM, `grace` seconds, then SIGKILL; `group`: the whole process group. Whether it
+    ended without the SIGKILL."""
+    if process.poll() is not None:
+        return True
+    if group:
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        process.terminate()
+    try:
+        process.wait(grace)
+        return True
+    except subprocess.TimeoutExpired:
         if group:
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGKILL)
         else:
-            process.terminate()
+            process.kill()
+        process.wait(5)
+        return False
+
+
+def wait_for_answer(url: str, process: subprocess.Popen, seconds: float = 30) -> requests.Response:
+    """The first answer of `url` served by `process`; the test fails when none comes in
+    time or the process ends (with what it wrote to a piped stderr)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            if group:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
-            process.wait(5)
+            return requests.get(url, timeout=5)
+        except requests.RequestException:
+            time.sleep(0.2)
+    stderr = process.stderr.read() if process.poll() is not None and process.stderr else ""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    pytest.fail(f"{url} did not answer; exit status {process.poll()}: {stderr[-2000:]}")
+
+
+def idp_serve(
+    database_url: str, cwd: Path, *options: str, **popen: Any
+) -> tuple[subprocess.Popen, int]:
+    """`idp serve` (the production server) on a free port of 127.0.0.1, started in `cwd`
+    with `options`; the process and its port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "IDP_DATABASE_URL": database_url,
+        "IDP_ISSUER": f"http://127.0.0.1:{port}",
+        "IDP_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "idp.cli", "serve", "--port", str(port), *options]
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, **popen)
+    return process, port
+
+
+class Server:
+    """A WSGI app served on 127.0.0.1 in a background thread, for a `with` block."""
+
+    def __init__(self, wsgi_app) -> None:
+        self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Server:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
 
 
 # ------------------------------------------------------------------------------ provider
@@ -282,25 +340,30 @@ def node_available() -> str | None:
     return None
 
 
-def install_demo_rp() -> str | None:
-    """`npm ci` once from package-lock.json; None when done, else why it failed."""
-    if (DEMO_RP_DIR / "node_modules" / "openid-client").is_dir() and (
-        DEMO_RP_DIR / "node_modules" / "jose"
-    ).is_dir():
+def npm_ci(directory: Path, *packages: str) -> str | None:
+    """`npm ci` from package-lock.json unless `packages` are installed already; None when
+    they are, else why it failed."""
+    if all((directory / "node_modules" / package).is_dir() for package in packages):
         return None
+    where = directory.relative_to(ROOT)
     try:
         result = subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=DEMO_RP_DIR,
+            cwd=directory,
             capture_output=True,
             text=True,
             timeout=300,
         )
     except subprocess.TimeoutExpired:
-        return "npm ci timed out in clients/demo-rp (no network?)"
+        return f"npm ci timed out in {where} (no network?)"
     if result.returncode != 0:
-        return f"npm ci failed in clients/demo-rp (no network?): {result.stderr.strip()[-300:]}"
+        return f"npm ci failed in {where} (no network?): {result.stderr.strip()[-300:]}"
     return None
+
+
+def install_demo_rp() -> str | None:
+    """clients/demo-rp's packages, once; None when done, else why it failed."""
+    return npm_ci(DEMO_RP_DIR, "openid-client", "jose")
 
 
 # ------------------------------------------------------------------------------ browser

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from oidc_flow import SECRET, basic, make_client
+from helpers.clients import make_machine_client
+from helpers.clock import FakeClock
+from helpers.oidc_flow import SECRET, basic
 
 from idp.clients import store
 
@@ -16,21 +18,9 @@ TOKEN = "/oauth2/token"
 GRANT = {"grant_type": "client_credentials"}
 
 
-class FakeClock:
-    """Stands in for the time module of idp.oidc.store (only monotonic() is used)."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def machine(app):
-    return make_client(
-        app, "lgsp", grant_types=["client_credentials"], scope="lgsp.read", redirect_uris=[]
-    )
+    return make_machine_client(app, "lgsp", "lgsp.read")
 
 
 def change_elsewhere(app, sql: str) -> None:
@@ -61,7 +51,7 @@ def test_disabling_a_client_in_this_process_takes_effect_at_once(app, client, ru
 
 
 def test_a_change_made_elsewhere_is_seen_within_the_cache_time(app, client, machine, monkeypatch):
-    clock = FakeClock()
+    clock = FakeClock(5000.0)
     monkeypatch.setattr(store, "time", clock)
     assert client.post(TOKEN, data=GRANT, headers=basic("lgsp")).status_code == 200
     change_elsewhere(app, DISABLE)
@@ -84,9 +74,9 @@ def test_the_secret_is_checked_on_every_request(client, machine):
 def test_a_secret_rotated_elsewhere_stops_working_within_the_cache_time(
     app, client, machine, monkeypatch
 ):
-    from idp.clients.models import hash_secret
+    from idp.security import hash_secret
 
-    clock = FakeClock()
+    clock = FakeClock(5000.0)
     monkeypatch.setattr(store, "time", clock)
     assert client.post(TOKEN, data=GRANT, headers=basic("lgsp")).status_code == 200
     new_hash = hash_secret("a-new-secret-" + "y" * 40)
@@ -108,7 +98,7 @@ def test_without_the_cache_a_change_elsewhere_is_seen_at_once(app, client, machi
 
 def test_unknown_clients_are_not_remembered(app, client):
     assert client.post(TOKEN, data=GRANT, headers=basic("later")).status_code == 401
-    make_client(app, "later", grant_types=["client_credentials"], scope="x", redirect_uris=[])
+    make_machine_client(app, "later", "x")
     assert client.post(TOKEN, data=GRANT, headers=basic("later")).status_code == 200
     with app.app_context():
         cache = app.extensions[store.CLIENT_CACHE_KEY]

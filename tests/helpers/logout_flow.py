@@ -13,7 +13,9 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from joserfc import jwt
-from oidc_flow import ISSUER
+
+from helpers.oidc_flow import ISSUER
+from helpers.pages import csrf_token
 
 END_SESSION = "/oauth2/logout"
 POST_LOGOUT = "https://rp.example/logged-out"
@@ -43,12 +45,6 @@ def end_session(http, method: str = "GET", **params: Any):
     return http.get(END_SESSION + ("?" + urlencode(values) if values else ""))
 
 
-def csrf_of(response) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.get_data(True))
-    assert match, response.get_data(as_text=True)[:500]
-    return match.group(1)
-
-
 def confirm(http, page) -> Any:
     """Press "Đăng xuất" on the confirmation page (its hidden fields and CSRF token)."""
     from html import unescape
@@ -57,7 +53,7 @@ def confirm(http, page) -> Any:
     assert page.status_code == 200 and 'name="logout_confirm"' in html, html[:800]
     fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
     data = {name: unescape(value) for name, value in fields}
-    data["csrf_token"] = csrf_of(page)
+    data["csrf_token"] = csrf_token(html)
     data["logout_confirm"] = "1"
     return http.post(END_SESSION, data=data)
 

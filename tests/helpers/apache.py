@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+from helpers.live import stop_process
 
 APACHE = "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
@@ -133,13 +134,7 @@ class ApacheRP:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         if self.process.stderr:
             self.process.stderr.close()
 
@@ -174,12 +169,6 @@ def available() -> str | None:
     if not OIDC_MODULE.exists():
         return "mod_auth_openidc is not installed (Debian package libapache2-mod-auth-openidc)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(workdir: Path, *, issuer: str, client_id: str, client_secret: str, port: int) -> ApacheRP:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.cli import one_line_error
 
 from idp.audit import AuditEvent
 from idp.directory.models import User
@@ -13,14 +14,6 @@ from idp.directory.store import find_user_by_address
 from idp.extensions import db
 
 PASSWORD = "Sông-Hậu-chảy-mãi-2026"
-
-
-def one_line_error(result, code: int = 1) -> str:
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 @pytest.fixture

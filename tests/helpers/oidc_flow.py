@@ -1,4 +1,5 @@
-"""A relying party for the protocol tests: registers clients, runs flows, checks tokens.
+"""A relying party for the protocol tests: runs flows and checks tokens (its clients are
+stored by helpers/clients.py).
 
 It talks to the provider only over HTTP (the Flask test client) and validates tokens the
 way the OpenID Foundation's conformance suite does: signature against /jwks, then claims.
@@ -16,53 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from helpers.clients import REDIRECT_URI, SECRET
+from helpers.pages import csrf_token, sign_in
+from helpers.people import EMAIL, PASSWORD
+
 ISSUER = "http://idp.test"
-PASSWORD = "Mật-khẩu-đủ-dài-2026"
-EMAIL = "nguyen.van.an@haugiang.gov.vn"
-REDIRECT_URI = "https://rp.example/callback"
-SECRET = "s3cret-" + "x" * 40
-
-
-def make_client(
-    app,
-    client_id: str = "webmail",
-    *,
-    secret: str | None = SECRET,
-    auth_method: str = "client_secret_basic",
-    redirect_uris: list[str] | None = None,
-    scope: str = "openid profile email phone org offline_access",
-    grant_types: list[str] | None = None,
-    first_party: bool = True,
-    active: bool = True,
-    **metadata: Any,
-) -> str:
-    """Register a client straight in the database (the registry's own tests cover the CLI)."""
-    from idp.clients.models import Client, hash_secret
-    from idp.extensions import db
-
-    with app.app_context():
-        client = Client(
-            client_id=client_id,
-            client_secret_hash=hash_secret(secret) if secret and auth_method != "none" else None,
-            client_metadata={
-                "client_name": metadata.pop("client_name", f"Ứng dụng {client_id}"),
-                "redirect_uris": redirect_uris if redirect_uris is not None else [REDIRECT_URI],
-                "grant_types": grant_types or ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
-                "token_endpoint_auth_method": auth_method,
-                "scope": scope,
-                **metadata,
-            },
-            first_party=first_party,
-            active=active,
-        )
-        db.session.add(client)
-        db.session.commit()
-    return client_id
 
 
 def basic(client_id: str, secret: str = SECRET) -> dict[str, str]:
@@ -79,6 +41,14 @@ def pkce_pair() -> tuple[str, str]:
 def query_of(location: str) -> dict[str, str]:
     values = parse_qs(urlsplit(location).query, keep_blank_values=True)
     return {k: v[0] for k, v in values.items()}
+
+
+def provider_jwks(app) -> KeySet:
+    """The provider's public keys as /jwks publishes them, read in-process."""
+    from idp.keys.ring import jwks_document
+
+    with app.app_context():
+        return KeySet.import_key_set(json.loads(jwks_document()))
 
 
 def half_hash(value: str, alg: str) -> str:
@@ -105,12 +75,7 @@ class RelyingParty:
 
     # ---- sign-in
     def login(self, email: str = EMAIL, password: str = PASSWORD, next_url: str | None = None):
-        page = self.http.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        data = {"email": email, "password": password, "csrf_token": token}
-        if next_url:
-            data["next"] = next_url
-        return self.http.post("/login", data=data)
+        return sign_in(self.http, email, password, **({"next": next_url} if next_url else {}))
 
     # ---- authorization endpoint
     def authorize(self, method: str = "GET", **params: Any):
@@ -144,12 +109,7 @@ class RelyingParty:
         from html import unescape
 
         data = [(name, unescape(value)) for name, value in fields]
-        data.append(
-            (
-                "csrf_token",
-                re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
-            )
-        )
+        data.append(("csrf_token", csrf_token(page)))
         data.append(("consent_action", action))
         from werkzeug.datastructures import MultiDict
 
@@ -282,21 +242,6 @@ class RelyingParty:
         return jwt.decode(access_token, self.jwks(), algorithms=[header["alg"]]).claims
 
 
-@pytest.fixture
-def rp(app, client, make_user):
-    """A signed-out browser, a user, a first-party confidential client and a resource server."""
-    make_user()
-    make_client(app)
-    make_client(
-        app,
-        "resource",
-        grant_types=["client_credentials"],
-        scope="lgsp.read",
-        redirect_uris=[],
-    )
-    return RelyingParty(client)
-
-
 # ---------------------------------------------------------------- private_key_jwt clients
 
 
@@ -359,10 +304,3 @@ class ClientKeys:
 
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture
-def client_keys():
-    keys = ClientKeys()
-    yield keys
-    keys.close()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
+from helpers.clients import assert_error, bearer, client_row, initial_access_token
 
-from idp.clients import initial_access
-from idp.clients.models import Client
 from idp.extensions import db
 
 REGISTER = "/oauth2/register"
@@ -18,31 +16,15 @@ RP = {
 }
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def registered(app, client) -> dict:
     """A dynamically registered client: the registration response."""
-    with app.app_context():
-        token = initial_access.create_token(uses=5, actor="test").token
-        db.session.commit()
+    token = initial_access_token(app, uses=5)
     response = client.post(REGISTER, json=RP, headers=bearer(token))
     assert response.status_code == 201
     body = response.get_json()
     body["path"] = body["registration_client_uri"].removeprefix("http://idp.test")
     return body
-
-
-def stored(app, client_id: str) -> Client | None:
-    with app.app_context():
-        row = db.session.execute(
-            sa.select(Client).where(Client.client_id == client_id)
-        ).scalar_one_or_none()
-        if row is not None:
-            db.session.expunge(row)
-        return row
 
 
 def update_body(registered: dict, **changes) -> dict:
@@ -62,12 +44,6 @@ def update_body(registered: dict, **changes) -> dict:
     }
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
-
-
-def assert_error(response, status: int, error: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.get_json()["error"] == error
-    return response.get_json()
 
 
 def test_read(app, client, registered):
@@ -99,13 +75,13 @@ def test_wrong_or_absent_registration_token_is_401(app, client, registered, meth
         response = call(path, headers=headers, **kwargs)
         assert_error(response, 401, "invalid_token")
         assert response.headers["WWW-Authenticate"].startswith("Bearer ")
-    assert stored(app, registered["client_id"]).client_metadata["client_name"] == RP["client_name"]
+    assert (
+        client_row(app, registered["client_id"]).client_metadata["client_name"] == RP["client_name"]
+    )
 
 
 def test_token_of_another_client_is_401(app, client, registered):
-    with app.app_context():
-        token = initial_access.create_token(uses=1, actor="test").token
-        db.session.commit()
+    token = initial_access_token(app)
     other = client.post(REGISTER, json=RP, headers=bearer(token)).get_json()
     response = client.get(registered["path"], headers=bearer(other["registration_access_token"]))
     assert_error(response, 401, "invalid_token")
@@ -149,7 +125,7 @@ def test_update_replaces_the_metadata(app, client, registered):
     assert result["client_name"] == "Hệ thống đặt lịch khám bệnh"
     assert "logo_uri" not in result
     assert result["registration_access_token"] == token
-    row = stored(app, registered["client_id"])
+    row = client_row(app, registered["client_id"])
     assert "logo_uri" not in row.client_metadata
     assert row.check_client_secret(registered["client_secret"])  # the secret is unchanged
 
@@ -180,13 +156,13 @@ def test_update_with_the_current_secret(app, client, registered):
     ],
 )
 def test_bad_updates_change_nothing(app, client, registered, changes, status, error):
-    before = stored(app, registered["client_id"])
+    before = client_row(app, registered["client_id"])
     body = update_body(registered, **changes)
     response = client.put(
         registered["path"], json=body, headers=bearer(registered["registration_access_token"])
     )
     assert_error(response, status, error)
-    after = stored(app, registered["client_id"])
+    after = client_row(app, registered["client_id"])
     assert after.client_metadata == before.client_metadata
     assert after.client_secret_hash == before.client_secret_hash
 
@@ -209,12 +185,12 @@ def test_update_to_a_public_client_and_back(app, client, registered):
     public = update_body(registered, token_endpoint_auth_method="none")
     response = client.put(registered["path"], json=public, headers=bearer(token))
     assert response.status_code == 200 and "client_secret" not in response.get_json()
-    assert stored(app, registered["client_id"]).client_secret_hash is None
+    assert client_row(app, registered["client_id"]).client_secret_hash is None
     back = update_body(registered, token_endpoint_auth_method="client_secret_post")
     response = client.put(registered["path"], json=back, headers=bearer(token))
     assert response.status_code == 200
     secret = response.get_json()["client_secret"]  # a new secret, returned once
-    row = stored(app, registered["client_id"])
+    row = client_row(app, registered["client_id"])
     assert row.check_client_secret(secret) and not row.check_client_secret(
         registered["client_secret"]
     )
@@ -224,7 +200,7 @@ def test_delete(app, client, registered):
     token = registered["registration_access_token"]
     response = client.delete(registered["path"], headers=bearer(token))
     assert response.status_code == 204 and response.data == b""
-    assert stored(app, registered["client_id"]) is None
+    assert client_row(app, registered["client_id"]) is None
     # The registration token died with the client.
     assert_error(client.get(registered["path"], headers=bearer(token)), 401, "invalid_token")
     assert_error(client.delete(registered["path"], headers=bearer(token)), 401, "invalid_token")
@@ -241,7 +217,7 @@ def test_disabled_client_cannot_manage_itself(app, client, registered, runner):
     assert_error(
         client.delete(registered["path"], headers=bearer(token)), 403, "unauthorized_client"
     )
-    assert stored(app, registered["client_id"]) is not None
+    assert client_row(app, registered["client_id"]) is not None
 
 
 def test_post_to_the_configuration_endpoint_is_not_allowed(client, registered):

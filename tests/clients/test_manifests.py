@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers.clients import initial_access_token, register_client
 
 from idp.clients.models import Client
 from idp.extensions import db
@@ -305,16 +306,8 @@ def test_the_provinces_clients_directory_applies_cleanly(app, runner):
 
 
 def test_a_manifest_takes_a_dynamic_client_out_of_self_management(app, client, runner, tmp_path):
-    from idp.clients import initial_access
-
-    with app.app_context():
-        token = initial_access.create_token(actor="test").token
-        db.session.commit()
-    registered = client.post(
-        "/oauth2/register",
-        json={"redirect_uris": ["https://rp.example/cb"]},
-        headers={"Authorization": f"Bearer {token}"},
-    ).get_json()
+    token = initial_access_token(app)
+    registered = register_client(client, token, redirect_uris=["https://rp.example/cb"])
     client_id = registered["client_id"]
     management = {"Authorization": f"Bearer {registered['registration_access_token']}"}
     assert client.get(f"/oauth2/register/{client_id}", headers=management).status_code == 200

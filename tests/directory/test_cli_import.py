@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.db import count_rows
 
 from idp.audit import AuditEvent
 from idp.directory.models import Unit, User
@@ -27,11 +28,6 @@ def write(tmp_path, name: str, text: str, bom: bool = False):
     path = tmp_path / name
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
     return str(path)
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.query(model).count()
 
 
 def test_units_import_then_again_says_unchanged(app, runner, tmp_path):
@@ -99,7 +95,7 @@ def test_rejected_rows_are_listed_with_line_numbers_and_exit_3(app, runner, tmp_
         "    line 6: duplicate in file: an.nv@haugiang.gov.vn is also on line 2\n"
         "    line 7: missing column: 2 fields, the header has 7\n"
     ) in result.stdout
-    assert count(app, User) == 3
+    assert count_rows(app, User) == 3
 
 
 def test_dry_run_shows_the_same_summary_and_writes_nothing(app, runner, tmp_path):
@@ -108,14 +104,14 @@ def test_dry_run_shows_the_same_summary_and_writes_nothing(app, runner, tmp_path
     assert dry.exit_code == 0
     assert "(dry run)" in dry.stdout and "  created         2\n" in dry.stdout
     assert dry.stdout.endswith("Dry run: nothing was written.\n")
-    assert count(app, Unit) == 0
+    assert count_rows(app, Unit) == 0
     runner.invoke(args=["units", "import", units])
     dry = runner.invoke(
         args=["directory", "import", write(tmp_path, "u.csv", USERS), "--dry-run", "--json"]
     )
     assert json.loads(dry.stdout)["created"] == 2 and json.loads(dry.stdout)["dry_run"] is True
-    assert count(app, User) == 0
-    assert count(app, AuditEvent) == 1  # the real units import only
+    assert count_rows(app, User) == 0
+    assert count_rows(app, AuditEvent) == 1  # the real units import only
 
 
 @pytest.mark.parametrize(
@@ -143,7 +139,7 @@ def test_bad_header_is_one_line_error_and_writes_nothing(
     result = runner.invoke(args=[command, "import", write(tmp_path, "f.csv", text)])
     assert result.exit_code == 1
     assert result.stderr.strip() == message
-    assert count(app, Unit) == count(app, User) == count(app, AuditEvent) == 0
+    assert count_rows(app, Unit) == count_rows(app, User) == count_rows(app, AuditEvent) == 0
 
 
 def test_unreadable_files(app, runner, tmp_path):

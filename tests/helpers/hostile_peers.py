@@ -24,6 +24,10 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
+from helpers.clients import insert_client
+
+# The provider may call 127.0.0.1, where these peers (and the tests' relying parties) live.
+LOOPBACK = {"OUTBOUND_ALLOW_PRIVATE_TARGETS": True}
 ISSUER = "http://idp.test"
 TOKEN_ENDPOINT = ISSUER + "/oauth2/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -267,28 +271,21 @@ def tls_certificates(directory, host: str = "localhost") -> tuple[str, ssl.SSLCo
 
 def add_client(app, client_id: str, **metadata: Any) -> None:
     """A client straight in the database: private_key_jwt with `metadata`, or a secret."""
-    from idp.clients.models import Client, hash_secret
-    from idp.extensions import db
-
     method = metadata.pop("token_endpoint_auth_method", "private_key_jwt")
-    with app.app_context():
-        db.session.add(
-            Client(
-                client_id=client_id,
-                client_secret_hash=hash_secret(SECRET) if method != "private_key_jwt" else None,
-                client_metadata={
-                    "client_name": client_id,
-                    "redirect_uris": [],
-                    "grant_types": ["client_credentials"],
-                    "response_types": [],
-                    "token_endpoint_auth_method": method,
-                    "scope": "lgsp.read",
-                    **metadata,
-                },
-                first_party=True,
-            )
-        )
-        db.session.commit()
+    insert_client(
+        app,
+        client_id,
+        {
+            "client_name": client_id,
+            "redirect_uris": [],
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "token_endpoint_auth_method": method,
+            "scope": "lgsp.read",
+            **metadata,
+        },
+        secret=SECRET if method != "private_key_jwt" else None,
+    )
 
 
 def assertion(key: RSAKey, client_id: str, kid: str | None = None) -> str:
@@ -378,3 +375,43 @@ def time_bystanders(base_url: str, rounds: int = 5) -> tuple[list[float], list[f
             assert token.status_code == 200, token.text
             time.sleep(0.5)
     return page_times, token_times
+
+
+def under_attack(
+    attack: Callable[[Any], None],
+    base_url: str,
+    stopping: threading.Event,
+    *,
+    attackers: int = 4,
+    seconds: float = 6,
+) -> tuple[list[float], list[float], list[float]]:
+    """`attack(http)` run over and over by `attackers` threads (a requests session each) for
+    `seconds`, while time_bystanders measures what everyone else waits. The bystanders' page
+    and token times, and how long each attack took; an attacker's exception is raised."""
+    import requests
+
+    attack_times: list[float] = []
+    errors: list[BaseException] = []
+    until = time.monotonic() + seconds
+
+    def attacker() -> None:
+        with requests.Session() as http:
+            while time.monotonic() < until and not stopping.is_set():
+                started = time.monotonic()
+                try:
+                    attack(http)
+                except BaseException as exc:  # raised by the main thread
+                    errors.append(exc)
+                    return
+                attack_times.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=attacker, daemon=True) for _ in range(attackers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # the attack is under way
+    page_times, token_times = time_bystanders(base_url)
+    for thread in threads:
+        thread.join(20)
+    if errors:
+        raise errors[0]
+    return page_times, token_times, attack_times
