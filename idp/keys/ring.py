@@ -30,8 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from flask import current_app
 from joserfc import jwk, jws, jwt
 from joserfc.errors import JoseError
+from sqlalchemy.orm import Session
 
-from idp.extensions import db, utcnow
+from idp.extensions import db, own_transaction, utcnow
 from idp.keys.crypto import KeyDecryptionError, decrypt, encrypt
 from idp.keys.models import KEY_CURRENT, KEY_NEXT, KEY_RETIRED, SigningKey
 
@@ -62,7 +63,9 @@ def _generate(alg: str) -> jwk.Key:
     raise KeyRingError(f"unsupported algorithm {alg!r}")
 
 
-def create_key(alg: str, state: str, now: datetime | None = None) -> SigningKey:
+def create_key(
+    alg: str, state: str, now: datetime | None = None, *, session: Session | None = None
+) -> SigningKey:
     """Generate a key pair and store it (private part encrypted); the caller commits."""
     now = now or utcnow()
     key = _generate(alg)
@@ -82,37 +85,77 @@ def create_key(alg: str, state: str, now: datetime | None = None) -> SigningKey:
         created_at=now,
         activated_at=now if state == KEY_CURRENT else None,
     )
-    db.session.add(row)
+    (session or db.session).add(row)
     return row
 
 
-def _keys(alg: str | None = None, states: tuple[str, ...] | None = None) -> list[SigningKey]:
+def _keys(
+    alg: str | None = None,
+    states: tuple[str, ...] | None = None,
+    *,
+    session: Session | None = None,
+) -> list[SigningKey]:
     query = sa.select(SigningKey).order_by(SigningKey.created_at, SigningKey.id)
     if alg:
         query = query.where(SigningKey.alg == alg)
     if states:
         query = query.where(SigningKey.state.in_(states))
-    return list(db.session.execute(query).scalars())
+    return list((session or db.session).execute(query).scalars())
 
 
-def ensure_keys(now: datetime | None = None) -> bool:
+def ensure_keys(now: datetime | None = None, *, session: Session | None = None) -> bool:
     """Make sure every configured algorithm has a current and a next key; True if created.
 
     The first keys of a new installation sign at once: nothing can have cached a JWKS yet.
     """
     created = False
     for alg in current_app.config["KEY_ALGORITHMS"]:
-        states = {k.state for k in _keys(alg, (KEY_CURRENT, KEY_NEXT))}
+        states = {k.state for k in _keys(alg, (KEY_CURRENT, KEY_NEXT), session=session)}
         if KEY_CURRENT not in states:
-            create_key(alg, KEY_CURRENT, now)
+            create_key(alg, KEY_CURRENT, now, session=session)
             created = True
         if KEY_NEXT not in states:
-            create_key(alg, KEY_NEXT, now)
+            create_key(alg, KEY_NEXT, now, session=session)
             created = True
     if created:
-        db.session.flush()
+        (session or db.session).flush()
         invalidate_cache()
     return created
+
+
+def _bootstrap() -> bool:
+    """Make the first keys of a new installation in a transaction of their own, committed at
+    once, so that every process signs with them and /jwks lists them, whatever becomes of
+    the caller's transaction; True when made there.
+
+    One maker at a time: PostgreSQL by a transaction-scoped advisory lock, SQLite by taking
+    its write lock before looking. A caller that has itself written to SQLite holds that
+    lock already: then the keys are made in the caller's transaction (False), which its
+    entry point commits.
+    """
+    if _holds_sqlite_write_lock():
+        ensure_keys()
+        return False
+    with own_transaction() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _KEY_LOCK})
+        else:
+            session.execute(sa.delete(SigningKey).where(sa.false()))  # takes the write lock
+        ensure_keys(session=session)
+    return True
+
+
+# The advisory lock of the first keys' making (any constant shared by every process).
+_KEY_LOCK = 0x1D9_4B3E
+
+
+def _holds_sqlite_write_lock() -> bool:
+    if not db.session.registry.has():
+        return False
+    session = db.session()
+    if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+        return False
+    return bool(session.connection().connection.driver_connection.in_transaction)
 
 
 @dataclass
@@ -232,13 +275,12 @@ def _load() -> _Cache:
         rows = _keys(states=(KEY_NEXT, KEY_CURRENT, KEY_RETIRED))
         target = _cache
         if not any(r.state == KEY_CURRENT for r in rows):
-            # A new installation's first keys, made in the caller's transaction: the entry
-            # point that signs (or serves /jwks) commits them with the rest of its work. They
-            # are not cached until read back committed, so a first request that fails leaves
-            # no key in use that the database does not hold.
-            ensure_keys()
+            # A new installation's first keys (_bootstrap). Made in the caller's transaction,
+            # they are not cached until read back committed, so a first request that fails
+            # leaves no key in use that the database does not hold.
+            if not _bootstrap():
+                target = _Cache()
             rows = _keys(states=(KEY_NEXT, KEY_CURRENT, KEY_RETIRED))
-            target = _Cache()
         if _cache.app_key is not app_key:
             _cache.private = {}
         secret = _encryption_secret()

@@ -263,9 +263,10 @@ def test_two_workers_never_deliver_the_same_notice(app, backchannel):
 
 def test_disabling_an_account_signs_it_out_everywhere_and_revokes_its_tokens(app, rp, backchannel):
     from idp.directory.service import disable_user, enable_user, find_user
+    from idp.extensions import transaction
 
     tokens = rp.tokens(scope="openid offline_access")
-    with app.test_request_context():
+    with app.test_request_context(), transaction():
         disable_user(find_user(EMAIL), actor="cli:test")
     assert run_worker(app) == ["delivered"]
     validate_logout_token(rp, backchannel.wait_for(1)[0].logout_token, "webmail")
@@ -273,7 +274,7 @@ def test_disabling_an_account_signs_it_out_everywhere_and_revokes_its_tokens(app
     assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_grant"
     assert rp.userinfo(tokens["access_token"]).status_code == 401
     # Enabling the account again does not bring its old tokens back.
-    with app.test_request_context():
+    with app.test_request_context(), transaction():
         enable_user(find_user(EMAIL), actor="cli:test")
     assert rp.refresh(tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
     assert rp.userinfo(tokens["access_token"]).status_code == 401
