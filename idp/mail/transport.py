@@ -50,7 +50,7 @@ class SmtpSettings:
 
 
 def transport_name(config: Any) -> str | None:
-    """The transport: "smtp", "dev-mailbox", or None (production without an SMTP server: nothing)."""
+    """ "smtp", "dev-mailbox", or None: in production without an SMTP server."""
     if config.get("MAIL_SMTP_HOST"):
         return TRANSPORT_SMTP
     if config["ENV"] != "production":

@@ -26,7 +26,14 @@ MAX_BATCHES_PER_RUN = 10
 CLEANUP_INTERVAL_SECONDS = 600
 # The warning that production has no SMTP server is repeated this often.
 WARN_INTERVAL_SECONDS = 600
-_last = {"cleanup": 0.0, "warning": -float("inf")}
+
+
+def _last() -> dict[str, float]:
+    """When this app last cleaned up and warned (per app: tests make many)."""
+    return current_app.extensions.setdefault(
+        "idp.mail.worker", {"cleanup": -float("inf"), "warning": -float("inf")}
+    )
+
 
 NO_SMTP_WARNING = (
     "IDP_MAIL_SMTP_HOST is not set: e-mail messages stay queued (pending) until an SMTP "
@@ -100,21 +107,23 @@ def _record(results: list[outbox.Result], now: datetime, retry: outbox.RetryPoli
 
 
 def _warn_no_smtp() -> None:
-    if time.monotonic() - _last["warning"] < WARN_INTERVAL_SECONDS:
+    last = _last()
+    if time.monotonic() - last["warning"] < WARN_INTERVAL_SECONDS:
         return
     try:
         pending = outbox.has_pending()
     finally:
         rollback()
     if pending:
-        _last["warning"] = time.monotonic()
+        last["warning"] = time.monotonic()
         log.warning(NO_SMTP_WARNING)
 
 
 def _cleanup_if_due(now: datetime | None) -> None:
-    if time.monotonic() - _last["cleanup"] < CLEANUP_INTERVAL_SECONDS:
+    last = _last()
+    if time.monotonic() - last["cleanup"] < CLEANUP_INTERVAL_SECONDS:
         return
-    _last["cleanup"] = time.monotonic()
+    last["cleanup"] = time.monotonic()
     keep = timedelta(seconds=current_app.config["MAIL_KEEP_SECONDS"])
     try:
         removed = outbox.remove_finished(older_than=(now or utcnow()) - keep)
