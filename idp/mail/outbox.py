@@ -264,13 +264,16 @@ def counts_by_status() -> dict[str, int]:
 
 
 def remove_finished(*, older_than: datetime) -> int:
-    """Delete sent, failed and given-up messages created before `older_than`."""
+    """Delete sent, failed and given-up messages created before `older_than`.
+
+    Looks first, so that a worker with nothing to remove takes no write lock (SQLite)."""
+    finished = sa.and_(
+        MailMessage.status.in_([MAIL_SENT, MAIL_FAILED, MAIL_GAVE_UP]),
+        MailMessage.created_at < older_than,
+    )
+    if db.session.execute(sa.select(MailMessage.id).where(finished).limit(1)).first() is None:
+        return 0
     result = db.session.execute(
-        sa.delete(MailMessage)
-        .where(
-            MailMessage.status.in_([MAIL_SENT, MAIL_FAILED, MAIL_GAVE_UP]),
-            MailMessage.created_at < older_than,
-        )
-        .execution_options(synchronize_session=False)
+        sa.delete(MailMessage).where(finished).execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

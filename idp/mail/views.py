@@ -32,8 +32,12 @@ def index() -> str:
     return render_template("devmail/index.html", messages=outbox.list_messages(limit=200))
 
 
+# Ids are 32-bit integers: a larger number in the path is no message (not a database error).
+MAX_ID = 2**31 - 1
+
+
 def _message(message_id: int):
-    row = outbox.get(message_id)
+    row = outbox.get(message_id) if message_id <= MAX_ID else None
     if row is None:
         abort(404)
     return row

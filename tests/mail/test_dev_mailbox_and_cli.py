@@ -61,6 +61,7 @@ def test_the_dev_mailbox_keeps_and_shows_messages(app, client):
     csp = part.headers["Content-Security-Policy"]
     assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
     assert client.get("/dev/mail/999999").status_code == 404
+    assert client.get("/dev/mail/99999999999999999999").status_code == 404
 
     with app.app_context():
         from idp.mail.models import MailMessage
