@@ -23,12 +23,16 @@ seed: migrate
 	$(BIN)/idp demo seed
 
 ## make run: install, migrate the embedded SQLite database, load demo data, serve on $(HOST):$(PORT)
-## with the logout worker (idp worker) beside the server; Ctrl-C stops both. The issuer is
+## with the worker (idp worker: logout notices, e-mail) beside the server; Ctrl-C stops both.
+## Without IDP_MAIL_SMTP_HOST, e-mail is kept in the dev mailbox at $(HOST):$(PORT)/dev/mail. The issuer is
 ## http://$(HOST):$(PORT) unless IDP_ISSUER is set. The server runs
 ## in a session of its own and is stopped by one SIGTERM to its main process: granian hangs
 ## when its workers get the terminal's SIGINT at the same time as their parent.
 run: seed
 	@export IDP_ISSUER="$${IDP_ISSUER:-http://$(HOST):$(PORT)}"; \
+	if [ -z "$${IDP_MAIL_SMTP_HOST}" ]; then \
+		echo "E-mail is not sent (no IDP_MAIL_SMTP_HOST): read it in the dev mailbox, $$IDP_ISSUER/dev/mail"; \
+	else echo "E-mail is sent through SMTP $${IDP_MAIL_SMTP_HOST}"; fi; \
 	$(BIN)/idp worker & worker=$$!; \
 	$(SETSID) $(BIN)/idp serve --host $(HOST) --port $(PORT) & server=$$!; \
 	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM HUP; \

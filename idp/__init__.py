@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         interaction,
         keys,
         logs,
+        mail,
         models,
         oidc,
         security,
@@ -60,6 +61,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     oidc.init_app(app)
     interaction.init_app(app)
     account.init_app(app)
+    mail.init_app(app)
+    # Mail imports no package above the core: its job runs in `idp worker` by this wiring.
+    sessions.worker.add_periodic(
+        app, "send mail", app.config["MAIL_POLL_SECONDS"], mail.worker.send_due
+    )
     cli.init_app(app)
     return app
 

@@ -4,6 +4,7 @@ from idp.audit import AuditEvent
 from idp.clients.models import Client, InitialAccessToken
 from idp.directory.models import Unit, User, UserEmail
 from idp.keys.models import SigningKey
+from idp.mail.models import MailMessage
 from idp.oidc.token_models import (
     AuthorizationCode,
     Consent,
@@ -22,6 +23,7 @@ __all__ = [
     "Grant",
     "InitialAccessToken",
     "LoginThrottle",
+    "MailMessage",
     "RefreshToken",
     "Revocation",
     "SessionClient",

@@ -57,6 +57,8 @@ def test_make_run_serves_the_issuer_of_its_port_and_stops_on_ctrl_c(installed, t
         # The demo directory is loaded: the sign-in page answers in Vietnamese.
         page = requests.get(f"{base}/login", timeout=5)
         assert page.status_code == 200 and "Đăng nhập" in page.text
+        # No SMTP server: e-mail is kept in the dev mailbox, and `make run` says where.
+        assert requests.get(f"{base}/dev/mail", timeout=5).status_code == 200
     finally:
         # Ctrl-C: the terminal sends SIGINT to the whole foreground process group.
         os.killpg(make.pid, signal.SIGINT)
@@ -76,3 +78,4 @@ def test_make_run_serves_the_issuer_of_its_port_and_stops_on_ctrl_c(installed, t
     assert not left, f"processes left after Ctrl-C: {left}"
     assert discovery(base) is None, "the server still answers after Ctrl-C"
     assert "worker stopped" in output
+    assert f"read it in the dev mailbox, {base}/dev/mail" in output

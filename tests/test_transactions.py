@@ -20,6 +20,7 @@ OWNERS = {
     "idp/cli.py": "the `idp` command line",
     "idp/extensions.py": "defines commit(), transaction() and own_transaction()",
     "idp/sessions/worker.py": "`idp worker`, and deliveries right after a sign-out",
+    "idp/mail/worker.py": "the mail job of `idp worker` (and of `idp mail send-test`)",
     "idp/oidc/authorize.py": "the authorization endpoint's view",
     "idp/oidc/logout.py": "the end_session endpoint's view",
     "idp/oidc/registration.py": "the views of the registration endpoints (RFC 7591, 7592)",

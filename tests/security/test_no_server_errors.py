@@ -696,6 +696,7 @@ def test_documents_and_pages(world):
         "/",
         "/logged-out",
         "/static/style.css",
+        "/dev/mail",
     ):
         for _name, params in variants({}, ["x", "callback", "format"], world.values):
             fuzz.send(world.browser(signed_in=False), "GET", path, params)
@@ -706,6 +707,11 @@ def test_documents_and_pages(world):
     for value in world.values:
         if value and "\x00" not in value:
             fuzz.send(signed_out, "GET", "/static/" + encode(value).replace("%2F", "/"))
+    # The development mailbox (development only): any message id, existing or not.
+    for value in ["1", "0", "-1", "99999999999999999999", *world.values]:
+        if value and "\x00" not in value:
+            fuzz.send(signed_out, "GET", "/dev/mail/" + encode(value))
+            fuzz.send(signed_out, "GET", "/dev/mail/" + encode(value) + "/html")
     for _name, params in variants(
         {"next": "/account/", "login_hint": EMAIL},
         ["next", "login_hint", "force", "acr"],
@@ -792,6 +798,9 @@ FUZZED_ROUTES = {
     "/account/apps/withdraw": "test_documents_and_pages",
     "/account/sessions/end": "test_documents_and_pages",
     "/account/sessions/end-all": "test_documents_and_pages",
+    "/dev/mail": "test_documents_and_pages",
+    "/dev/mail/<int:message_id>": "test_documents_and_pages",
+    "/dev/mail/<int:message_id>/html": "test_documents_and_pages",
     "/healthz": "test_documents_and_pages",
     "/jwks": "test_documents_and_pages",
     "/lang/<code>": "test_documents_and_pages",

@@ -1,0 +1,1 @@
+from mail.smtp_server import smtp_server  # noqa: F401  (a fixture)
