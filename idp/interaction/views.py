@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
-from flask_babel import format_time, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from idp import audit
 from idp.extensions import commit, utcnow
-from idp.i18n import LANG_COOKIE
+from idp.i18n import LANG_COOKIE, local_clock
 from idp.interaction.device import read_device_cookie, set_device_cookie
 from idp.interaction.forms import LoginForm
 from idp.interaction.service import (
@@ -116,7 +116,7 @@ def throttled_message(retry_after: int) -> str:
         wait = ngettext("%(num)d giây", "%(num)d giây", retry_after)
     else:
         wait = ngettext("%(num)d phút", "%(num)d phút", -(-retry_after // 60))
-    at = format_time(utcnow() + timedelta(seconds=retry_after), "HH:mm")
+    at = local_clock(utcnow() + timedelta(seconds=retry_after))
     return _(
         "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau %(wait)s (lúc %(time)s).",
         wait=wait,
