@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -155,3 +164,17 @@ def switch_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         set_cookie(response, LANG_COOKIE, code, max_age=LANG_COOKIE_MAX_AGE_SECONDS)
     return response
+
+
+# Browsers ask for /favicon.ico on their own; pages link the SVG (base.html). A week's cache.
+FAVICON_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return send_from_directory(
+        current_app.static_folder,
+        "favicon.ico",
+        mimetype="image/vnd.microsoft.icon",
+        max_age=FAVICON_MAX_AGE_SECONDS,
+    )

@@ -151,3 +151,33 @@ def test_account_page_with_two_sessions_and_their_applications(
     finally:
         phone.close()
         laptop.close()
+
+
+def test_a_wrong_password_moves_the_focus_to_the_error(browser, idp_server, tmp_path):
+    context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    try:
+        page.goto(idp_server.url + "/login")
+        page.get_by_label("Địa chỉ thư điện tử").fill(EMAIL)
+        page.get_by_label("Mật khẩu").fill("not-the-password")
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_selector("#form-error")
+        assert page.evaluate("document.activeElement.id") == "form-error"
+        assert page.evaluate("document.activeElement.getAttribute('role')") == "alert"
+        described = page.get_by_label("Mật khẩu").get_attribute("aria-describedby")
+        assert described == "form-error"
+        assert page.get_by_label("Mật khẩu").get_attribute("aria-invalid") == "true"
+        # Empty fields: the first field in error has the focus.
+        page.get_by_label("Địa chỉ thư điện tử").fill("")
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_selector("#email-error")
+        assert page.evaluate("document.activeElement.id") == "email"
+        _screenshot(page, tmp_path, "login-error-vi.png")
+        # The browser's own request for the icon finds it.
+        icon = page.request.get(idp_server.url + "/favicon.ico")
+        assert icon.status == 200
+        assert not missing, missing
+    finally:
+        context.close()

@@ -745,6 +745,7 @@ def test_documents_and_pages(world):
         "/",
         "/logged-out",
         "/static/style.css",
+        "/favicon.ico",
     ):
         for _name, params in variants({}, ["x", "callback", "format"], world.values):
             fuzz.send(world.browser(signed_in=False), "GET", path, params)
@@ -841,6 +842,7 @@ FUZZED_ROUTES = {
     "/account/apps/withdraw": "test_documents_and_pages",
     "/account/sessions/end": "test_documents_and_pages",
     "/account/sessions/end-all": "test_documents_and_pages",
+    "/favicon.ico": "test_documents_and_pages",
     "/healthz": "test_documents_and_pages",
     "/jwks": "test_documents_and_pages",
     "/lang/<code>": "test_documents_and_pages",
