@@ -136,7 +136,7 @@ def test_account_page_sign_out_of_this_device_shows_the_frames(frontchannel):
     rp = frontchannel
     rp.tokens()
     account = rp.http.get("/account/").get_data(as_text=True)
-    sid = re.search(r'name="sid" value="([^"]+)"', account).group(1)
+    sid = re.search(r'data-sid="([^"]+)"', account).group(1)
     token = re.search(r'name="csrf_token" value="([^"]+)"', account).group(1)
     response = rp.http.post("/account/sessions/end", data={"sid": sid, "csrf_token": token})
     assert response.status_code == 200
