@@ -9,7 +9,10 @@ The language of a page is chosen, in order, by:
 3. the browser's Accept-Language header;
 4. the default, the first of LANGUAGES (Vietnamese).
 
-Times are shown in the province's time zone (TIMEZONE, Asia/Ho_Chi_Minh).
+Times are shown in the province's time zone (TIMEZONE, Asia/Ho_Chi_Minh), written the way
+Vietnamese offices write them, "02/12/2026 04:26" (dd/MM/yyyy HH:mm), on every page and in
+both languages: `local_time` (the `localtime` filter) is the one formatter of pages,
+`local_clock` the time of day alone ("04:26"), `local_iso` the `<time datetime>` value.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
 from idp.extensions import babel
@@ -97,18 +100,34 @@ def select_timezone() -> str:
     return current_app.config["TIMEZONE"]
 
 
-def local_time(value: datetime | None, fmt: str = "medium") -> str:
-    """A timestamp shown to people, in the province's time zone and the page's language."""
+# The one way pages write a date and time ("02/12/2026 04:26"), in Vietnamese and in English.
+DATETIME_FORMAT = "%d/%m/%Y %H:%M"
+CLOCK_FORMAT = "%H:%M"
+
+
+def _in_province(value: datetime) -> datetime:
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def local_time(value: datetime | None) -> str:
+    """A date and time shown to people: dd/MM/yyyy HH:mm in the province's time zone."""
     if value is None:
         return ""
-    return format_datetime(value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])), fmt)
+    return _in_province(value).strftime(DATETIME_FORMAT)
+
+
+def local_clock(value: datetime | None) -> str:
+    """The time of day alone (HH:mm), in the province's time zone."""
+    if value is None:
+        return ""
+    return _in_province(value).strftime(CLOCK_FORMAT)
 
 
 def local_iso(value: datetime | None) -> str:
     """The same instant as ISO 8601 with the province's offset, for <time datetime="...">."""
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).isoformat(timespec="seconds")
+    return _in_province(value).isoformat(timespec="seconds")
 
 
 def init_app(app: Flask) -> None:
@@ -117,6 +136,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(package_path("translations"))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["localclock"] = local_clock
     app.jinja_env.filters["localiso"] = local_iso
 
     def org_name() -> str:

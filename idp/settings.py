@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from importlib.resources import files
 from pathlib import Path
@@ -95,6 +96,7 @@ def check_settings(settings: dict[str, Any]) -> None:
     _check_issuer(settings)
     _check_choices(settings)
     _check_durations(settings)
+    _check_support(settings)
     if settings["ENV"] == "production":
         _check_production(settings)
 
@@ -125,6 +127,30 @@ def _check_choices(settings: dict[str, Any]) -> None:
     words = ("auto", "true", "false", "1", "0", "yes", "no", "on", "off")
     if not isinstance(allow, bool) and str(allow).strip().lower() not in words:
         raise SettingsError("IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS must be true, false or auto")
+
+
+# The help desk's contact (SUPPORT_*): shown on pages as mailto:, tel: and https links.
+SUPPORT_EMAIL_PATTERN = re.compile(r"[^@\s<>\"'()]+@[^@\s<>\"'()]+\.[^@\s<>\"'()]+")
+SUPPORT_PHONE_PATTERN = re.compile(r"\+?[0-9][0-9 .()-]{2,30}")
+
+
+def _check_support(settings: dict[str, Any]) -> None:
+    email = settings.get("SUPPORT_EMAIL", "")
+    phone = settings.get("SUPPORT_PHONE", "")
+    url = settings.get("SUPPORT_URL", "")
+    for key, value in (("SUPPORT_EMAIL", email), ("SUPPORT_PHONE", phone), ("SUPPORT_URL", url)):
+        if not isinstance(value, str):
+            raise SettingsError(f"IDP_{key} must be text")
+    if email and (len(email) > 254 or not SUPPORT_EMAIL_PATTERN.fullmatch(email)):
+        raise SettingsError(f"IDP_SUPPORT_EMAIL must be an e-mail address, got {email!r}")
+    if phone and not SUPPORT_PHONE_PATTERN.fullmatch(phone):
+        raise SettingsError(
+            "IDP_SUPPORT_PHONE must be a telephone number (digits, spaces, . - ( ), a leading +)"
+            f", got {phone!r}"
+        )
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc or not url.isprintable()):
+        raise SettingsError(f"IDP_SUPPORT_URL must be an absolute http(s) URL, got {url!r}")
 
 
 def _check_durations(settings: dict[str, Any]) -> None:

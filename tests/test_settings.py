@@ -85,6 +85,12 @@ def test_production_starts_with_safe_settings():
         {"OUTBOUND_ALLOW_PRIVATE_TARGETS": "sometimes"},
         {"CLIENT_JWKS_FETCH_SECONDS": 0},
         {"CLIENT_JWKS_RETRY_SECONDS": "soon"},
+        {"SUPPORT_EMAIL": "hotro"},
+        {"SUPPORT_EMAIL": 'a"><script>@x.vn'},
+        {"SUPPORT_PHONE": "gọi 0293"},
+        {"SUPPORT_PHONE": 2923878787},
+        {"SUPPORT_URL": "javascript:alert(1)"},
+        {"SUPPORT_URL": "hotro.haugiang.gov.vn"},
     ],
 )
 def test_malformed_settings_are_refused(bad):
@@ -121,3 +127,15 @@ def test_the_old_name_of_the_private_targets_setting_still_works(monkeypatch):
     assert allow_private_targets(load_settings()) is False
     monkeypatch.delenv("IDP_OUTBOUND_ALLOW_PRIVATE_TARGETS")
     assert allow_private_targets(load_settings({"LOGOUT_ALLOW_PRIVATE_TARGETS": False})) is False
+
+
+def test_the_support_contact_is_optional_and_checked():
+    settings = load_settings()
+    assert settings["SUPPORT_EMAIL"] == settings["SUPPORT_PHONE"] == settings["SUPPORT_URL"] == ""
+    check_settings(settings)
+    given = {
+        "SUPPORT_EMAIL": "hotro@haugiang.gov.vn",
+        "SUPPORT_PHONE": "+84 (293) 3.878-787",
+        "SUPPORT_URL": "https://hotro.haugiang.gov.vn/dang-nhap",
+    }
+    check_settings({**settings, **given})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp.account.service import recent_sign_ins
-from idp.pages import LogoutForm
 from idp.sessions import current_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -21,5 +20,4 @@ def index():
         user=sso.user,
         sso=sso,
         sign_ins=recent_sign_ins(sso.user.sub),
-        logout_form=LogoutForm(),
     )

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
-from flask_babel import format_time, ngettext
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from idp import audit
 from idp.extensions import commit, utcnow
-from idp.i18n import LANG_COOKIE
+from idp.i18n import LANG_COOKIE, local_clock
 from idp.interaction.device import read_device_cookie, set_device_cookie
 from idp.interaction.forms import LoginForm
 from idp.interaction.service import (
@@ -116,7 +125,7 @@ def throttled_message(retry_after: int) -> str:
         wait = ngettext("%(num)d giây", "%(num)d giây", retry_after)
     else:
         wait = ngettext("%(num)d phút", "%(num)d phút", -(-retry_after // 60))
-    at = format_time(utcnow() + timedelta(seconds=retry_after), "HH:mm")
+    at = local_clock(utcnow() + timedelta(seconds=retry_after))
     return _(
         "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau %(wait)s (lúc %(time)s).",
         wait=wait,
@@ -155,3 +164,17 @@ def switch_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         set_cookie(response, LANG_COOKIE, code, max_age=LANG_COOKIE_MAX_AGE_SECONDS)
     return response
+
+
+# Browsers ask for /favicon.ico on their own; pages link the SVG (base.html). A week's cache.
+FAVICON_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return send_from_directory(
+        current_app.static_folder,
+        "favicon.ico",
+        mimetype="image/vnd.microsoft.icon",
+        max_age=FAVICON_MAX_AGE_SECONDS,
+    )

@@ -186,7 +186,7 @@ def error_page(error: OAuth2Error) -> Response:
         title = _("Ứng dụng không được phép đăng nhập")
         message = _(
             "Ứng dụng đã chuyển bạn đến đây chưa được đăng ký hoặc đã bị vô hiệu hóa. "
-            "Vui lòng quay lại ứng dụng hoặc liên hệ bộ phận hỗ trợ."
+            "Vui lòng quay lại ứng dụng."
         )
     elif isinstance(error, RedirectUriError):
         title = _("Địa chỉ quay lại không hợp lệ")

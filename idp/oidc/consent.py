@@ -10,6 +10,7 @@ from the account page, which also revokes the client's tokens.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from flask_babel import gettext as _
 from idp import audit
 from idp.clients import store as clients_store
 from idp.directory.models import User
+from idp.extensions import utcnow
 from idp.oidc import store
 from idp.oidc.grants import family_revocation_until
 from idp.pages import PageForm
@@ -155,4 +157,26 @@ def granted_apps(user_id: int) -> list[dict[str, Any]]:
         }
         for consent in consents
         if (client := clients.get(consent.client_id)) is not None
+    ]
+
+
+def signed_in_apps(user_id: int, used: Iterable[str]) -> list[dict[str, Any]]:
+    """The applications a person signed in to that hold no consent, for the account page.
+
+    First-party clients never ask (checks.py), so they have no consent row; an application
+    whose consent was withdrawn may still be listed in a live session. Both are named here,
+    from the live sessions' applications (`used`) and the live grants (tokens held), so the
+    page never says "no application" while a session shows some.
+    """
+    now = utcnow()
+    holding = [
+        grant.client_id for grant in store.live_grants(user_id=user_id) if grant.expires_at > now
+    ]
+    allowed = {consent.client_id for consent in store.consents_of(user_id)}
+    wanted = [cid for cid in dict.fromkeys([*used, *sorted(holding)]) if cid not in allowed]
+    clients = clients_store.clients_by_id(wanted)
+    return [
+        {"client_id": cid, "name": display_name(client), "first_party": client.skips_consent}
+        for cid in wanted
+        if (client := clients.get(cid)) is not None
     ]

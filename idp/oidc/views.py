@@ -108,5 +108,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _granted_apps() -> dict:
-        # The account page lists the applications a person consented to (oidc/_apps.html).
-        return {"granted_apps": consent.granted_apps}
+        # The account page lists the applications a person consented to or signed in to
+        # (oidc/_apps.html).
+        return {"granted_apps": consent.granted_apps, "signed_in_apps": consent.signed_in_apps}

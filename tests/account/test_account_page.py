@@ -100,8 +100,9 @@ def test_recent_sign_ins_in_vietnam_time_with_device_and_address(app, client, au
     newest, older = rows
     assert "Chrome · Windows" in newest and "127.0.0.1" in newest
     # 03:04:05 UTC is 10:04:05 in Asia/Ho_Chi_Minh (UTC+7).
-    assert '<time datetime="2026-03-05T10:04:05+07:00">10:04:05 5 thg 3, 2026</time>' in older
-    assert "03:04:05" not in older
+    # Written as Vietnamese offices do: dd/MM/yyyy HH:mm.
+    assert '<time datetime="2026-03-05T10:04:05+07:00">05/03/2026 10:04</time>' in older
+    assert "03:04" not in older
     assert "Safari · iOS" in older and "10.20.30.40" in older
     assert f'title="{SAFARI_IPHONE}"' in older
     assert "203.0.113" not in table

@@ -190,14 +190,26 @@ def test_password_policy_messages_follow_the_language(sqlite_app):
     assert "The password must be at least 10 characters long." in messages
 
 
-@pytest.mark.parametrize(
-    "lang, expected",
-    [("vi", "10:04:05"), ("en", "10:04:05")],
-)
-def test_times_are_shown_in_vietnam_time(sqlite_app, lang, expected):
-    from idp.i18n import local_time
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_times_are_written_dd_mm_yyyy_hh_mm_in_vietnam_time_in_both_languages(sqlite_app, lang):
+    from idp.i18n import local_clock, local_iso, local_time
 
+    at = datetime(2026, 12, 1, 21, 26, 24, tzinfo=UTC)  # 2 December, 04:26 in Ho Chi Minh City
     with sqlite_app.test_request_context(headers={"Accept-Language": lang}):
-        shown = local_time(datetime(2026, 3, 5, 3, 4, 5, tzinfo=UTC))
-    assert expected in shown
-    assert "03:04:05" not in shown and "3:04:05" not in shown
+        assert local_time(at) == "02/12/2026 04:26"
+        assert local_clock(at) == "04:26"
+        assert local_iso(at) == "2026-12-02T04:26:24+07:00"
+        assert local_time(None) == local_clock(None) == ""
+
+
+def test_pages_format_times_with_the_one_helper():
+    """Every date on a page goes through the localtime filter (idp.i18n.local_time): no
+    template formats dates itself, none calls Babel's formatters, no .isoformat() or strftime."""
+    from idp.settings import package_path
+
+    for template in package_path("templates").rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        for forbidden in ("format_datetime", "format_date", "format_time", "strftime", "isoformat"):
+            assert forbidden not in text, f"{template.name}: {forbidden}"
+        for filter_name in re.findall(r"\|\s*(\w*(?:date|time)\w*)", text):
+            assert filter_name in ("localtime", "localclock"), f"{template.name}: {filter_name}"

@@ -137,7 +137,8 @@ def test_nul_bytes_are_refused_before_reaching_the_database(client, auth, make_u
 def test_wrong_password_message_is_announced_and_tied_to_both_inputs(client, auth, make_user):
     make_user()
     html = auth.login(password=WRONG).get_data(as_text=True)
-    assert f'<div class="alert" role="alert" id="form-error">{SAME_MESSAGE}</div>' in html
+    error = '<div class="alert" role="alert" id="form-error" tabindex="-1" autofocus>'
+    assert f"{error}{SAME_MESSAGE}</div>" in html
     for field in ("email", "password"):
         tag = re.search(rf'<input [^>]*id="{field}"[^>]*>', html).group(0)
         assert 'aria-describedby="form-error"' in tag

@@ -330,7 +330,7 @@ def test_prompt_consent_asks_even_first_party_clients(rp):
 def test_consent_is_withdrawn_from_the_account_page(third_party, rp):
     body = third_party.tokens(scope="openid email offline_access")
     page = rp.http.get("/account/").get_data(as_text=True)
-    assert "Ứng dụng đã cấp quyền" in page and "Cổng dữ liệu mở" in page
+    assert "Ứng dụng bạn đã cho phép" in page and "Cổng dữ liệu mở" in page
     token = csrf_token(page)
     response = rp.http.post(
         "/account/apps/withdraw", data={"client_id": "outside", "csrf_token": token}
@@ -411,8 +411,10 @@ def test_plain_oauth_requests_record_no_session_client(app, rp):
 
 
 def granted_apps_section(rp) -> str:
+    """The account page's "Ứng dụng bạn đã cho phép" (an application signed in to through a
+    live session stays listed above it, marked "đã thu hồi quyền", once consent is withdrawn)."""
     page = rp.http.get("/account/").get_data(as_text=True)
-    start = page.index('<h2 id="apps">')
+    start = page.index('<h3 id="allowed-apps-title">')
     end = page.find("<h2", start + 1)
     return page[start : end if end > 0 else len(page)]
 

@@ -142,7 +142,7 @@ def test_account_page_sign_out_of_this_device_shows_the_frames(frontchannel):
     rp = frontchannel
     rp.tokens()
     account = rp.http.get("/account/").get_data(as_text=True)
-    sid = re.search(r'name="sid" value="([^"]+)"', account).group(1)
+    sid = re.search(r'data-sid="([^"]+)"', account).group(1)
     token = csrf_token(account)
     response = rp.http.post("/account/sessions/end", data={"sid": sid, "csrf_token": token})
     assert response.status_code == 200

@@ -697,6 +697,7 @@ def test_documents_and_pages(world):
         "/logged-out",
         "/static/style.css",
         "/dev/mail",
+        "/favicon.ico",
     ):
         for _name, params in variants({}, ["x", "callback", "format"], world.values):
             fuzz.send(world.browser(signed_in=False), "GET", path, params)
@@ -801,6 +802,7 @@ FUZZED_ROUTES = {
     "/dev/mail": "test_documents_and_pages",
     "/dev/mail/<int:message_id>": "test_documents_and_pages",
     "/dev/mail/<int:message_id>/html": "test_documents_and_pages",
+    "/favicon.ico": "test_documents_and_pages",
     "/healthz": "test_documents_and_pages",
     "/jwks": "test_documents_and_pages",
     "/lang/<code>": "test_documents_and_pages",
