@@ -28,9 +28,9 @@ from idp.mail.models import (
     MAIL_SENT,
     MailMessage,
 )
+from idp.retries import clean_error, retry_delay
 
 HOUR = timedelta(hours=1)
-LAST_ERROR_MAX_LENGTH = 200
 # Due rows looked at per claim, for each row that may be taken: room for the rows of
 # recipients whose allowance is used up.
 CANDIDATES_PER_SLOT = 4
@@ -165,18 +165,6 @@ def claim(*, now: datetime, lease_seconds: float, limit: int, per_hour: int) -> 
         for row in rows
     ]
     return sorted(claimed, key=lambda c: c.id)
-
-
-def retry_delay(attempts: int, first_seconds: float, max_seconds: float) -> timedelta:
-    """first, 2 x first, 4 x first, ... capped: the wait after the `attempts`-th failure."""
-    seconds = first_seconds * (2 ** min(max(attempts - 1, 0), 30))
-    return timedelta(seconds=min(seconds, max_seconds))
-
-
-def clean_error(text: str) -> str:
-    """One short printable line: what an administrator reads in `idp mail list`."""
-    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return line[:LAST_ERROR_MAX_LENGTH]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from idp.extensions import db
+from idp.retries import clean_error, retry_delay
 from idp.sessions.models import (
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
@@ -35,7 +36,6 @@ from idp.sessions.models import (
 # Ids of rows added in the current transaction, started right after it commits
 # (idp.sessions.delivery listens for the commit).
 SESSION_INFO_KEY = "idp.logout_deliveries"
-LAST_ERROR_MAX_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -148,18 +148,6 @@ def has_due(now: datetime) -> bool:
         db.session.execute(sa.select(LogoutDelivery.id).where(_due(now)).limit(1)).first()
         is not None
     )
-
-
-def retry_delay(attempts: int, first_seconds: float, max_seconds: float) -> timedelta:
-    """first, 2 x first, 4 x first, ... capped: the wait after the `attempts`-th failure."""
-    seconds = first_seconds * (2 ** min(max(attempts - 1, 0), 30))
-    return timedelta(seconds=min(seconds, max_seconds))
-
-
-def clean_error(text: str) -> str:
-    """One short printable line: what an administrator reads in `idp logout-deliveries`."""
-    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return line[:LAST_ERROR_MAX_LENGTH]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def _queue(app, count: int = 3, client_id: str = "portal") -> list[int]:
 
 
 def test_retry_delay_doubles_from_the_first_delay_up_to_the_cap():
-    from idp.sessions.outbox import retry_delay
+    from idp.retries import retry_delay
 
     delays = [retry_delay(n, 5, 600).total_seconds() for n in range(1, 10)]
     assert delays == [5, 10, 20, 40, 80, 160, 320, 600, 600]
@@ -30,7 +30,7 @@ def test_retry_delay_doubles_from_the_first_delay_up_to_the_cap():
 
 
 def test_errors_are_one_short_printable_line():
-    from idp.sessions.outbox import clean_error
+    from idp.retries import clean_error
 
     assert clean_error("HTTP 400\r\n\x00 bad\tthing") == "HTTP 400 bad thing"
     assert len(clean_error("x" * 1000)) == 200
