@@ -12,7 +12,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from test_login_browser import EMAIL, PASSWORD, Server
+from helpers.live import Server
+from test_login_browser import EMAIL, PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -23,28 +24,9 @@ IPHONE = (
 )
 
 
-@pytest.fixture
-def app(sqlite_app):
-    return sqlite_app
-
-
 @pytest.fixture(scope="module")
 def browser(chromium):
     return chromium
-
-
-@pytest.fixture
-def relying_party() -> Iterator[Server]:
-    from flask import Flask
-
-    rp = Flask("relying_party")
-
-    @rp.get("/cb")
-    def callback():
-        return "<!doctype html><title>RP</title><p id=arrived>arrived</p>"
-
-    with Server(rp) as server:
-        yield server
 
 
 @pytest.fixture

@@ -20,27 +20,6 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def app(sqlite_app):
-    """The page tests need one engine only: SQLite, as `make run` uses."""
-    return sqlite_app
-
-
-@pytest.fixture
-def relying_party() -> Iterator[Server]:
-    """A stand-in for a relying party's redirect URI, on another origin."""
-    from flask import Flask
-
-    rp = Flask("relying_party")
-
-    @rp.get("/cb")
-    def callback():
-        return "<!doctype html><title>RP</title><p id=arrived>arrived at the relying party</p>"
-
-    with Server(rp) as server:
-        yield server
-
-
-@pytest.fixture
 def idp_server(app, make_user, make_unit, relying_party) -> Iterator[Server]:
     make_unit("STTTT", "Sở Thông tin và Truyền thông")
     make_unit("STTTT-CNTT", "Trung tâm Công nghệ thông tin", kind="office", parent="STTTT")
