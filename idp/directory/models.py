@@ -29,8 +29,14 @@ UNIT_KINDS = (
 
 
 def new_sub() -> str:
-    """A stable, opaque subject identifier: never derived from the e-mail or the name."""
-    return secrets.token_urlsafe(16)
+    """A stable, opaque subject identifier: never derived from the e-mail or the name.
+
+    Never starting with "-": `idp users show SUB` would read such a sub as an option.
+    """
+    while True:
+        sub = secrets.token_urlsafe(16)
+        if not sub.startswith("-"):
+            return sub
 
 
 def normalize_email(address: str) -> str:

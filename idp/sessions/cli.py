@@ -65,14 +65,17 @@ def worker_command(once: bool, concurrency: int, interval: float | None) -> None
         if not once:
             log.info("worker started (concurrency %d)", concurrency)
         stats = worker.run(concurrency=concurrency, once=once, stop=stop, poll_seconds=interval)
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(stats.statuses.items()))
+        if once:
+            click.echo(f"{stats.attempts} attempts: {summary or 'nothing due'}")
+        else:
+            # Said while a second signal (make run sends SIGTERM after Ctrl-C) is still ours.
+            log.info(
+                "worker stopped after %d attempts (%s)", stats.attempts, summary or "nothing due"
+            )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(stats.statuses.items())) or "nothing due"
-    if once:
-        click.echo(f"{stats.attempts} attempts: {summary}")
-    else:
-        log.info("worker stopped after %d attempts (%s)", stats.attempts, summary)
 
 
 # ---------------------------------------------------------------- idp sessions

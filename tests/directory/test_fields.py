@@ -133,3 +133,14 @@ def test_ascii_fold_strips_diacritics_and_d_bar():
         ascii_fold("Đặng Thị Ánh Huỳnh Vũ Đỗ Hồ Ngô Dương Lý")
         == "Dang Thi Anh Huynh Vu Do Ho Ngo Duong Ly"
     )
+
+
+def test_subs_never_look_like_an_option(monkeypatch):
+    """`idp users show SUB` must not read a sub as an option: none starts with "-"."""
+    import secrets
+
+    from idp.directory.models import new_sub
+
+    drawn = iter(["-starts-with-a-dash", "fine_sub"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: next(drawn))
+    assert new_sub() == "fine_sub"
