@@ -39,9 +39,11 @@ class Browser:
         return self.http.get("/account/", base_url=self.base_url).status_code == 200
 
 
-def sign_in(identifier: str, password: str, **where):
-    """The sign-in page's steps in-process: count the attempt and commit, then check the
-    password and commit; the SignInResult. Within a request context."""
+def sign_in(identifier: str, password: str, *, commit_success: bool = True, **where):
+    """The sign-in page's steps in-process, within a request context: count the attempt
+    and commit, then check the password and commit (a success only with `commit_success`:
+    without, the caller may roll it back, as if the page had never answered); the
+    SignInResult."""
     from idp.extensions import db
     from idp.interaction.service import SignInResult, begin_sign_in, finish_sign_in
 
@@ -50,7 +52,8 @@ def sign_in(identifier: str, password: str, **where):
     if attempt.retry_after:
         return SignInResult(None, retry_after=attempt.retry_after)
     result = finish_sign_in(attempt, password)
-    db.session.commit()
+    if result.user is None or commit_success:
+        db.session.commit()
     return result
 
 
