@@ -1,0 +1,157 @@
+"""The provider with one speed-up layer switched off, for measuring that layer alone.
+
+`bench.layers` serves `bench.variant_app:app` under the same granian command as `idp serve`,
+with `IDP_BENCH_OFF` naming the layers to switch off (comma-separated). Each switch puts
+back what the libraries do on their own; nothing here is used by the provider itself.
+
+    IDP_BENCH_OFF=jws-signer python -m granian --interface wsgi bench.variant_app:app
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+LAYERS: dict[str, str] = {}
+_SWITCHES: dict[str, Callable[[], None]] = {}
+# Steps run on the app once created (a switch that needs the app).
+AFTER_CREATE: list[Callable[[object], None]] = []
+
+
+def layer(name: str, what: str):
+    def register(switch: Callable[[], None]) -> Callable[[], None]:
+        LAYERS[name] = what
+        _SWITCHES[name] = switch
+        return switch
+
+    return register
+
+
+def _replace(attribute: str, value: object, *modules: str) -> None:
+    """Set `attribute` in each module that holds it (modules import functions by name)."""
+    import importlib
+
+    for name in modules:
+        setattr(importlib.import_module(name), attribute, value)
+
+
+@layer("jws-signer", "compact JWS signed directly with the `cryptography` key (off: joserfc)")
+def _jws_signer_off() -> None:
+    from joserfc import jwt
+
+    from idp.keys import ring
+
+    def sign_with_joserfc(claims, *, alg="RS256", typ="JWT"):
+        kid, key = ring._load().current[alg]
+        return jwt.encode({"alg": alg, "kid": kid, "typ": typ}, claims, key, algorithms=[alg])
+
+    _replace(
+        "sign_jwt",
+        sign_with_joserfc,
+        "idp.keys.ring",
+        "idp.oidc.tokens",
+        "idp.oidc.endpoints",
+        "idp.sessions.delivery",
+    )
+
+
+@layer("sqlite-lock", "SQLite writers queue on a file lock (off: SQLite's busy timeout)")
+def _sqlite_lock_off() -> None:
+    import idp
+
+    with_lock = idp.engine_options
+
+    def busy_timeout_only(url):
+        options = with_lock(url)
+        options.get("connect_args", {}).pop("factory", None)
+        return options
+
+    idp.engine_options = busy_timeout_only
+
+
+@layer("static-documents", "discovery and JWKS answered before Flask (off: Flask's views)")
+def _static_documents_off() -> None:
+    from idp import http
+
+    # The layer stays in the WSGI chain but nothing is published to it: one dict lookup.
+    AFTER_CREATE.append(lambda app: app.extensions.pop(http.EXTENSION_KEY))
+
+
+@layer("csrf-method-first", "CSRF: the method asked before the exemptions (off: Flask-WTF's)")
+def _csrf_method_first_off() -> None:
+    import types
+
+    from flask_wtf import CSRFProtect
+
+    from idp.extensions import csrf
+
+    csrf.protect = types.MethodType(CSRFProtect.protect, csrf)
+
+
+@layer("lazy-session", "cookie session opened only when a cookie came (off: Flask's)")
+def _lazy_session_off() -> None:
+    from flask.sessions import SecureCookieSessionInterface
+
+    def flask_session(app):
+        app.session_interface = SecureCookieSessionInterface()
+
+    AFTER_CREATE.append(flask_session)
+
+
+@layer("token-response-order", "ID token signed before the writes (off: Authlib's order)")
+def _token_response_order_off() -> None:
+    from authlib.oauth2.rfc6749 import grants as authlib_grants
+
+    from idp.oidc import grants
+
+    for ours, theirs in (
+        (grants.AuthorizationCodeGrant, authlib_grants.AuthorizationCodeGrant),
+        (grants.RefreshTokenGrant, authlib_grants.RefreshTokenGrant),
+        (grants.ClientCredentialsGrant, authlib_grants.ClientCredentialsGrant),
+    ):
+        ours.create_token_response = theirs.create_token_response
+
+
+@layer("https-check", "Authlib's https check on the request URL skipped (off: Authlib's)")
+def _https_check_off() -> None:
+    from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+    from flask import g
+    from flask import request as flask_request
+
+    from idp.oidc import server
+
+    class AuthlibRequest(FlaskOAuth2Request):
+        def __init__(self, request) -> None:
+            super().__init__(request)
+            self.claims_request = None
+            self.superseded = None
+
+    def create_oauth2_request(self, request):
+        if "oauth2_request" not in g:
+            g.oauth2_request = AuthlibRequest(flask_request._get_current_object())
+        return g.oauth2_request
+
+    server.ProviderServer.create_oauth2_request = create_oauth2_request
+
+
+def switch_off(names: list[str]) -> None:
+    unknown = set(names) - set(_SWITCHES)
+    if unknown:
+        raise SystemExit(f"unknown layers: {', '.join(sorted(unknown))}")
+    for name in names:
+        _SWITCHES[name]()
+
+
+def _names_from_environment() -> list[str]:
+    return [n.strip() for n in os.environ.get("IDP_BENCH_OFF", "").split(",") if n.strip()]
+
+
+def create() -> object:
+    """The provider's app with the layers of IDP_BENCH_OFF switched off."""
+    switch_off(_names_from_environment())
+    from idp import create_app
+
+    created = create_app()
+    for step in AFTER_CREATE:
+        step(created)
+    return created
