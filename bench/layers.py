@@ -38,10 +38,8 @@ SCENARIOS = {
     "jws-signer": ["client_credentials", "refresh", "sso_hop"],
     "sqlite-lock": ["refresh", "sso_hop", "signin"],
     "static-documents": ["discovery", "jwks"],
-    "csrf-method-first": ["client_credentials", "introspection", "userinfo"],
     "lazy-session": ["client_credentials", "introspection", "userinfo"],
     "token-response-order": ["refresh", "sso_hop"],
-    "https-check": ["client_credentials", "introspection"],
 }
 
 
@@ -124,9 +122,7 @@ def measure_layer(layer: str, args) -> list[Row]:
 IN_PROCESS = {
     "jws-signer": ["client_credentials"],
     "static-documents": ["discovery", "jwks"],
-    "csrf-method-first": ["client_credentials", "introspection", "userinfo"],
     "lazy-session": ["client_credentials", "introspection", "userinfo"],
-    "https-check": ["client_credentials", "introspection", "userinfo"],
 }
 
 

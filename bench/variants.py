@@ -77,17 +77,6 @@ def _static_documents_off() -> None:
     AFTER_CREATE.append(lambda app: app.extensions.pop(http.EXTENSION_KEY))
 
 
-@layer("csrf-method-first", "CSRF: the method asked before the exemptions (off: Flask-WTF's)")
-def _csrf_method_first_off() -> None:
-    import types
-
-    from flask_wtf import CSRFProtect
-
-    from idp.extensions import csrf
-
-    csrf.protect = types.MethodType(CSRFProtect.protect, csrf)
-
-
 @layer("lazy-session", "cookie session opened only when a cookie came (off: Flask's)")
 def _lazy_session_off() -> None:
     from flask.sessions import SecureCookieSessionInterface
@@ -110,28 +99,6 @@ def _token_response_order_off() -> None:
         (grants.ClientCredentialsGrant, authlib_grants.ClientCredentialsGrant),
     ):
         ours.create_token_response = theirs.create_token_response
-
-
-@layer("https-check", "Authlib's https check on the request URL skipped (off: Authlib's)")
-def _https_check_off() -> None:
-    from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
-    from flask import g
-    from flask import request as flask_request
-
-    from idp.oidc import server
-
-    class AuthlibRequest(FlaskOAuth2Request):
-        def __init__(self, request) -> None:
-            super().__init__(request)
-            self.claims_request = None
-            self.superseded = None
-
-    def create_oauth2_request(self, request):
-        if "oauth2_request" not in g:
-            g.oauth2_request = AuthlibRequest(flask_request._get_current_object())
-        return g.oauth2_request
-
-    server.ProviderServer.create_oauth2_request = create_oauth2_request
 
 
 def switch_off(names: list[str]) -> None:
