@@ -13,8 +13,7 @@ rate when other work shares the machine.
 `--in-process` measures the CPU time of one request through the whole WSGI app in a
 process of its own for each variant (bench/inprocess.py), fastest of many batches: the
 figure other work on the machine disturbs least, for the layers whose gain is CPU time.
-The layers whose gain is less waiting (sqlite-lock, token-response-order) are measured
-under wrk only.
+The layer whose gain is less waiting (token-response-order) is measured under wrk only.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from idp.cli import server_command
 # The scenarios each layer can change; the others do not run its code.
 SCENARIOS = {
     "jws-signer": ["client_credentials", "refresh", "sso_hop"],
-    "sqlite-lock": ["refresh", "sso_hop", "signin"],
     "static-documents": ["discovery", "jwks"],
     "lazy-session": ["client_credentials", "introspection", "userinfo"],
     "token-response-order": ["refresh", "sso_hop"],

@@ -55,20 +55,6 @@ def _jws_signer_off() -> None:
     )
 
 
-@layer("sqlite-lock", "SQLite writers queue on a file lock (off: SQLite's busy timeout)")
-def _sqlite_lock_off() -> None:
-    import idp
-
-    with_lock = idp.engine_options
-
-    def busy_timeout_only(url):
-        options = with_lock(url)
-        options.get("connect_args", {}).pop("factory", None)
-        return options
-
-    idp.engine_options = busy_timeout_only
-
-
 @layer("static-documents", "discovery and JWKS answered before Flask (off: Flask's views)")
 def _static_documents_off() -> None:
     from idp import http
