@@ -38,6 +38,8 @@ class Fixtures:
     tokens_file: Path
     workdir: Path
     extra: dict = field(default_factory=dict)
+    # The server's environment (bench.run.serving).
+    env: dict = field(default_factory=dict)
 
     def path(self, key: str) -> str:
         return urlsplit(self.config[key]).path

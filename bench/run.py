@@ -24,11 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cpu import CpuMeter
+from bench.prepare import Fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
@@ -228,6 +231,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
+    results = []
+    with serving(kind, chosen, args) as (fixtures, meter):
+        for scenario in chosen:
+            script, target, extra = fixtures.scenario(scenario)
+            results.append(
+                measure(scenario, kind, script, fixtures.base + target, extra, args, meter)
+            )
+    return results
+
+
+@contextmanager
+def serving(kind: str, chosen: list[str], args) -> Iterator[tuple[Fixtures, CpuMeter]]:
+    """The server on a fresh database, with the fixtures of the chosen scenarios; stopped and
+    the database dropped afterwards. `fixtures.env` is the server's environment."""
     from bench.prepare import prepare
 
     workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
@@ -255,36 +272,14 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
         cwd=ROOT,
     )
     server_log = (workdir / "server.log").open("wb")
-    if args.server_command:
-        # Another server configuration to compare (docs/performance.md), e.g.
-        # "granian --interface wsgi --port {port} --workers {workers} --no-ws idp.wsgi:app".
-        command = [
-            sys.executable,
-            "-m",
-            *shlex.split(args.server_command.format(port=port, workers=args.workers)),
-        ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "idp.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--server",
-            args.server,
-        ]
     proc = subprocess.Popen(
-        command,
+        server_argv(port, args),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         # A file, not a pipe nobody reads: a full pipe would stall the server.
         stderr=server_log,
     )
-    results = []
     try:
         wait_ready(base, proc)
         fixtures = prepare(
@@ -295,10 +290,8 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
             scenarios=chosen,
             id_token_alg=args.id_token_alg,
         )
-        meter = CpuMeter(proc.pid, database_pids(kind, url))
-        for scenario in chosen:
-            script, target, extra = fixtures.scenario(scenario)
-            results.append(measure(scenario, kind, script, base + target, extra, args, meter))
+        fixtures.env = env
+        yield fixtures, CpuMeter(proc.pid, database_pids(kind, url))
     finally:
         stop_process(proc)
         server_log.close()
@@ -307,7 +300,29 @@ def bench_database(kind: str, chosen: list[str], args) -> list[Result]:
             print(f"server log ({kind}), last lines:\n{tail}", file=sys.stderr)
         drop_database(kind, url)
         shutil.rmtree(workdir, ignore_errors=True)
-    return results
+
+
+def server_argv(port: int, args) -> list[str]:
+    if args.server_command:
+        # Another server configuration to compare (docs/performance.md), e.g.
+        # "granian --interface wsgi --port {port} --workers {workers} --no-ws idp.wsgi:app".
+        return [
+            sys.executable,
+            "-m",
+            *shlex.split(args.server_command.format(port=port, workers=args.workers)),
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "idp.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--server",
+        args.server,
+    ]
 
 
 def measure(

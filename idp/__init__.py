@@ -7,7 +7,6 @@ from typing import Any
 from flask import Flask
 
 from idp.settings import check_settings, load_settings, package_path
-from idp.sqlite_writers import QueuedWritersConnection
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -72,13 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        # One connection per thread; WAL lets readers run beside the writer; writers queue
-        # on a file lock rather than in SQLite's sleeping busy handler (idp.sqlite_writers).
-        return {
-            "connect_args": {
-                "timeout": 10,
-                "check_same_thread": False,
-                "factory": QueuedWritersConnection,
-            }
-        }
+        # One connection per thread; WAL lets readers run beside the writer; a writer that
+        # finds another one busy waits in SQLite's busy handler, up to 10 seconds.
+        return {"connect_args": {"timeout": 10, "check_same_thread": False}}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import current_app, request
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,22 +29,9 @@ class Base(DeclarativeBase):
     pass
 
 
-class MethodFirstCSRFProtect(CSRFProtect):
-    """Flask-WTF's CSRF protection, asking the cheap question first.
-
-    Flask-WTF looks up the view's exemption before the request method; GET, HEAD and
-    OPTIONS requests (most of the traffic) need neither.
-    """
-
-    def protect(self, apply_exemptions: bool = False) -> None:
-        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
-            return
-        super().protect(apply_exemptions)
-
-
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-csrf = MethodFirstCSRFProtect()
+csrf = CSRFProtect()
 babel = Babel()
 
 

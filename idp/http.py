@@ -1,13 +1,18 @@
 """Per-request plumbing kept cheap: machine endpoints serve thousands of requests a second.
 
 - Flask's cookie session builds a signing serializer on every request, even when no cookie
-  came; the session is only needed by forms (CSRF tokens), so it is opened lazily.
+  came; the session is only needed by forms (CSRF tokens), so it is opened lazily. What it
+  buys: 15 to 37 µs of CPU per machine request, 5 to 10 % of a client_credentials grant,
+  an introspection or a userinfo call (`python -m bench.layers --in-process --only
+  lazy-session`, docs/performance.md).
 - Documents that are the same for every request (the discovery document, the JWKS) are
   answered by a small WSGI layer in front of Flask once a view has produced them, with an
   ETag (a 304 for a matching If-None-Match). Each document says how long it stays valid:
   the JWKS no longer than the key ring's own cache, so a rotation reaches it as fast as it
   reaches signing. Requests with a query string, other methods and stale documents go to
-  Flask as usual.
+  Flask as usual. What it buys: 2.5 µs of CPU per request instead of 83 µs through Flask,
+  and about 25,000 requests/s under wrk instead of 5,000 to 7,000 (`--only
+  static-documents`).
 """
 
 from __future__ import annotations

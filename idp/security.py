@@ -125,14 +125,16 @@ def has_nul_byte() -> bool:
 
 
 def trust_proxies(app: Flask, count: int) -> None:
-    """Behind `count` reverse proxies, take the client address from X-Forwarded-For.
+    """Behind `count` reverse proxies, take the client address from X-Forwarded-For and the
+    scheme from X-Forwarded-Proto.
 
-    Only the address: the per-address sign-in throttle and the audit log need the person's
-    address, not the proxy's. Without the setting the header is ignored, since anyone can
-    send it.
+    The per-address sign-in throttle and the audit log need the person's address, not the
+    proxy's; Authlib refuses protocol requests whose URL is not https, and behind a proxy
+    that ends TLS the URL is https only by the proxy's word. Without the setting both
+    headers are ignored, since anyone can send them. X-Forwarded-Host is never trusted.
     """
     if count > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 class SecurityHeaders:

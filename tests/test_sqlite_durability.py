@@ -48,3 +48,39 @@ def test_other_values_are_refused_at_start(sqlite_url, value):
                 "SQLITE_SYNCHRONOUS": value,
             }
         )
+
+
+def test_a_writer_waits_for_another_processs_write_instead_of_failing(sqlite_app, sqlite_url):
+    """Two worker processes write to one SQLite file: the second waits in SQLite's busy
+    handler (the connection's 10-second timeout) for the first to commit."""
+    import subprocess
+    import sys
+
+    from idp.extensions import db
+    from idp.sessions.models import LoginThrottle
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    holder = (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1])\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        'c.execute("INSERT INTO login_throttle (key, failures, refused, window_start,'
+        " last_failure_at) VALUES ('held', 1, 0, '2026-01-01', '2026-01-01')\")\n"
+        "print('holding', flush=True)\n"
+        "time.sleep(0.5)\n"
+        "c.commit()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", holder, path], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "holding"
+        with sqlite_app.app_context():
+            db.session.add(LoginThrottle(key="waited", failures=1))
+            db.session.commit()
+            assert {row.key for row in db.session.query(LoginThrottle)} == {"held", "waited"}
+            db.session.remove()
+        assert child.wait(10) == 0
+    finally:
+        child.kill()
+        child.wait()

@@ -24,7 +24,6 @@ OWNERS = {
     "idp/oidc/authorize.py": "the authorization endpoint's view",
     "idp/oidc/logout.py": "the end_session endpoint's view",
     "idp/oidc/registration.py": "the views of the registration endpoints (RFC 7591, 7592)",
-    "idp/sqlite_writers.py": "the SQLite connection class itself",
 }
 COMMITTING_NAMES = {"commit", "transaction"}
 

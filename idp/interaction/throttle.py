@@ -96,19 +96,25 @@ def _locked_row(key: str, now: datetime) -> LoginThrottle:
     """The counter row for a key, created if missing and locked for this transaction.
 
     INSERT .. ON CONFLICT DO NOTHING then SELECT .. FOR UPDATE: two failures arriving at once
-    for the same key neither collide on the primary key nor lose an increment.
+    for the same key neither collide on the primary key nor lose an increment. A success
+    may delete the row (give_back) while this attempt waits for its lock: on PostgreSQL the
+    SELECT then finds nothing, and the row is made again.
     """
-    db.session.execute(
-        insert_for(db.session.get_bind().dialect.name, LoginThrottle)
-        .values(key=key, failures=0, window_start=now, last_failure_at=now, refused=0)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    return db.session.execute(
-        sa.select(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    for _try in range(3):
+        db.session.execute(
+            insert_for(db.session.get_bind().dialect.name, LoginThrottle)
+            .values(key=key, failures=0, window_start=now, last_failure_at=now, refused=0)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        row = db.session.execute(
+            sa.select(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if row is not None:
+            return row
+    raise RuntimeError(f"the sign-in counter {key!r} was removed three times in a row")
 
 
 def reserve(keys: list[str], now: datetime) -> tuple[int, dict[str, object]]:

@@ -11,11 +11,10 @@ import json
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidRequestError,
-    OAuth2Request,
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -40,30 +39,19 @@ REPEATABLE_TOKEN_PARAMETERS = {"resource"}
 
 
 class ProviderRequest(FlaskOAuth2Request):
-    """Authlib's Flask request, minus its per-request https check on the URL.
+    """Authlib's Flask request, with room for what our grants learn on the way.
 
-    Behind the TLS-terminating reverse proxy every request reaches Flask as http, so the
-    check would refuse them all; transport security is enforced once instead: production
-    refuses to start with an issuer that is not https (idp.settings.check_settings).
+    Authlib refuses a request whose URL is not https (loopback http aside). Behind the
+    TLS-terminating reverse proxy, `TRUSTED_PROXIES` makes the proxy's X-Forwarded-Proto the
+    request's scheme (idp.security.trust_proxies), so the check sees the URL the client used.
     """
 
     def __init__(self, request) -> None:
-        self._request = request
-        OAuth2Request.__init__(
-            self, request.method, "https://checked.invalid/", headers=request.headers
-        )
-        self.payload = FlaskOAuth2Payload(request)
+        super().__init__(request)
+        # The `claims` request parameter, parsed (idp.oidc.claims).
         self.claims_request: dict[str, Any] | None = None
+        # The successor presented in a refresh token's grace period (grants.RefreshTokenGrant).
         self.superseded = None
-
-    # The full URL costs an IRI conversion that few requests need: made on first use.
-    @property
-    def uri(self) -> str:
-        return self._request.url
-
-    @uri.setter
-    def uri(self, value: str) -> None:
-        """OAuth2Request.__init__ sets a placeholder; the URL comes from the request."""
 
 
 class ProviderIssuerParameter(IssuerParameter):

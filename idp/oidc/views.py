@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from authlib.oauth2.rfc6749 import InsecureTransportError
 from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
@@ -85,6 +86,14 @@ def withdraw_consent() -> Response:
         consent.withdraw_consent(sso.user, client_id, utcnow(), audit.request_origin())
         commit()
     return redirect(url_for("account.index") + "#apps")
+
+
+@bp.app_errorhandler(InsecureTransportError)
+def _insecure_transport(error: InsecureTransportError):
+    """Authlib refuses a protocol request whose URL is not https (loopback http aside): the
+    client reached us in clear, or the proxy that ended TLS is not trusted (TRUSTED_PROXIES,
+    idp.security.trust_proxies). The authorization endpoint shows it on its error page."""
+    return get_server().handle_error_response(None, error)
 
 
 @bp.errorhandler(HTTPException)

@@ -344,3 +344,49 @@ def test_parallel_guesses_check_no_more_passwords_than_serial_ones(app, victim, 
         db.session.commit()
         row = db.session.get(LoginThrottle, f"ip:{VICTIM_IP}")
         assert row is None or row.failures == 0
+
+
+def test_a_counter_removed_while_waiting_for_its_lock_is_made_again(app, victim):
+    """A success gives its attempt back and deletes the counter row while another attempt
+    waits to lock that row (PostgreSQL, READ COMMITTED): the waiting attempt finds no row
+    after the wait. It makes the row again and is counted, never a 500 (seen as 19 failed
+    sign-ins of a 5-second benchmark run)."""
+    from idp.interaction import throttle
+
+    key = throttle.address_key("198.51.100.77")
+    now = utcnow()
+    with app.app_context(), db.engine.connect() as holder:
+        holder.execute(
+            sa.insert(LoginThrottle).values(
+                key=key, failures=1, refused=0, window_start=now, last_failure_at=now
+            )
+        )
+        holder.commit()
+        # The row is locked (as give_back holds it) while the other attempt arrives; SQLite
+        # has no row locks: a write takes its database lock.
+        mine = LoginThrottle.key == key
+        if db.engine.dialect.name == "sqlite":
+            holder.execute(sa.update(LoginThrottle).where(mine).values(refused=0))
+        else:
+            holder.execute(sa.select(LoginThrottle).where(mine).with_for_update())
+        found: list[object] = []
+        errors: list[BaseException] = []
+
+        def attempt() -> None:
+            try:
+                with app.app_context():
+                    found.append(throttle._locked_row(key, utcnow()))
+                    db.session.commit()
+            except BaseException as exc:
+                errors.append(exc)
+
+        waiting = threading.Thread(target=attempt)
+        waiting.start()
+        time.sleep(0.5)  # long enough for the attempt to wait on the lock (SQLite: busy)
+        holder.execute(sa.delete(LoginThrottle).where(mine))
+        holder.commit()
+        waiting.join(30)
+    assert errors == []
+    assert len(found) == 1
+    with app.app_context():
+        assert db.session.get(LoginThrottle, key) is not None
