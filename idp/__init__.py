@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         i18n,
         interaction,
         keys,
+        limits,
         logs,
         mail,
         models,
@@ -54,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    limits.init_app(app)
     health.init_app(app)
     sessions.init_app(app)
     keys.init_app(app)

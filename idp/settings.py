@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.limits import check_limits
+
 DEFAULTS_FILE = "defaults.toml"
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 ENV_PREFIX = "IDP_"
@@ -97,6 +99,9 @@ def check_settings(settings: dict[str, Any]) -> None:
     _check_choices(settings)
     _check_durations(settings)
     _check_support(settings)
+    problem = check_limits(settings)
+    if problem:
+        raise SettingsError(problem)
     if settings["ENV"] == "production":
         _check_production(settings)
 
