@@ -197,7 +197,7 @@ def _retry_after_seconds(limiter: Limiter, exc: RateLimitExceeded) -> int:
     try:
         current = limiter.current_limit
         if current is not None:
-            return max(1, math.ceil(current.reset_at - time.time()))
+            return max(1, math.ceil(current.window[0] - time.time()))
     except Exception:  # the storage failed just now: the limit's window is an upper bound
         log.warning("rate limit storage did not answer for Retry-After")
     return max(1, int(exc.limit.limit.get_expiry()))
