@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from idp.commands import cli_actor, emit_json
 from idp.directory import service as directory
@@ -19,6 +20,7 @@ from idp.interaction.service import unlock_account
 @click.command("unlock")
 @click.argument("identifier", metavar="EMAIL_OR_SUB")
 @click.option("--json", "as_json", is_flag=True)
+@with_appcontext
 def users_unlock(identifier: str, as_json: bool) -> None:
     """End an account's sign-in delays: its failures are forgotten on every browser.
 
