@@ -281,3 +281,11 @@ def test_hosts_sharing_redis_share_the_counters(sqlite_url, tmp_path):
             assert client_credentials(http(two)).status_code == 200
             assert client_credentials(http(one)).status_code == 200
             assert_limited(client_credentials(http(two)))
+
+
+def test_the_benchmarks_raise_every_limit_out_of_reach():
+    from bench.prepare import UNLIMITED
+
+    from idp.limits import LIMIT_SETTINGS
+
+    assert sorted(UNLIMITED) == sorted(LIMIT_SETTINGS)
