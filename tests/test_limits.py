@@ -185,6 +185,9 @@ def test_pages_and_other_endpoints_are_not_limited(app, make_user):
             assert c.get(path).status_code == 200, path
     for _ in range(3):
         assert c.get("/oauth2/userinfo").status_code == 401
+    # Nor does the limiter look at them (its hook before every request is taken out).
+    limiter = app.extensions["idp.limits"]
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
 
 
 # -- the key of a call ----------------------------------------------------------------------
@@ -285,7 +288,6 @@ def test_hosts_sharing_redis_share_the_counters(sqlite_url, tmp_path):
 
 def test_the_benchmarks_raise_every_limit_out_of_reach():
     from bench.prepare import UNLIMITED
-
     from idp.limits import LIMIT_SETTINGS
 
     assert sorted(UNLIMITED) == sorted(LIMIT_SETTINGS)
