@@ -143,6 +143,8 @@ def check_limits(settings: dict) -> str | None:
         try:
             if not isinstance(value, str) or not parse_many(value):
                 raise ValueError
+            if any(item.amount < 1 for item in parse_many(value)):
+                raise ValueError  # "0 per minute" would refuse every call
         except ValueError:
             return f"IDP_{key} must be a rate limit such as '3000 per minute', got {value!r}"
     if not isinstance(settings.get("REDIS_URL", ""), str):

@@ -248,6 +248,8 @@ def test_the_key_names_a_client_only_with_its_credentials(sqlite_app):
         {"RATE_LIMIT_TOKEN": ""},
         {"RATE_LIMIT_INTROSPECTION": 100},
         {"RATE_LIMIT_FAILURES": "10 per fortnight"},
+        {"RATE_LIMIT_REVOCATION": "0 per minute"},
+        {"RATE_LIMIT_REGISTRATION": "10 per minute; 0 per hour"},
         {"REDIS_URL": "http://127.0.0.1:6379"},
         {"REDIS_URL": 6379},
     ],
@@ -262,10 +264,10 @@ def test_bad_limit_settings_refuse_to_start(tmp_path, settings):
 def test_limits_are_settings_from_the_environment(tmp_path, monkeypatch):
     from helpers.apps import BASE_CONFIG
 
-    monkeypatch.setenv("IDP_RATE_LIMIT_TOKEN", "7 per second")
+    monkeypatch.setenv("IDP_RATE_LIMIT_TOKEN", "7 per second; 300 per minute")
     monkeypatch.setenv("IDP_REDIS_URL", "redis://127.0.0.1:6379/3")
     app = create_app(BASE_CONFIG | {"INSTANCE_PATH": str(tmp_path)})
-    assert app.config["RATE_LIMIT_TOKEN"] == "7 per second"
+    assert app.config["RATE_LIMIT_TOKEN"] == "7 per second; 300 per minute"
     assert app.config["REDIS_URL"] == "redis://127.0.0.1:6379/3"
 
 
