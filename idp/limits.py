@@ -47,6 +47,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, current_app, jsonify, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("idp.limits")
 
@@ -103,7 +104,10 @@ def _basic_client_id(value: str) -> str | None:
 
 
 def presented_client_id() -> str | None:
-    """The client_id a request authenticates as, when it carries credentials; else None."""
+    """The client_id a request authenticates as, when it carries credentials; else None.
+
+    Never raises: Flask-Limiter takes any error of a key function for its storage failing,
+    and would count in memory from then on."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "basic":
         return _basic_client_id(value)
@@ -111,7 +115,10 @@ def presented_client_id() -> str | None:
         # Registration management: the registration access token is for the client in the path.
         return (request.view_args or {}).get("client_id") or None
     if request.mimetype == "application/x-www-form-urlencoded":
-        form = request.form
+        try:
+            form = request.form
+        except HTTPException:  # too large: the endpoint answers it; counted by address
+            return None
         if form.get("client_secret") or form.get("client_assertion"):
             return form.get("client_id") or None
     return None

@@ -147,3 +147,21 @@ def test_redis_going_away_in_the_middle_is_no_500(sqlite_url, caplog):
             # In memory from now on: a fresh count in this process.
             assert answers == [200, 200, 200, 429]
             assert "falling back to in-memory storage" in caplog.text
+
+
+@pytest.mark.parametrize("proxies", [0])
+def test_a_body_too_large_does_not_switch_the_counters_to_memory(app, storage):
+    """Flask-Limiter takes any error while it counts for its storage failing, and counts in
+    memory from then on. An oversized body (the key function reads the form) is refused
+    with 413 and leaves the counters where they are."""
+    make_machine_client(app, "lgsp", "lgsp.read")
+    client = http(app, ATTACKER_IP)
+    body = "client_id=lgsp&client_secret=x&grant_type=client_credentials&pad=" + "a" * (
+        2 * 1024 * 1024
+    )
+    response = client.post(
+        "/oauth2/token", data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 413
+    limiter = app.extensions["idp.limits"]
+    assert limiter._storage_dead is False
