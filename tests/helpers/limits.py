@@ -115,3 +115,19 @@ class RedisThatGoesAway:
                 with suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
                 s.close()
+
+
+# The rate limits out of reach, for tests that attack something else from loopback, where
+# the attacker, its hundreds of requests and the bystanders it must not slow down all share
+# one client address (the rate limits are tested in tests/test_limits.py and
+# tests/security/test_rate_limit_attacks.py).
+UNLIMITED = {
+    key: "100000000 per minute"
+    for key in (
+        "RATE_LIMIT_TOKEN",
+        "RATE_LIMIT_INTROSPECTION",
+        "RATE_LIMIT_REVOCATION",
+        "RATE_LIMIT_REGISTRATION",
+        "RATE_LIMIT_FAILURES",
+    )
+}
