@@ -289,8 +289,9 @@ def test_hosts_sharing_redis_share_the_counters(sqlite_url, tmp_path):
 
 
 def test_the_benchmarks_raise_every_limit_out_of_reach():
-    from bench.prepare import UNLIMITED
     from helpers import limits as test_limits
+
+    from bench.prepare import UNLIMITED
     from idp.limits import LIMIT_SETTINGS
 
     assert sorted(UNLIMITED) == sorted(LIMIT_SETTINGS)
