@@ -45,6 +45,11 @@ POSITIVE_SECONDS = (
 )
 
 
+# The longest sign-in delay a setting may ask for: beyond it, guessing protection becomes a
+# lock-out an attacker can impose on a named person.
+LOGIN_THROTTLE_MAX_DELAY_LIMIT_SECONDS = 3600
+
+
 class SettingsError(Exception):
     """A setting has a value the provider cannot run with."""
 
@@ -167,6 +172,12 @@ def _check_durations(settings: dict[str, Any]) -> None:
         value = settings[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SettingsError(f"IDP_{key} must be a positive integer")
+    if settings["LOGIN_THROTTLE_MAX_DELAY_SECONDS"] > LOGIN_THROTTLE_MAX_DELAY_LIMIT_SECONDS:
+        # A longer delay is a lock-out anyone can impose on a named person.
+        raise SettingsError(
+            "IDP_LOGIN_THROTTLE_MAX_DELAY_SECONDS must be at most "
+            f"{LOGIN_THROTTLE_MAX_DELAY_LIMIT_SECONDS} (an hour): no one is locked out for long"
+        )
     if settings["LOGIN_THROTTLE_WINDOW_SECONDS"] <= settings["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]:
         # Otherwise an attacker who waits out the longest delay finds the count reset.
         raise SettingsError(
