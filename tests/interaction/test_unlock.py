@@ -39,7 +39,21 @@ def counters(app) -> dict[str, int]:
         return dict(db.session.execute(sa.select(LoginThrottle.key, LoginThrottle.failures)).all())
 
 
-def lock_out(app, free_extra: int = 4) -> Browser:
+def keep_held_back(app, seconds: int = 600) -> None:
+    """Every counter held back now stays so for `seconds`: what follows does not depend on
+    how fast the machine is."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(LoginThrottle)
+            .where(LoginThrottle.blocked_until.is_not(None))
+            .values(blocked_until=utcnow() + timedelta(seconds=seconds))
+        )
+        db.session.commit()
+
+
+def lock_out(app, free_extra: int = 8) -> Browser:
+    """Wrong passwords from the attacker's address until the account is held back for
+    2 ** (free_extra - 1) seconds (long enough for a slow machine to look at it)."""
     attacker = Browser(app, ATTACKER_IP)
     fail_repeatedly(app, attacker, [EMAIL], app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"] + free_extra)
     return attacker
@@ -60,7 +74,7 @@ def test_unlock_lets_the_person_in_at_once_and_is_audited(
     (event,) = events(app, "login.unlock")
     assert (event.actor, event.subject, event.outcome) == ("cli:helpdesk", victim, "success")
     free = app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
-    assert event.detail == {"counters": 1, "held_back": 1, "failures": free + 4}
+    assert event.detail == {"counters": 1, "held_back": 1, "failures": free + 8}
 
 
 def test_unlock_clears_the_accounts_trusted_browsers_but_not_addresses(app, runner, victim):
@@ -69,12 +83,13 @@ def test_unlock_clears_the_accounts_trusted_browsers_but_not_addresses(app, runn
     own.logout()
     free = app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
     # The person mistypes on their own browser (its own counter) ...
-    fail_repeatedly(app, own, [EMAIL], free + 3)
+    fail_repeatedly(app, own, [EMAIL], free + 8)
     assert own.login().status_code == 429
     # ... while someone sprays passwords at many accounts from the attacker's address.
     sprayer = Browser(app, ATTACKER_IP)
     for i in range(free * 10 + 1):
         sprayer.login(f"user{i}@haugiang.gov.vn", "Mùa-xuân-2026")
+    keep_held_back(app)
     assert Browser(app, ATTACKER_IP).login().status_code == 429
 
     result = runner.invoke(args=["users", "unlock", victim, "--json"])
@@ -84,7 +99,7 @@ def test_unlock_clears_the_accounts_trusted_browsers_but_not_addresses(app, runn
         "email": EMAIL,
         "counters": 1,
         "held_back": 1,
-        "failures": free + 3,
+        "failures": free + 8,
     }
     assert own.login().status_code == 302
     # The address's counter is not the account's: it still holds back guessing from there.
@@ -135,14 +150,14 @@ def test_each_lock_is_an_audit_event(app, victim):
     """One `login.lock` per failure that holds a counter back, with its delay; a refused
     attempt (while held back) starts no new lock."""
     free = app.config["LOGIN_THROTTLE_FREE_ATTEMPTS"]
-    attacker = lock_out(app, free_extra=4)
+    attacker = lock_out(app, free_extra=6)
     assert attacker.login(EMAIL, "wrong").status_code == 429  # held back: no new lock
     locks = events(app, "login.lock")
     assert [(e.subject, e.outcome, e.detail["counter"]) for e in locks] == [
         (victim, "locked", "account")
-    ] * 4
-    assert [e.detail["delay_seconds"] for e in locks] == [1, 2, 4, 8]
-    assert [e.detail["failures"] for e in locks] == [free + 1, free + 2, free + 3, free + 4]
+    ] * 6
+    assert [e.detail["delay_seconds"] for e in locks] == [1, 2, 4, 8, 16, 32]
+    assert [e.detail["failures"] for e in locks] == [free + n for n in range(1, 7)]
     assert {e.ip for e in locks} == {ATTACKER_IP}
     # The failure's own event does not repeat the locks.
     failures = [e for e in events(app, "login") if e.outcome == "failure"]

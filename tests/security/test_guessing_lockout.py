@@ -64,22 +64,22 @@ def test_the_locked_answer_tells_no_account_apart(app, make_user, argon2_verific
     ):
         browser = Browser(app, f"192.0.2.{100 + n}")
         seen = []
-        for i in range(free + 3):
-            if i < free + 2:
+        for i in range(free + 5):
+            if i < free + 4:
                 let_blocks_pass(app)
             argon2_verifications.clear()
-            # The last attempt comes while held back, with the right password.
-            password = PASSWORD if i == free + 2 else "wrong-password"
+            # The last attempt comes while held back (8 s), with the right password.
+            password = PASSWORD if i == free + 4 else "wrong-password"
             response = browser.login(address, password)
             seen.append((normalised_answer(response), len(argon2_verifications)))
             waits.append(response.headers.get("Retry-After"))
         answers[address] = seen
     known, disabled, unknown = answers.values()
-    # The same delay (2 s after free + 2 failures; 1 on a machine slow enough to spend a
-    # second between the last two requests), for each.
-    last = waits[free + 2 :: free + 3]
-    assert len(last) == 3 and set(last) <= {"1", "2"}, waits
+    # The same delay (8 s after free + 4 failures, less the time between the last two
+    # requests), for each.
+    last = waits[free + 4 :: free + 5]
+    assert len(last) == 3 and set(last) <= {"6", "7", "8"}, waits
     assert known == disabled == unknown
-    assert [answer[0][0] for answer in known] == [401] * (free + 2) + [429]
+    assert [answer[0][0] for answer in known] == [401] * (free + 4) + [429]
     # One verification per attempt checked, none for the one held back.
-    assert [answer[1] for answer in known] == [1] * (free + 2) + [0]
+    assert [answer[1] for answer in known] == [1] * (free + 4) + [0]
