@@ -28,7 +28,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.test import EnvironBuilder
 
-from bench.prepare import EMAIL, PASSWORD, REDIRECT, VERIFIER, Fixtures, _basic, _register
+from bench.prepare import (
+    EMAIL,
+    PASSWORD,
+    REDIRECT,
+    UNLIMITED,
+    VERIFIER,
+    Fixtures,
+    _basic,
+    _register,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ISSUER = "http://127.0.0.1:5000"
@@ -90,6 +99,7 @@ class Bench:
                 "SECRET_KEY": env["IDP_SECRET_KEY"],
                 "LOG_LEVEL": "WARNING",
                 "LOGIN_THROTTLE_FREE_ATTEMPTS": 1000000,
+                **UNLIMITED,
             }
         )
         self.web_basic = _basic("bench-web", web_secret)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cpu import CpuMeter
-from bench.prepare import Fixtures
+from bench.prepare import UNLIMITED, Fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "lua"
@@ -260,6 +260,9 @@ def serving(kind: str, chosen: list[str], args) -> Iterator[tuple[Fixtures, CpuM
         # Sign-in throttling would count the benchmark's own address; a benchmark measures
         # the sign-in itself.
         "IDP_LOGIN_THROTTLE_FREE_ATTEMPTS": "1000000",
+        # Likewise the rate limits of the token, introspection, revocation and registration
+        # endpoints (bench.prepare.UNLIMITED).
+        **{f"IDP_{key}": value for key, value in UNLIMITED.items()},
     }
     for setting in args.env:
         key, _, value = setting.partition("=")

@@ -36,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         i18n,
         interaction,
         keys,
+        limits,
         logs,
         mail,
         models,
@@ -53,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    limits.init_app(app)
     health.init_app(app)
     sessions.init_app(app)
     keys.init_app(app)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.limits import check_limits
+
 DEFAULTS_FILE = "defaults.toml"
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 ENV_PREFIX = "IDP_"
@@ -41,6 +43,11 @@ POSITIVE_SECONDS = (
     "CLIENT_JWKS_MAX_AGE_SECONDS",
     "CLIENT_JWKS_RETRY_SECONDS",
 )
+
+
+# The longest sign-in delay a setting may ask for: beyond it, guessing protection becomes a
+# lock-out an attacker can impose on a named person.
+LOGIN_THROTTLE_MAX_DELAY_LIMIT_SECONDS = 3600
 
 
 class SettingsError(Exception):
@@ -97,6 +104,9 @@ def check_settings(settings: dict[str, Any]) -> None:
     _check_choices(settings)
     _check_durations(settings)
     _check_support(settings)
+    problem = check_limits(settings)
+    if problem:
+        raise SettingsError(problem)
     if settings["ENV"] == "production":
         _check_production(settings)
 
@@ -162,6 +172,12 @@ def _check_durations(settings: dict[str, Any]) -> None:
         value = settings[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SettingsError(f"IDP_{key} must be a positive integer")
+    if settings["LOGIN_THROTTLE_MAX_DELAY_SECONDS"] > LOGIN_THROTTLE_MAX_DELAY_LIMIT_SECONDS:
+        # A longer delay is a lock-out anyone can impose on a named person.
+        raise SettingsError(
+            "IDP_LOGIN_THROTTLE_MAX_DELAY_SECONDS must be at most "
+            f"{LOGIN_THROTTLE_MAX_DELAY_LIMIT_SECONDS} (an hour): no one is locked out for long"
+        )
     if settings["LOGIN_THROTTLE_WINDOW_SECONDS"] <= settings["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]:
         # Otherwise an attacker who waits out the longest delay finds the count reset.
         raise SettingsError(

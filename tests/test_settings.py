@@ -82,6 +82,8 @@ def test_production_starts_with_safe_settings():
         {"AUDIT_RETENTION_DAYS": -1},
         # An attacker who waits out the longest delay must not find the count reset.
         {"LOGIN_THROTTLE_WINDOW_SECONDS": 900, "LOGIN_THROTTLE_MAX_DELAY_SECONDS": 900},
+        # A delay of a day would be a lock-out anyone can impose on a named person.
+        {"LOGIN_THROTTLE_WINDOW_SECONDS": 172800, "LOGIN_THROTTLE_MAX_DELAY_SECONDS": 86400},
         {"OUTBOUND_ALLOW_PRIVATE_TARGETS": "sometimes"},
         {"CLIENT_JWKS_FETCH_SECONDS": 0},
         {"CLIENT_JWKS_RETRY_SECONDS": "soon"},

@@ -5,6 +5,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     # lazy: the pages load with the app, not with the package's models
-    from idp.interaction.views import bp
+    from idp.interaction import cli, views
 
-    app.register_blueprint(bp)
+    app.register_blueprint(views.bp)
+    cli.init_app(app)

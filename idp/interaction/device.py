@@ -3,9 +3,9 @@
 OWASP, "Slow Down Online Guessing Attacks with Device Cookies": after a successful sign-in
 the browser gets a signed cookie listing the accounts that signed in with it (the last
 MAX_ACCOUNTS), each with its own random entry id. When the browser signs in again to one of
-them, failures count against that entry alone (`dev:<entry id>` in idp.interaction.throttle),
-so an attacker guessing elsewhere does not hold the person back, while browsers never seen
-before share the account's counter.
+them, failures count against that entry alone (`dev:<sub>:<entry id>` in
+idp.interaction.throttle), so an attacker guessing elsewhere does not hold the person back,
+while browsers never seen before share the account's counter.
 
 Trust is per (browser, account): a success replaces the entry of the account that signed
 in with a fresh id (rotation) and carries every other entry over unchanged, id and counter.

@@ -85,7 +85,7 @@ def begin_sign_in(
     device = read_device(device_cookie)
     entry = device.entry_for(user.sub) if device is not None and user is not None else None
     if entry is not None:
-        keys = [throttle.device_key(entry)]
+        keys = [throttle.device_key(user.sub, entry)]
     else:
         keys = [throttle.account_key(user.sub if user else None, cleaned)]
         if ip:
@@ -109,6 +109,36 @@ def begin_sign_in(
     return attempt
 
 
+def record_locks(attempt: Attempt, locks: dict[str, int]) -> None:
+    """One audit event `login.lock` per counter this failure holds back: the account (or
+    the typed address that is no account: the same event, so the log does not tell them
+    apart either), the client address, or the account's entry on a trusted browser."""
+    for key, seconds in sorted(locks.items()):
+        kind = throttle.kind_of(key)
+        audit.record(
+            "login.lock",
+            actor="anonymous",
+            subject=attempt.ip if kind == "address" else attempt.subject,
+            outcome="locked",
+            ip=attempt.ip,
+            user_agent=attempt.user_agent,
+            detail={
+                "counter": kind,
+                "failures": attempt.counted.get("failures", {}).get(kind),
+                "delay_seconds": seconds,
+            },
+        )
+
+
+def unlock_account(user: User, actor: str, now: datetime | None = None) -> dict[str, int]:
+    """An operator ends the account's delays (`idp users unlock`): its own counters are
+    forgotten, on every browser; those of client addresses are not (they hold back guessing
+    at every account). Recorded as the audit event `login.unlock`; the caller commits."""
+    cleared = throttle.unlock(user.sub, now or utcnow())
+    audit.record("login.unlock", actor=actor, subject=user.sub, detail=cleared)
+    return cleared
+
+
 def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
     """Check the password of an attempt counted by begin_sign_in (one argon2 verification,
     whatever the account). The caller commits: a failure's audit row, or on success the
@@ -117,6 +147,8 @@ def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
     ok = verify_password(attempt.stored_hash, password)
     if user is None or not ok or not user.is_active:
         reason = "unknown_account" if user is None else ("disabled" if ok else "bad_password")
+        counted = dict(attempt.counted)
+        locks = counted.pop("locks", {})
         audit.record(
             "login",
             actor="anonymous",
@@ -124,8 +156,9 @@ def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
             outcome="failure",
             ip=attempt.ip,
             user_agent=attempt.user_agent,
-            detail={"reason": reason, **attempt.counted},
+            detail={"reason": reason, **counted},
         )
+        record_locks(attempt, locks)
         return SignInResult(None)
 
     if needs_rehash(user.password_hash or ""):

@@ -13,19 +13,25 @@ a rate because a hard limit would let anyone lock a named person out.
 Keys:
 - `acct:<sub>`, the account, whatever address of it was typed; `addr:<address>` for an
   address that is no account, counted the same way so the answers do not tell them apart;
-- `ip:<address>`, the client address, an IPv6 /64 as one (one subscriber's allocation);
-  it allows ADDRESS_ALLOWANCE_FACTOR times more failures, for an office behind one NAT;
-- `dev:<entry id>`, one account's entry in the device cookie of a browser that signed in to
-  it before (idp.interaction.device): it is held back only by its own failures, never by the
-  account's or the address's, with the same free attempts, delays and window as an account;
-  only that account's own successful sign-in on that browser clears it.
+- `ip:<address>`, the client address, an IPv6 /64 as one (one subscriber's allocation, as
+  the rate limits of idp.limits count it); it allows ADDRESS_ALLOWANCE_FACTOR times more
+  failures, for an office behind one NAT;
+- `dev:<sub>:<entry id>`, one account's entry in the device cookie of a browser that signed
+  in to it before (idp.interaction.device): it is held back only by its own failures, never
+  by the account's or the address's, with the same free attempts, delays and window as an
+  account; only that account's own successful sign-in on that browser clears it (or
+  `idp users unlock`, which clears the account's own counters: `acct:<sub>` and its
+  `dev:<sub>:` entries, never an address's).
+
+A failure that holds a key back is a lock (`locks` in what `reserve` counted: an audit
+event `login.lock` each, written by the sign-in service); an unlock by an operator is the
+audit event `login.unlock`.
 
 The rows live in the database, shared by every worker and host.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from datetime import datetime, timedelta
 
@@ -33,11 +39,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from idp.extensions import db, insert_for
+from idp.limits import client_network
 from idp.sessions.models import LoginThrottle
 
 # The address limit allows a whole office behind one NAT: this many times the account's.
 ADDRESS_ALLOWANCE_FACTOR = 10
-IPV6_PREFIX_LENGTH = 64
 KEY_KINDS = {"acct": "account", "addr": "account", "ip": "address", "dev": "device"}
 
 
@@ -48,20 +54,12 @@ def account_key(sub: str | None, address: str) -> str:
 
 def address_key(ip: str) -> str:
     """The client address's key: IPv4 as is (also when mapped into IPv6), IPv6 by /64."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:  # not an address (a proxy's header): counted as given
-        return f"ip:{ip[:64]}"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return f"ip:{address.ipv4_mapped}"
-        bits = 128 - IPV6_PREFIX_LENGTH
-        return f"ip:{ipaddress.IPv6Network((int(address) >> bits << bits, IPV6_PREFIX_LENGTH))}"
-    return f"ip:{address}"
+    return f"ip:{client_network(ip)}"
 
 
-def device_key(entry_id: str) -> str:
-    return f"dev:{entry_id}"
+def device_key(sub: str, entry_id: str) -> str:
+    """One account's entry on a trusted browser; the sub in it lets an unlock find it."""
+    return f"dev:{sub}:{entry_id}"
 
 
 def kind_of(key: str) -> str:
@@ -148,12 +146,15 @@ def _count_failure(rows: list[LoginThrottle], now: datetime) -> dict[str, object
     """Count one failure against each row and hold back those past their free attempts.
 
     Returns what the audit event of the failure records: each key's consecutive failures,
-    the delay now imposed, and how many attempts were refused since the previous failure.
+    the delay now imposed, and how many attempts were refused since the previous failure;
+    and under `locks`, the keys this failure holds back, each with its delay (not for the
+    failure's event: each lock is an event of its own).
     """
     cfg = current_app.config
     forget = timedelta(seconds=cfg["LOGIN_THROTTLE_WINDOW_SECONDS"])
     cap = cfg["LOGIN_THROTTLE_MAX_DELAY_SECONDS"]
     failures: dict[str, int] = {}
+    locks: dict[str, int] = {}
     delay = refused = 0
     for row in rows:
         if row.last_failure_at + forget <= now:
@@ -165,8 +166,10 @@ def _count_failure(rows: list[LoginThrottle], now: datetime) -> dict[str, object
         held = delay_after(row.failures, free_attempts(row.key), cap)
         row.blocked_until = now + timedelta(seconds=held) if held else None
         failures[kind_of(row.key)] = row.failures
+        if held:
+            locks[row.key] = held
         delay = max(delay, held)
-    counted: dict[str, object] = {"failures": failures}
+    counted: dict[str, object] = {"failures": failures, "locks": locks}
     if delay:
         counted["delay_seconds"] = delay
     if refused:
@@ -191,6 +194,33 @@ def give_back(keys: list[str], now: datetime) -> None:
 def clear(key: str) -> None:
     """The person signed in: this key's failures are forgotten."""
     db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+def account_counters(sub: str) -> sa.ColumnElement[bool]:
+    """The account's own counters: `acct:<sub>` and its entries on trusted browsers."""
+    return sa.or_(
+        LoginThrottle.key == account_key(sub, ""),
+        LoginThrottle.key.startswith(f"dev:{sub}:", autoescape=True),
+    )
+
+
+def unlock(sub: str, now: datetime) -> dict[str, int]:
+    """Forget the account's own failures (not its addresses'); what was cleared: how many
+    counters, how many of them were holding it back, and the most failures of one."""
+    rows = db.session.execute(
+        sa.select(LoginThrottle).where(account_counters(sub)).with_for_update()
+    ).scalars()
+    cleared = {"counters": 0, "held_back": 0, "failures": 0}
+    for row in rows:
+        cleared["counters"] += 1
+        cleared["held_back"] += bool(row.blocked_until and row.blocked_until > now)
+        cleared["failures"] = max(cleared["failures"], row.failures)
+    db.session.execute(
+        sa.delete(LoginThrottle)
+        .where(account_counters(sub))
+        .execution_options(synchronize_session=False)
+    )
+    return cleared
 
 
 def remove_forgotten(now: datetime) -> int:

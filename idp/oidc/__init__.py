@@ -2,7 +2,17 @@
 
 from flask import Flask
 
+from idp import limits
 from idp.sessions import worker
+
+# The endpoints programs call, and the setting that limits each (idp.limits).
+RATE_LIMITED = {
+    "oidc.token": "RATE_LIMIT_TOKEN",
+    "oidc.introspect": "RATE_LIMIT_INTROSPECTION",
+    "oidc.revoke": "RATE_LIMIT_REVOCATION",
+    "registration.register": "RATE_LIMIT_REGISTRATION",
+    "registration.configure": "RATE_LIMIT_REGISTRATION",
+}
 
 
 def init_app(app: Flask) -> None:
@@ -24,6 +34,8 @@ def init_app(app: Flask) -> None:
     )
     views.init_app(app)
     registration.init_registration(app)
+    for endpoint, setting in RATE_LIMITED.items():
+        limits.limit(app, endpoint, setting)
     logout.init_app(app)
     single_logout.init_app(app)
     cli.init_app(app)

@@ -3,9 +3,11 @@ instead of waited out."""
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
-from helpers.pages import csrf_of
+from helpers.pages import CSRF, csrf_of
 from helpers.people import EMAIL, PASSWORD
 
 VICTIM_IP = "198.51.100.7"
@@ -75,3 +77,18 @@ def fail_repeatedly(app, browser, addresses: list[str], failures: int) -> None:
         let_blocks_pass(app)
         response = browser.login(addresses[i % len(addresses)], "wrong-password")
         assert response.status_code == 401, (i, response.status_code)
+
+
+def normalised_answer(response) -> tuple:
+    """A sign-in page's answer without what differs from one request to the next (CSRF
+    token, the typed address, digits): equal for answers that tell nothing apart."""
+    body = response.get_data(as_text=True)
+    body = CSRF.sub("", body)
+    body = re.sub(r'(name="email" [^>]*value=")[^"]*"', r'\1"', body)
+    body = re.sub(r'value="[^"]*@[^"]*"', "", body)
+    return (
+        response.status_code,
+        re.sub(r"\d", "#", body),
+        "Retry-After" in response.headers,
+        sorted(h.split("=", 1)[0] for h in response.headers.getlist("Set-Cookie")),
+    )
