@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         clients,
         errors,
         extensions,
+        factors,
         health,
         http,
         i18n,
@@ -56,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     health.init_app(app)
     sessions.init_app(app)
+    factors.init_app(app)
     keys.init_app(app)
     clients.init_app(app)
     oidc.init_app(app)

@@ -18,7 +18,9 @@ Keys:
 - `dev:<entry id>`, one account's entry in the device cookie of a browser that signed in to
   it before (idp.interaction.device): it is held back only by its own failures, never by the
   account's or the address's, with the same free attempts, delays and window as an account;
-  only that account's own successful sign-in on that browser clears it.
+  only that account's own successful sign-in on that browser clears it;
+- `otp:<sub>`, the second-factor codes of an account (idp.interaction.factor_step): the
+  same free attempts, delays and window as an account.
 
 The rows live in the database, shared by every worker and host.
 """
@@ -38,7 +40,13 @@ from idp.sessions.models import LoginThrottle
 # The address limit allows a whole office behind one NAT: this many times the account's.
 ADDRESS_ALLOWANCE_FACTOR = 10
 IPV6_PREFIX_LENGTH = 64
-KEY_KINDS = {"acct": "account", "addr": "account", "ip": "address", "dev": "device"}
+KEY_KINDS = {
+    "acct": "account",
+    "addr": "account",
+    "ip": "address",
+    "dev": "device",
+    "otp": "second_factor",
+}
 
 
 def account_key(sub: str | None, address: str) -> str:
@@ -62,6 +70,10 @@ def address_key(ip: str) -> str:
 
 def device_key(entry_id: str) -> str:
     return f"dev:{entry_id}"
+
+
+def second_factor_key(sub: str) -> str:
+    return f"otp:{sub}"
 
 
 def kind_of(key: str) -> str:
