@@ -152,14 +152,17 @@ def open_session(
     """Start the SSO session of a finished sign-in (or re-authenticate the browser's session
     of the same person, or replace another person's), commit, set the cookie."""
     existing = current_session()
+    now = utcnow()
     if existing is not None and existing.user_id == user.id:
-        handle = reauthenticate(existing, amr=amr, auth_times=auth_times)
+        handle = reauthenticate(existing, amr=amr, auth_times=auth_times, now=now)
         commit()
         set_session_cookie(response, handle, existing.remember)
         return
     if existing is not None:
         end_sessions([existing.id], reason=REASON_REPLACED)
-    handle, _sso = start_session(user, amr=amr, remember=remember, auth_times=auth_times, **origin)
+    handle, _sso = start_session(
+        user, amr=amr, remember=remember, auth_times=auth_times, now=now, **origin
+    )
     commit()
     set_session_cookie(response, handle, remember)
 
