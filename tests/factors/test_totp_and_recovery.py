@@ -50,7 +50,9 @@ def test_secrets_are_160_random_bits():
 
 
 def test_the_qr_code_is_an_inline_svg_of_the_provisioning_uri():
-    uri = totp.provisioning_uri("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "an@haugiang.gov.vn", "Hậu Giang SSO")
+    uri = totp.provisioning_uri(
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "an@haugiang.gov.vn", "Hậu Giang SSO"
+    )
     assert uri.startswith("otpauth://totp/") and "secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" in uri
     svg = totp.qr_svg(uri)
     assert svg.startswith("<svg") and "<script" not in svg

@@ -121,9 +121,7 @@ def test_a_recovery_code_works_once(app, client, person):
         ("en", "Too many wrong codes. Please sign in again."),
     ],
 )
-def test_the_pending_sign_in_locks_after_a_few_wrong_codes(
-    app, client, person, language, message
-):
+def test_the_pending_sign_in_locks_after_a_few_wrong_codes(app, client, person, language, message):
     client.get(f"/lang/{language}")
     secret, _ = person
     sign_in(client)

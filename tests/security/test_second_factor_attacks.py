@@ -281,3 +281,23 @@ def test_the_secret_cannot_be_read_from_the_database(app, make_user):
         assert all(
             code not in h and code.replace("-", "") not in h for code in codes for h in hashes
         )
+
+
+def test_abandoned_pending_sign_ins_are_removed_by_cleanup(app, client, make_user, runner):
+    from helpers.db import move_back
+
+    from idp.extensions import db
+    from idp.factors.models import PendingSignIn
+
+    make_user()
+    enrol(app)
+    sign_in(client)
+    sign_in(app.test_client())
+    move_back(app, PendingSignIn, expires_at=2 * 86400)
+    sign_in(client)  # a live one stays
+    result = runner.invoke(args=["cleanup", "--json"])
+    assert json.loads(result.output)["pending_sign_ins"] == 2
+    with app.app_context():
+        assert (
+            db.session.execute(sa.select(sa.func.count()).select_from(PendingSignIn)).scalar() == 1
+        )
