@@ -1,4 +1,5 @@
-"""Sign-in and sign-out pages.
+"""Sign-in and sign-out pages: the password, then (for a person with a second factor, or who
+must have one) the factor page `/login/factor` (docs/factors.md).
 
 The contract with the protocol side: anything that needs a signed-in person redirects to
 `/login?next=<local URL>`; after a successful sign-in the browser carries the SSO cookie and
