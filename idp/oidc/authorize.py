@@ -111,7 +111,9 @@ def authorization_context(grant, sso, action: str | None) -> checks.Authorizatio
         consent_given=action == consent.ALLOW and sso is not None,
         required_acr=required_acr(client.client_id, sso),
     )
-    if sso is not None and (ctx.acr_values or ctx.claims or ctx.required_acr):
+    if sso is not None and (
+        ctx.acr_values or ctx.claims or ctx.required_acr or ctx.max_age is not None
+    ):
         # One read more, only when a level is asked for: plain SSO hops stay as cheap.
         ctx.user_rank = factors_service.reachable_rank(sso.user)
     if sso is not None and not client.skips_consent:

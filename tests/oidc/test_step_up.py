@@ -5,6 +5,7 @@ same SSO session; the ID token's acr and amr say what was performed, never more.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +14,7 @@ from helpers.clients import make_client
 from helpers.factors import code_for, enrol, give_code, recovery_codes_on_page, secret_on_page
 from helpers.oidc_flow import REDIRECT_URI, Flow, RelyingParty, query_of
 from helpers.pages import sign_in
+from helpers.people import EMAIL
 
 NONCE = "n-0S6_WzA2Mj"
 LOA1, LOA2 = "urn:hg:loa:1", "urn:hg:loa:2"
@@ -209,3 +211,22 @@ def test_the_factor_page_cannot_be_skipped(app, rp):
     rp.login(next_url=query_of(response.headers["Location"])["next"])
     again = rp.authorize(nonce=NONCE)
     assert urlsplit(again.headers["Location"]).path == "/login"
+
+
+def test_a_stale_factor_that_was_removed_gives_the_password_level_without_a_loop(app, rp):
+    from idp.directory.store import find_user_by_address
+    from idp.extensions import db
+    from idp.factors import service
+
+    rp.login()
+    secret, _ = enrol(app)
+    step_up(rp, rp.authorize(nonce=NONCE, acr_values=LOA2), code_for(secret))
+    with app.test_request_context():
+        service.remove_totp(find_user_by_address(EMAIL), datetime.now(UTC), {})
+        db.session.commit()
+    move_method_back(app, "otp", 120)
+    claims = id_token_of(rp, follow_to_code(rp, rp.authorize(nonce=NONCE, max_age="60")))
+    assert claims["acr"] == LOA1 and "otp" in claims["amr"]
+    # An essential level 2 now means enrolling again.
+    response = rp.authorize(nonce=NONCE, max_age="60", claims=ESSENTIAL_LOA2)
+    assert query_of(response.headers["Location"])["enrol"] == "1"
