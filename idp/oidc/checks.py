@@ -272,25 +272,40 @@ def decide(ctx: AuthorizationContext, sso: SsoSession | None, now: datetime) -> 
     if not fresh and max_age_exceeded(ctx.max_age, password_time(sso), now):
         return login(True)
     acr = check_level(ctx, sso, requested_acr, essential, supported, fresh)
+    if isinstance(acr, str):
+        acr = check_factor_age(ctx, sso, acr, (requested_acr, essential, supported), fresh, now)
     if isinstance(acr, NeedLogin):
         return login(acr.force, acr.acr, step_up=acr.step_up, enrol=acr.enrol)
-    # max_age per level: a level with a second factor needs that factor within max_age too.
-    if ACR_RANK.get(acr, 0) >= 2 and max_age_exceeded(ctx.max_age, second_factor_time(sso), now):
-        if not fresh and (ctx.user_rank is None or ctx.user_rank >= 2):
-            return login(True, acr, step_up=True)
-        # The factor cannot be given again now (removed since): the password level only,
-        # unless the request must have more (enrol a factor, or fail once signed in again).
-        goal, must = acr_goal(requested_acr, essential, ctx.required_acr, supported, 1)
-        if must and ACR_RANK.get(goal or "", 0) >= 2:
-            if fresh:
-                raise UnmetAuthenticationRequirementsError("The required acr is too old.")
-            return login(True, goal, step_up=True, enrol=True)
-        acr = assurance.ACR_PASSWORD
     if consent_needed(ctx):
         if prompt_none:
             raise ConsentRequiredError()
         return NeedConsent()
     return Proceed(acr=acr)
+
+
+def check_factor_age(
+    ctx: AuthorizationContext,
+    sso: SsoSession,
+    acr: str,
+    request: tuple[list[str], bool, list[str]],
+    fresh: bool,
+    now: datetime,
+) -> str | NeedLogin:
+    """max_age per level: a level with a second factor needs that factor within max_age
+    too, asked again by a step-up. When it cannot be given again (removed since), the
+    password level only, unless the request must have more (enrol a factor first, or fail
+    once signed in again)."""
+    if ACR_RANK.get(acr, 0) < 2 or not max_age_exceeded(ctx.max_age, second_factor_time(sso), now):
+        return acr
+    if not fresh and (ctx.user_rank is None or ctx.user_rank >= 2):
+        return NeedLogin(force=True, acr=acr, step_up=True)
+    requested, essential, supported = request
+    goal, must = acr_goal(requested, essential, ctx.required_acr, supported, 1)
+    if must and ACR_RANK.get(goal or "", 0) >= 2:
+        if fresh:
+            raise UnmetAuthenticationRequirementsError("The required acr is too old.")
+        return NeedLogin(force=True, acr=goal, step_up=True, enrol=True)
+    return assurance.ACR_PASSWORD
 
 
 def check_level(

@@ -165,3 +165,19 @@ def test_the_enrol_form_is_readable_without_a_code(signed_in):
     answer = signed_in.post("/account/security/totp", data={"csrf_token": token, "code": ""})
     assert answer.status_code == 400
     assert "Vui lòng nhập mã xác thực." in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("vi", "Biểu mẫu đã hết hạn hoặc không hợp lệ."),
+        ("en", "The form has expired or is not valid."),
+    ],
+)
+def test_a_forged_removal_is_a_readable_page(app, client, make_user, language, message):
+    make_user()
+    secret, _ = enrol(app)
+    sign_in_with_factor(client, secret)
+    client.get(f"/lang/{language}")
+    answer = client.post("/account/security/totp/remove", data={"csrf_token": "forged"})
+    assert answer.status_code == 400 and message in answer.get_data(as_text=True)

@@ -118,3 +118,23 @@ def test_method_time():
     assert assurance.method_time(times, ["otp", "hwk"], base) == base + timedelta(seconds=60)
     assert assurance.method_time(None, ["otp"], base) == base
     assert assurance.method_time({"pwd": 1}, ["otp"], base) == datetime.fromtimestamp(0, UTC)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("FACTOR_MAX_ATTEMPTS", 0),
+        ("FACTOR_PENDING_SECONDS", "300"),
+        ("FACTOR_FRESH_SECONDS", True),
+        ("MFA_REQUIRED_ROLES", "admin"),
+        ("MFA_REQUIRED_CLIENTS", [1]),
+    ],
+)
+def test_bad_settings_stop_the_start(key, value):
+    from idp.factors import check_factor_settings
+    from idp.settings import SettingsError, load_settings
+
+    settings = load_settings({key: value})
+    with pytest.raises(SettingsError, match=f"IDP_{key}"):
+        check_factor_settings(settings)
+    check_factor_settings(load_settings())

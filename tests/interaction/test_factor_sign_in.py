@@ -222,3 +222,66 @@ def test_a_password_for_a_person_with_a_factor_is_logged_but_no_session(app, cli
         actions = [e.action for e in db.session.execute(sa.select(AuditEvent)).scalars()]
     assert "login" in actions and "login_factor" not in actions
     assert sessions(app) == []
+
+
+TEXTS = {
+    "vi": {
+        "heading": "Xác thực hai bước",
+        "explain": "Mở ứng dụng xác thực trên điện thoại",
+        "empty": "Vui lòng nhập mã xác thực.",
+        "long": "Mã xác thực không đúng.",
+        "enrol": "Thiết lập xác thực hai bước",
+        "codes": "Các mã này chỉ hiển thị một lần.",
+        "held": "Đăng nhập sai quá nhiều lần.",
+    },
+    "en": {
+        "heading": "Two-step verification",
+        "explain": "Open the authenticator app on your phone",
+        "empty": "Please enter the code.",
+        "long": "The code is not valid.",
+        "enrol": "Set up two-step verification",
+        "codes": "They are shown only this once.",
+        "held": "Too many failed sign-in attempts.",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_every_factor_page_and_message_in_both_languages(app, client, make_user, language):
+    from helpers.factors import recovery_codes_on_page, secret_on_page
+
+    texts = TEXTS[language]
+    make_user()
+    make_user("admin@haugiang.gov.vn", roles=["admin"])
+    secret, _ = enrol(app)
+    client.get(f"/lang/{language}")
+    sign_in(client)
+    page = client.get("/login/factor").get_data(as_text=True)
+    assert f'<html lang="{language}">' in page
+    assert texts["heading"] in page and texts["explain"] in page
+    assert texts["empty"] in give_code(client, "").get_data(as_text=True)
+    assert texts["long"] in give_code(client, "1" * 40).get_data(as_text=True)
+    # Enrolment while signing in, and the recovery codes.
+    admin = app.test_client()
+    admin.get(f"/lang/{language}")
+    sign_in(admin, "admin@haugiang.gov.vn")
+    enrol_page = admin.get("/login/factor").get_data(as_text=True)
+    assert texts["enrol"] in enrol_page
+    done = give_code(admin, code_for(secret_on_page(enrol_page))).get_data(as_text=True)
+    assert texts["codes"] in done and len(recovery_codes_on_page(done)) == 10
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+@pytest.mark.parametrize(
+    "app_config", [{"FACTOR_MAX_ATTEMPTS": 10, "LOGIN_THROTTLE_FREE_ATTEMPTS": 1}]
+)
+def test_the_held_back_message_in_both_languages(app, client, make_user, language):
+    make_user()
+    secret, _ = enrol(app)
+    client.get(f"/lang/{language}")
+    sign_in(client)
+    wrong = "000000" if code_for(secret) != "000000" else "111111"
+    give_code(client, wrong)
+    give_code(client, wrong)
+    held = give_code(client, code_for(secret))
+    assert held.status_code == 429 and TEXTS[language]["held"] in held.get_data(as_text=True)
