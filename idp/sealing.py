@@ -50,7 +50,10 @@ def unseal(secret: str, token: str, associated: bytes, *, salt: bytes, info: byt
     version, _, body = token.partition(":")
     if version != VERSION:
         raise UnsealError(f"unknown encryption version {version!r}")
-    raw = base64.b64decode(body)
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except ValueError as exc:
+        raise UnsealError("not an encrypted value") from exc
     try:
         return _aead(secret, salt, info).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated)
     except InvalidTag as exc:

@@ -6,6 +6,7 @@ an audit event; no code or secret is ever logged.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,12 +14,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from idp import audit
+from idp import audit, sealing
 from idp.assurance import SECOND_FACTORS, method_time
 from idp.directory.models import User
 from idp.extensions import db
 from idp.factors import recovery, totp
 from idp.factors.models import TotpFactor
+
+log = logging.getLogger("idp.factors")
 
 
 class FactorError(Exception):
@@ -48,6 +51,16 @@ class Enrolment:
     @property
     def grouped(self) -> str:
         return totp.grouped(self.secret)
+
+
+def _secret(factor: TotpFactor) -> str | None:
+    """The factor's secret, or None when it cannot be decrypted (KEY_ENCRYPTION_KEY changed
+    without the secrets being moved): codes then fail, recovery codes still work."""
+    try:
+        return totp.open_secret(factor.secret_encrypted, factor.user_id)
+    except sealing.UnsealError:
+        log.warning("cannot decrypt the TOTP secret of user %s", factor.user_id)
+        return None
 
 
 def totp_of(user_id: int) -> TotpFactor | None:
@@ -114,7 +127,8 @@ def current_enrolment(user: User) -> Enrolment | None:
     factor = totp_of(user.id)
     if factor is None or factor.confirmed_at is not None:
         return None
-    return _enrolment(user, totp.open_secret(factor.secret_encrypted, user.id))
+    secret = _secret(factor)
+    return _enrolment(user, secret) if secret else None
 
 
 def confirm_totp_enrolment(
@@ -126,8 +140,8 @@ def confirm_totp_enrolment(
     if factor is None or factor.confirmed_at is not None:
         raise NotEnrolled()
     cleaned = totp.clean_code(code)
-    secret = totp.open_secret(factor.secret_encrypted, user.id)
-    step = totp.matching_step(secret, cleaned, now) if cleaned else None
+    secret = _secret(factor)
+    step = totp.matching_step(secret, cleaned, now) if cleaned and secret else None
     if step is None or not _spend_step(factor, step, now):
         raise InvalidCode()
     factor.confirmed_at = now
@@ -157,7 +171,8 @@ def check_totp(user: User, code: str, now: datetime) -> bool:
     factor = totp_of(user.id)
     if cleaned is None or factor is None or factor.confirmed_at is None:
         return False
-    step = totp.matching_step(totp.open_secret(factor.secret_encrypted, user.id), cleaned, now)
+    secret = _secret(factor)
+    step = totp.matching_step(secret, cleaned, now) if secret else None
     return step is not None and _spend_step(factor, step, now)
 
 

@@ -301,3 +301,20 @@ def test_abandoned_pending_sign_ins_are_removed_by_cleanup(app, client, make_use
         assert (
             db.session.execute(sa.select(sa.func.count()).select_from(PendingSignIn)).scalar() == 1
         )
+
+
+def test_a_changed_key_encryption_key_is_no_server_error(app, client, make_user, caplog):
+    """Secrets sealed under a former key cannot be opened: codes fail (recovery codes still
+    work), and nothing answers 500."""
+    from idp.extensions import db
+    from idp.factors.models import TotpFactor
+
+    make_user()
+    secret, codes = enrol(app)
+    with app.app_context():
+        factor = db.session.execute(sa.select(TotpFactor)).scalar_one()
+        factor.secret_encrypted = "v1:" + factor.secret_encrypted[3:][::-1]
+        db.session.commit()
+    sign_in(client)
+    assert give_code(client, code_for(secret)).status_code == 401
+    assert give_code(client, codes[0]).status_code == 302
