@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         clients,
         errors,
         extensions,
+        factors,
         health,
         http,
         i18n,
@@ -57,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     health.init_app(app)
     sessions.init_app(app)
+    factors.init_app(app)
     keys.init_app(app)
     clients.init_app(app)
     oidc.init_app(app)

@@ -3,6 +3,7 @@
 from idp.audit import AuditEvent
 from idp.clients.models import Client, InitialAccessToken
 from idp.directory.models import Unit, User, UserEmail
+from idp.factors.models import PendingSignIn, RecoveryCode, TotpFactor
 from idp.keys.models import SigningKey
 from idp.mail.models import MailMessage
 from idp.oidc.token_models import (
@@ -24,11 +25,14 @@ __all__ = [
     "InitialAccessToken",
     "LoginThrottle",
     "MailMessage",
+    "PendingSignIn",
+    "RecoveryCode",
     "RefreshToken",
     "Revocation",
     "SessionClient",
     "SigningKey",
     "SsoSession",
+    "TotpFactor",
     "Unit",
     "UsedAssertion",
     "User",

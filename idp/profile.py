@@ -6,6 +6,8 @@ these lists too.
 
 from __future__ import annotations
 
+from idp import assurance
+
 RESPONSE_TYPES = ("code",)
 RESPONSE_MODES = ("query", "form_post")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -71,9 +73,9 @@ ID_TOKEN_PROTOCOL_CLAIMS = (
 )
 CLAIMS_SUPPORTED = tuple(dict.fromkeys((*ID_TOKEN_PROTOCOL_CLAIMS, *USER_CLAIMS)))
 
-# Levels of assurance, weakest first: password alone (what the sign-in page records today,
-# idp.interaction.service.ACR_PASSWORD), then password and a second factor.
-ACR_RANK = {"urn:hg:loa:1": 1, "urn:hg:loa:2": 2}
+# Levels of assurance, weakest first: password alone, password and a second factor,
+# phishing-resistant (idp.assurance, which says which methods reach each).
+ACR_RANK = dict(assurance.ACR_RANK)
 
 # The endpoints, as paths under the issuer.
 AUTHORIZATION_PATH = "/oauth2/authorize"

@@ -36,3 +36,5 @@ class LoginForm(PageForm):
     )
     remember = BooleanField(_l("Duy trì đăng nhập trên thiết bị này"))
     next = HiddenField()
+    # "1" when the relying party requires a second factor: one is enrolled before the session.
+    enrol = HiddenField()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from idp import audit
+from idp.assurance import ACR_PASSWORD, AMR_PASSWORD  # noqa: F401 (the sign-in's names)
 from idp.directory.models import User
 from idp.directory.passwords import hash_password, needs_rehash, verify_password
 from idp.directory.store import find_user_by_address
@@ -21,8 +22,6 @@ from idp.interaction import throttle
 from idp.interaction.device import issue_device, read_device
 from idp.pages import has_control_characters
 
-AMR_PASSWORD = "pwd"
-ACR_PASSWORD = "urn:hg:loa:1"
 IDENTIFIER_MAX_LENGTH = 320
 
 

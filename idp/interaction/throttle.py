@@ -21,7 +21,9 @@ Keys:
   by the account's or the address's, with the same free attempts, delays and window as an
   account; only that account's own successful sign-in on that browser clears it (or
   `idp users unlock`, which clears the account's own counters: `acct:<sub>` and its
-  `dev:<sub>:` entries, never an address's).
+  `dev:<sub>:` entries, never an address's);
+- `otp:<sub>`, the second-factor codes of an account (idp.interaction.factor_step): the
+  same free attempts, delays and window as an account.
 
 A failure that holds a key back is a lock (`locks` in what `reserve` counted: an audit
 event `login.lock` each, written by the sign-in service); an unlock by an operator is the
@@ -44,7 +46,13 @@ from idp.sessions.models import LoginThrottle
 
 # The address limit allows a whole office behind one NAT: this many times the account's.
 ADDRESS_ALLOWANCE_FACTOR = 10
-KEY_KINDS = {"acct": "account", "addr": "account", "ip": "address", "dev": "device"}
+KEY_KINDS = {
+    "acct": "account",
+    "addr": "account",
+    "ip": "address",
+    "dev": "device",
+    "otp": "second_factor",
+}
 
 
 def account_key(sub: str | None, address: str) -> str:
@@ -60,6 +68,10 @@ def address_key(ip: str) -> str:
 def device_key(sub: str, entry_id: str) -> str:
     """One account's entry on a trusted browser; the sub in it lets an unlock find it."""
     return f"dev:{sub}:{entry_id}"
+
+
+def second_factor_key(sub: str) -> str:
+    return f"otp:{sub}"
 
 
 def kind_of(key: str) -> str:
@@ -197,9 +209,11 @@ def clear(key: str) -> None:
 
 
 def account_counters(sub: str) -> sa.ColumnElement[bool]:
-    """The account's own counters: `acct:<sub>` and its entries on trusted browsers."""
+    """The account's own counters: `acct:<sub>`, its second-factor codes' `otp:<sub>` and
+    its entries on trusted browsers."""
     return sa.or_(
         LoginThrottle.key == account_key(sub, ""),
+        LoginThrottle.key == second_factor_key(sub),
         LoginThrottle.key.startswith(f"dev:{sub}:", autoescape=True),
     )
 

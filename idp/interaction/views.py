@@ -1,4 +1,5 @@
-"""Sign-in and sign-out pages.
+"""Sign-in and sign-out pages: the password, then (for a person with a second factor, or who
+must have one) the factor page `/login/factor` (docs/factors.md).
 
 The contract with the protocol side: anything that needs a signed-in person redirects to
 `/login?next=<local URL>`; after a successful sign-in the browser carries the SSO cookie and
@@ -14,6 +15,7 @@ from datetime import timedelta
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     g,
     redirect,
@@ -26,19 +28,23 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from idp import audit
-from idp.extensions import commit, utcnow
+from idp.assurance import AMR_OTP
+from idp.extensions import commit, rollback, utcnow
+from idp.factors import pending
+from idp.factors import service as factors_service
+from idp.factors.forms import FactorForm
 from idp.i18n import LANG_COOKIE, local_clock
+from idp.interaction import factor_step
 from idp.interaction.device import read_device_cookie, set_device_cookie
 from idp.interaction.forms import LoginForm
 from idp.interaction.service import (
-    ACR_PASSWORD,
     AMR_PASSWORD,
     SignInResult,
     begin_sign_in,
     finish_sign_in,
 )
 from idp.pages import LogoutForm, has_control_characters, is_local_path
-from idp.security import allow_form_redirects, set_cookie
+from idp.security import allow_form_redirects, delete_cookie, read_cookie, set_cookie
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
 from idp.sessions.logout import (
     REASON_LOGOUT,
@@ -52,6 +58,8 @@ from idp.sessions.store import reauthenticate, start_session
 bp = Blueprint("interaction", __name__)
 
 LANG_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
+# The pending sign-in's handle (idp.factors.pending), between the password and the factor.
+PENDING_COOKIE = "idp_pending"
 
 
 def safe_next(target: str | None) -> str:
@@ -66,9 +74,13 @@ def login():
         form.next.data = (
             request.args.get("next", "") if is_local_path(request.args.get("next")) else ""
         )
+        form.enrol.data = "1" if request.args.get("enrol") == "1" else ""
         hint = request.args.get("login_hint", "")
         if hint and not has_control_characters(hint):
             form.email.data = hint[:320]
+        if request.args.get("step_up") == "1" and current_session() is not None:
+            # Step-up: the session's password stands; only the second factor is asked.
+            return begin_step_up(current_session(), form.next.data, form.enrol.data == "1")
     status, error, retry_after = 200, None, 0
     if form.validate_on_submit():
         origin = audit.request_origin()
@@ -80,26 +92,9 @@ def login():
             if attempt.retry_after
             else finish_sign_in(attempt, form.password.data)
         )
-        if result.user is None:
-            commit()
-        else:
-            response = redirect(safe_next(form.next.data))
-            set_device_cookie(response, result.device_cookie)
-            existing = current_session()
-            if existing is not None and existing.user_id == result.user.id:
-                handle = reauthenticate(existing, amr=[AMR_PASSWORD], acr=ACR_PASSWORD)
-                commit()
-                set_session_cookie(response, handle, existing.remember)
-                return response
-            if existing is not None:
-                end_sessions([existing.id], reason=REASON_REPLACED)
-            remember = bool(form.remember.data)
-            handle, _sso = start_session(
-                result.user, amr=[AMR_PASSWORD], acr=ACR_PASSWORD, remember=remember, **origin
-            )
-            commit()
-            set_session_cookie(response, handle, remember)
-            return response
+        if result.user is not None:
+            return password_accepted(form, result, origin)
+        commit()
         if result.retry_after:
             retry_after = result.retry_after
             error = throttled_message(retry_after)
@@ -116,6 +111,197 @@ def login():
         response.headers["Retry-After"] = str(retry_after)
     # The form's submission ends at the relying party when `next` is an authorization request.
     return allow_form_redirects(response)
+
+
+def password_accepted(form: LoginForm, result: SignInResult, origin: dict) -> Response:
+    """The password was right: to the factor page when a second factor is asked (or must be
+    enrolled), else the session starts at the password level."""
+    user = result.user
+    assert user is not None
+    ask, enrol = factor_step.factor_needed(user, form.enrol.data == "1")
+    remember = bool(form.remember.data)
+    if ask:
+        now = utcnow()
+        handle = factor_step.begin(
+            user,
+            now=now,
+            enrol=enrol,
+            next_url=safe_next(form.next.data),
+            remember=remember,
+            password_at=now,
+            origin=origin,
+        )
+        commit()
+        response = redirect(url_for("interaction.factor"))
+        set_device_cookie(response, result.device_cookie)
+        set_cookie(response, PENDING_COOKIE, handle, max_age=pending_seconds())
+        return response
+    response = redirect(safe_next(form.next.data))
+    set_device_cookie(response, result.device_cookie)
+    open_session(response, user, [AMR_PASSWORD], remember, origin)
+    return response
+
+
+def open_session(
+    response: Response,
+    user,
+    amr: list[str],
+    remember: bool,
+    origin: dict,
+    auth_times: dict[str, int] | None = None,
+) -> None:
+    """Start the SSO session of a finished sign-in (or re-authenticate the browser's session
+    of the same person, or replace another person's), commit, set the cookie."""
+    existing = current_session()
+    now = utcnow()
+    if existing is not None and existing.user_id == user.id:
+        handle = reauthenticate(existing, amr=amr, auth_times=auth_times, now=now)
+        commit()
+        set_session_cookie(response, handle, existing.remember)
+        return
+    if existing is not None:
+        end_sessions([existing.id], reason=REASON_REPLACED)
+    handle, _sso = start_session(
+        user, amr=amr, remember=remember, auth_times=auth_times, now=now, **origin
+    )
+    commit()
+    set_session_cookie(response, handle, remember)
+
+
+def pending_seconds() -> int:
+    return int(current_app.config["FACTOR_PENDING_SECONDS"])
+
+
+def begin_step_up(sso, next_url: str, enrol_asked: bool) -> Response:
+    """A pending sign-in for the session's own person: the factor page adds the second
+    factor to the session (same sid), or enrols one first when it must."""
+    ask, enrol = factor_step.factor_needed(sso.user, enrol_asked)
+    target = safe_next(next_url)
+    if not ask:
+        return redirect(target)
+    handle = factor_step.begin(
+        sso.user,
+        now=utcnow(),
+        enrol=enrol,
+        next_url=target,
+        sid=sso.sid,
+        origin=audit.request_origin(),
+    )
+    commit()
+    response = redirect(url_for("interaction.factor"))
+    set_cookie(response, PENDING_COOKIE, handle, max_age=pending_seconds())
+    return response
+
+
+def waiting_sign_in():
+    """The browser's live pending sign-in and its person, or (None, None). A step-up's
+    pending sign-in counts only in the browser whose session it steps up."""
+    waiting = pending.find(read_cookie(PENDING_COOKIE), utcnow())
+    if waiting is None:
+        return None, None
+    if waiting.sid is not None:
+        sso = current_session()
+        if sso is None or sso.sid != waiting.sid or sso.user_id != waiting.user_id:
+            return None, None
+    user = factor_step.user_of(waiting)
+    return (waiting, user) if user is not None else (None, None)
+
+
+@bp.route("/login/factor", methods=["GET", "POST"])
+def factor():
+    form = FactorForm()
+    waiting, user = waiting_sign_in()
+    if waiting is None:
+        return factor_gone(request.method == "POST")
+    enrolling = waiting.enrol and not factors_service.has_second_factor(user)
+    if enrolling:
+        return enrol_step(form, waiting, user)
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return factor_page(form, waiting, user, status=status)
+    now = utcnow()
+    origin = audit.request_origin()
+    wait, keys = factor_step.reserve(user, now)
+    commit()  # counted before the code is checked, seen by attempts made meanwhile
+    if wait:
+        response = factor_page(form, waiting, user, throttled_message(wait), 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    outcome = factor_step.check_code(waiting, user, form.code.data, keys, now, origin)
+    if outcome.method is None:
+        commit()
+        if outcome.locked:
+            return factor_gone(True, locked=True)
+        return factor_page(form, waiting, user, _("Mã xác thực không đúng hoặc đã được dùng."), 401)
+    response = redirect(safe_next(waiting.next_url))
+    clear_pending(response)
+    open_session(response, user, [outcome.method.amr], waiting.remember, origin, waiting.methods)
+    return response
+
+
+def enrol_step(form: FactorForm, waiting, user) -> Response:
+    """A second factor the level requires, enrolled before the session is issued: the QR
+    code, then the first code, then the recovery codes (shown once)."""
+    now = utcnow()
+    if request.method == "GET" or not form.validate_on_submit():
+        enrolment = factors_service.current_enrolment(user)
+        if enrolment is None:
+            enrolment = factors_service.begin_totp_enrolment(user, now)
+            commit()
+        status = 400 if request.method == "POST" else 200
+        return enrol_page(form, enrolment, status=status)
+    origin = audit.request_origin()
+    try:
+        codes = factor_step.confirm_enrolment(waiting, user, form.code.data, now, origin)
+    except factor_step.PendingGone:
+        rollback()
+        return factor_gone(True)
+    if codes is None:
+        commit()
+        enrolment = factors_service.current_enrolment(user)
+        if enrolment is None or not pending.is_live(waiting, now):
+            return factor_gone(True, locked=True)
+        error = _("Mã xác thực không đúng hoặc đã được dùng.")
+        return enrol_page(form, enrolment, error=error, status=401)
+    target = safe_next(waiting.next_url)
+    page = render_template("factors/recovery_codes.html", codes=codes, continue_to=target)
+    response = current_app.make_response((page, 200))
+    response.headers["Cache-Control"] = "no-store"
+    clear_pending(response)
+    open_session(response, user, [AMR_OTP], waiting.remember, origin, waiting.methods)
+    return allow_form_redirects(response)
+
+
+def factor_page(form, waiting, user, error: str | None = None, status: int = 200) -> Response:
+    page = render_template(
+        "interaction/factor.html", form=form, error=error, step_up=waiting.sid is not None
+    )
+    return allow_form_redirects(current_app.make_response((page, status)))
+
+
+def enrol_page(form, enrolment, error: str | None = None, status: int = 200) -> Response:
+    page = render_template(
+        "interaction/factor_enrol.html", form=form, enrolment=enrolment, error=error
+    )
+    response = current_app.make_response((page, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def factor_gone(posted: bool, locked: bool = False) -> Response:
+    """No live pending sign-in: expired, finished, locked, or never made in this browser."""
+    if locked:
+        message = _("Bạn đã nhập sai mã xác thực quá nhiều lần. Vui lòng đăng nhập lại.")
+    else:
+        message = _("Phiên xác thực đã hết hạn hoặc không còn hiệu lực. Vui lòng đăng nhập lại.")
+    page = render_template("interaction/factor_gone.html", message=message)
+    response = current_app.make_response((page, 401 if locked else (400 if posted else 200)))
+    clear_pending(response)
+    return response
+
+
+def clear_pending(response: Response) -> None:
+    delete_cookie(response, PENDING_COOKIE)
 
 
 def throttled_message(retry_after: int) -> str:

@@ -32,6 +32,7 @@ from joserfc import jwk, jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
+from idp import sealing
 from idp.extensions import db, own_transaction, utcnow
 from idp.keys.crypto import KeyDecryptionError, decrypt, encrypt
 from idp.keys.models import KEY_CURRENT, KEY_NEXT, KEY_RETIRED, SigningKey
@@ -51,8 +52,7 @@ class InvalidJWT(Exception):
 def _encryption_secret() -> str:
     """KEY_ENCRYPTION_KEY; in development, when it is empty, SECRET_KEY. Production never
     falls back: idp.settings.check_settings refuses to start without a key of its own."""
-    cfg = current_app.config
-    return cfg.get("KEY_ENCRYPTION_KEY") or cfg["SECRET_KEY"]
+    return sealing.key_encryption_key(current_app.config)
 
 
 def _generate(alg: str) -> jwk.Key:

@@ -16,19 +16,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
-from flask import Response, render_template, session, url_for
+from flask import Response, current_app, render_template, session, url_for
 from flask import request as flask_request
 from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import commit, rollback, utcnow
+from idp.factors import policy
+from idp.factors import service as factors_service
 from idp.oidc import checks, consent, store
 from idp.oidc import claims as claim_values
 from idp.oidc.grants import RedirectUriError
 from idp.oidc.server import ProviderServer
 from idp.oidc.tokens import Principal
 from idp.pages import is_local_path
-from idp.profile import AUTHORIZATION_PATH
+from idp.profile import ACR_RANK, AUTHORIZATION_PATH
 from idp.security import allow_form_redirects, allow_form_target, read_cookie
 from idp.sessions import SSO_COOKIE
 
@@ -107,12 +109,28 @@ def authorization_context(grant, sso, action: str | None) -> checks.Authorizatio
         login_ticket=_login_ticket(data.get(checks.LOGIN_TICKET_PARAM)),
         individual_claims=named_claims,
         consent_given=action == consent.ALLOW and sso is not None,
+        required_acr=required_acr(client.client_id, sso),
     )
+    if sso is not None and (
+        ctx.acr_values or ctx.claims or ctx.required_acr or ctx.max_age is not None
+    ):
+        # One read more, only when a level is asked for: plain SSO hops stay as cheap.
+        ctx.user_rank = factors_service.reachable_rank(sso.user)
     if sso is not None and not client.skips_consent:
         ctx.consented_scopes, ctx.consented_claims = consent.consented(
             sso.user.id, client.client_id
         )
     return ctx
+
+
+def required_acr(client_id: str, sso) -> str | None:
+    """The strongest level the client or the signed-in person's role always requires."""
+    config = current_app.config
+    levels = [policy.required_acr_for_client(client_id, config)]
+    if sso is not None:
+        levels.append(policy.required_acr_for_user(sso.user, config))
+    known = [v for v in levels if v]
+    return max(known, key=lambda v: ACR_RANK.get(v, 0)) if known else None
 
 
 def issue_code(
@@ -247,6 +265,10 @@ def login_redirect(server: ProviderServer, grant, decision: checks.NeedLogin) ->
         params["force"] = "1"
     if decision.acr:
         params["acr"] = decision.acr
+    if decision.step_up:
+        params["step_up"] = "1"
+    if decision.enrol:
+        params["enrol"] = "1"
     response = Response(status=302)
     response.headers["Location"] = url_for("interaction.login", **params)
     return response

@@ -31,6 +31,7 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from idp import assurance
 from idp.oidc.tokens import token_audiences, verify_id_token_hint
 from idp.profile import ACR_RANK, CLAIM_SCOPE
 from idp.sessions.models import SsoSession
@@ -65,6 +66,10 @@ class AuthorizationContext:
     consented_scopes: set[str] = field(default_factory=set)
     consented_claims: set[str] = field(default_factory=set)
     consent_given: bool = False
+    # A level the client or the person's role always requires (idp.factors.policy).
+    required_acr: str | None = None
+    # The highest level the signed-in person can perform now (None: nobody signed in).
+    user_rank: int | None = None
 
 
 @dataclass
@@ -72,6 +77,10 @@ class NeedLogin:
     # Ask for credentials even though a session exists (prompt=login, max_age, step-up).
     force: bool
     acr: str | None = None
+    # Only the second factor is missing: the session's password stands (step-up).
+    step_up: bool = False
+    # The level must be reached and the person has no second factor yet: enrol one.
+    enrol: bool = False
 
 
 @dataclass
@@ -162,33 +171,63 @@ def acr_request(acr_values: list[str], claims: dict[str, Any] | None) -> tuple[l
     return list(acr_values), False
 
 
-def check_acr(
-    requested: list[str], essential: bool, session_acr: str, supported: list[str], fresh: bool
-) -> tuple[str, str | None]:
-    """("ok", acr claim) or ("login", acr to reach). Raises when essential and impossible.
+def acr_goal(
+    requested: list[str],
+    essential: bool,
+    required: str | None,
+    supported: list[str],
+    user_rank: int | None,
+) -> tuple[str | None, bool]:
+    """The level to reach, and whether it must be reached.
 
-    A level satisfies every request for a level at or below it. When nothing requested can
-    be reached now, a voluntary request gets the level the session has (OIDC Core 5.5.1.1);
-    an essential one fails.
+    OIDC Core 3.1.2.1 and 5.5.1.1: `acr_values` is voluntary, so a level the person cannot
+    perform (no second factor) is not asked for and the session's level is given instead;
+    an essential `acr` claim must be met (the person enrols a factor if needed, or the
+    request fails with unmet_authentication_requirements). A level required by the client
+    or by the person's role (idp.factors.policy) is treated as essential. A level satisfies
+    every request for a level at or below it. `user_rank` is the highest level the person
+    can perform now (None: not known yet, nobody is signed in).
     """
-    if not requested:
-        return "ok", session_acr
+    usable = [v for v in requested if v in supported and ACR_RANK.get(v, 0) > 0]
+    goal: str | None = None
+    must = False
+    if essential and requested:
+        if not usable:
+            raise UnmetAuthenticationRequirementsError("The requested acr is not supported.")
+        goal, must = min(usable, key=lambda v: ACR_RANK[v]), True
+    else:
+        reachable = [v for v in usable if user_rank is None or ACR_RANK[v] <= user_rank]
+        goal = reachable[0] if reachable else None
+    if required and ACR_RANK.get(required, 0) > ACR_RANK.get(goal or "", 0):
+        if required not in supported:
+            raise UnmetAuthenticationRequirementsError("The required acr is not enabled.")
+        goal, must = required, True
+    return goal, must
+
+
+def reported_acr(requested: list[str], essential: bool, session_acr: str) -> str:
+    """The `acr` claim for a session that meets the request: its own level, or for an
+    essential request naming other values the strongest of them the session satisfies
+    (never more than the session reached)."""
     rank = ACR_RANK.get(session_acr, 0)
     satisfied = [v for v in requested if 0 < ACR_RANK.get(v, 0) <= rank]
-    if satisfied:
-        if session_acr in requested or not essential:
-            return "ok", session_acr
-        return "ok", max(satisfied, key=lambda v: ACR_RANK[v])
-    reachable = [v for v in requested if v in supported and ACR_RANK.get(v, 0) > rank]
-    if reachable and not fresh:
-        return "login", reachable[0]
-    if essential:
-        raise UnmetAuthenticationRequirementsError("The requested acr cannot be satisfied.")
-    return "ok", session_acr
+    if not essential or not satisfied or session_acr in requested:
+        return session_acr
+    return max(satisfied, key=lambda v: ACR_RANK[v])
 
 
 def max_age_exceeded(max_age: int | None, auth_time: datetime, now: datetime) -> bool:
     return max_age is not None and (now - auth_time).total_seconds() > max_age
+
+
+def password_time(sso: SsoSession) -> datetime:
+    """When the session's first factor (the password) was last given."""
+    return assurance.method_time(sso.auth_times, [assurance.AMR_PASSWORD], sso.auth_time)
+
+
+def second_factor_time(sso: SsoSession) -> datetime:
+    """When the session's second factor was last given."""
+    return assurance.method_time(sso.auth_times, assurance.SECOND_FACTORS, sso.auth_time)
 
 
 def consent_needed(ctx: AuthorizationContext) -> bool:
@@ -215,14 +254,14 @@ def decide(ctx: AuthorizationContext, sso: SsoSession | None, now: datetime) -> 
     requested_acr, essential = acr_request(ctx.acr_values, ctx.claims)
     supported = list(current_app.config["ACR_VALUES_SUPPORTED"])
 
-    def login(force: bool, acr: str | None = None) -> NeedLogin:
+    def login(force: bool, acr: str | None = None, **how: bool) -> NeedLogin:
         if prompt_none:
             raise LoginRequiredError()
-        return NeedLogin(force=force, acr=acr)
+        return NeedLogin(force=force, acr=acr, **how)
 
     if sso is None:
-        reachable = [v for v in requested_acr if v in supported]
-        return login(False, reachable[0] if reachable else None)
+        goal, must = acr_goal(requested_acr, essential, ctx.required_acr, supported, None)
+        return login(False, goal, enrol=must)
     if hint_sub is not None and hint_sub != sso.user.sub:
         return login(True)
     ticket = ctx.login_ticket
@@ -230,13 +269,62 @@ def decide(ctx: AuthorizationContext, sso: SsoSession | None, now: datetime) -> 
     if not fresh and ({"login", "select_account"} & ctx.prompts):
         # select_account is treated as login, as Keycloak does: one account per browser.
         return login(True)
-    if not fresh and max_age_exceeded(ctx.max_age, sso.auth_time, now):
+    if not fresh and max_age_exceeded(ctx.max_age, password_time(sso), now):
         return login(True)
-    outcome, acr = check_acr(requested_acr, essential, sso.acr, supported, fresh)
-    if outcome == "login":
-        return login(True, acr)
+    acr = check_level(ctx, sso, requested_acr, essential, supported, fresh)
+    if isinstance(acr, str):
+        acr = check_factor_age(ctx, sso, acr, (requested_acr, essential, supported), fresh, now)
+    if isinstance(acr, NeedLogin):
+        return login(acr.force, acr.acr, step_up=acr.step_up, enrol=acr.enrol)
     if consent_needed(ctx):
         if prompt_none:
             raise ConsentRequiredError()
         return NeedConsent()
-    return Proceed(acr=acr or sso.acr)
+    return Proceed(acr=acr)
+
+
+def check_factor_age(
+    ctx: AuthorizationContext,
+    sso: SsoSession,
+    acr: str,
+    request: tuple[list[str], bool, list[str]],
+    fresh: bool,
+    now: datetime,
+) -> str | NeedLogin:
+    """max_age per level: a level with a second factor needs that factor within max_age
+    too, asked again by a step-up. When it cannot be given again (removed since), the
+    password level only, unless the request must have more (enrol a factor first, or fail
+    once signed in again)."""
+    if ACR_RANK.get(acr, 0) < 2 or not max_age_exceeded(ctx.max_age, second_factor_time(sso), now):
+        return acr
+    if not fresh and (ctx.user_rank is None or ctx.user_rank >= 2):
+        return NeedLogin(force=True, acr=acr, step_up=True)
+    requested, essential, supported = request
+    goal, must = acr_goal(requested, essential, ctx.required_acr, supported, 1)
+    if must and ACR_RANK.get(goal or "", 0) >= 2:
+        if fresh:
+            raise UnmetAuthenticationRequirementsError("The required acr is too old.")
+        return NeedLogin(force=True, acr=goal, step_up=True, enrol=True)
+    return assurance.ACR_PASSWORD
+
+
+def check_level(
+    ctx: AuthorizationContext,
+    sso: SsoSession,
+    requested: list[str],
+    essential: bool,
+    supported: list[str],
+    fresh: bool,
+) -> str | NeedLogin:
+    """The acr to report, or the step-up that reaches the level asked for: the person is
+    asked only for what is missing (the second factor; enrolment first if they must and
+    have none). Raises when the level must be met and a fresh sign-in did not meet it."""
+    goal, must = acr_goal(requested, essential, ctx.required_acr, supported, ctx.user_rank)
+    if goal is None or ACR_RANK.get(goal, 0) <= ACR_RANK.get(sso.acr, 0):
+        return reported_acr(requested, essential, sso.acr)
+    if not fresh:
+        enrol = must and (ctx.user_rank or 0) < ACR_RANK.get(goal, 0)
+        return NeedLogin(force=True, acr=goal, step_up=True, enrol=enrol)
+    if must:
+        raise UnmetAuthenticationRequirementsError("The requested acr cannot be satisfied.")
+    return sso.acr

@@ -12,6 +12,7 @@ from idp import audit
 from idp.clients import initial_access
 from idp.commands import emit_json
 from idp.extensions import commit, utcnow
+from idp.factors import pending
 from idp.interaction import throttle
 from idp.oidc import store
 from idp.sessions import worker
@@ -34,7 +35,8 @@ def _in_batches(remove: Callable[[], int]) -> int:
 @with_appcontext
 def cleanup_command(as_json: bool) -> None:
     """Delete expired codes, grants, refresh tokens, revocations, used client assertion
-    ids and spent initial access tokens; forgotten sign-in throttle counters; SSO sessions
+    ids and spent initial access tokens; forgotten sign-in throttle counters; pending sign-ins
+    (password given, second factor not) expired a day ago; SSO sessions
     ended or expired more than SESSION_RETENTION_DAYS ago; audit events older than
     AUDIT_RETENTION_DAYS; finished logout deliveries older than
     LOGOUT_DELIVERY_KEEP_SECONDS. Safe at any time (e.g. hourly from cron); the provider
@@ -44,6 +46,7 @@ def cleanup_command(as_json: bool) -> None:
     commit()
     now = utcnow()
     counts["login_throttle"] = throttle.remove_forgotten(now)
+    counts["pending_sign_ins"] = pending.remove_old(now)
     commit()
     counts["sso_sessions"] = _in_batches(lambda: remove_old_sessions(now))
     counts["audit_events"] = _in_batches(lambda: audit.remove_expired_events(now))

@@ -53,6 +53,7 @@ class SessionRecord:
     auth_time: datetime
     acr: str
     amr: list[str]
+    auth_times: dict[str, int] | None
     ended_at: datetime | None
     expires_at: datetime
     last_seen_at: datetime

@@ -22,8 +22,13 @@ class SsoSession(db.Model):
     handle_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What was performed in this session (idp.assurance): each method with its time, and
+    # the `amr` and `acr` computed from them, never more.
     amr: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     acr: Mapped[str] = mapped_column(sa.String(64), default="")
+    # {method: epoch seconds} (`pwd`, `otp`, ...): max_age is checked per level against
+    # these; None for a session started before they were recorded (auth_time stands in).
+    auth_times: Mapped[dict | None] = mapped_column(sa.JSON)
     remember: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from idp import assurance
 from idp.directory.models import User
 from idp.extensions import db, utcnow
 from idp.sessions.models import SessionClient, SsoSession
@@ -29,26 +30,37 @@ def session_lifetime(remember: bool) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _times(amr: list[str], now: datetime, times: dict[str, int] | None) -> dict[str, int]:
+    stamp = int(now.timestamp())
+    known = {k: v for k, v in (times or {}).items() if isinstance(v, int)}
+    return {**known, **{m: known.get(m, stamp) for m in amr if m != assurance.AMR_MULTI_FACTOR}}
+
+
 def start_session(
     user: User,
     *,
     amr: list[str],
-    acr: str,
+    acr: str | None = None,
     remember: bool = False,
     ip: str | None = None,
     user_agent: str | None = None,
     now: datetime | None = None,
+    auth_times: dict[str, int] | None = None,
 ) -> tuple[str, SsoSession]:
-    """Create a session for a user who just authenticated; returns (cookie handle, session)."""
+    """Create a session for a user who just authenticated with the methods `amr` (each at
+    `now` unless `auth_times` says when); returns (cookie handle, session). The session's
+    acr is the level those methods reach (idp.assurance), or `acr` when given."""
     now = now or utcnow()
     handle = secrets.token_urlsafe(32)
+    times = _times(amr, now, auth_times)
     sso = SsoSession(
         sid=secrets.token_urlsafe(16),
         handle_hash=hash_handle(handle),
         user_id=user.id,
         auth_time=now,
-        amr=list(amr),
-        acr=acr,
+        amr=assurance.amr_for(times),
+        acr=acr if acr is not None else assurance.acr_for(times),
+        auth_times=times,
         remember=remember,
         created_at=now,
         last_seen_at=now,
@@ -93,21 +105,37 @@ def touch(sso: SsoSession, now: datetime | None = None) -> bool:
 
 
 def reauthenticate(
-    sso: SsoSession, *, amr: list[str], acr: str, now: datetime | None = None
+    sso: SsoSession,
+    *,
+    amr: list[str],
+    acr: str | None = None,
+    now: datetime | None = None,
+    auth_times: dict[str, int] | None = None,
 ) -> str:
-    """The user proved themselves again in the same session: a new auth_time (and maybe acr).
+    """The user proved themselves again in the same session (signing in again, or a step-up
+    with a second factor): the methods `amr` are recorded at `now` beside those performed
+    earlier in the session, and the session's amr and acr are what they all reach.
 
     Returns a new cookie handle: the old one stops working, so a handle seen before the
     person signed in again (or stepped up) does not carry the new sign-in (OWASP ASVS 4.0
     3.2.1). The session, its `sid` and its relying parties stay.
     """
     now = now or utcnow()
+    earlier = dict(sso.auth_times or {})
+    if sso.auth_times is None:
+        # Recorded before per-method times: what the session said it did, at its auth_time.
+        then = int(sso.auth_time.timestamp())
+        earlier = {m: then for m in (sso.amr or []) if m != assurance.AMR_MULTI_FACTOR}
     handle = secrets.token_urlsafe(32)
     sso.handle_hash = hash_handle(handle)
     sso.auth_time = now
     sso.last_seen_at = now
-    sso.amr = list(dict.fromkeys([*amr]))
-    sso.acr = acr
+    stamp = int(now.timestamp())
+    fresh = {m: stamp for m in amr if m != assurance.AMR_MULTI_FACTOR}
+    times = {**earlier, **(auth_times or {}), **fresh}
+    sso.auth_times = times
+    sso.amr = assurance.amr_for(times)
+    sso.acr = acr if acr is not None else assurance.acr_for(times)
     return handle
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import sqlalchemy as sa
+
 from helpers.clients import REDIRECT_URI
 from helpers.db import move_back
 from helpers.pages import sign_in
@@ -38,7 +40,13 @@ def sign_in_to(http, client_id: str) -> str:
 
 
 def age_sessions(app, seconds: float) -> None:
-    """Every SSO session signed in `seconds` earlier than it was."""
+    """Every SSO session signed in `seconds` earlier than it was (each method too)."""
+    from idp.extensions import db
     from idp.sessions.models import SsoSession
 
     move_back(app, SsoSession, auth_time=seconds)
+    with app.app_context():
+        for sso in db.session.execute(sa.select(SsoSession)).scalars():
+            if sso.auth_times:
+                sso.auth_times = {m: int(t - seconds) for m, t in sso.auth_times.items()}
+        db.session.commit()

@@ -723,7 +723,7 @@ def test_documents_and_pages(world):
             fuzz.send(signed_out, "GET", "/dev/mail/" + encode(value) + "/html")
     for _name, params in variants(
         {"next": "/account/", "login_hint": EMAIL},
-        ["next", "login_hint", "force", "acr"],
+        ["next", "login_hint", "force", "acr", "step_up", "enrol"],
         world.values,
     ):
         fuzz.send(signed_out, "GET", "/login", params)
@@ -798,6 +798,47 @@ def test_page_forms_with_file_parts(world):
     fuzz.done()
 
 
+def test_second_factor_pages(world, make_user):
+    """The factor page with and without a pending sign-in (a fresh one every few codes:
+    five wrong ones lock it), a step-up, and the account page's second-factor forms."""
+    from helpers.factors import enrol
+
+    fuzz = world.fuzz
+    make_user("factor@haugiang.gov.vn", PASSWORD, given_name="Hai")
+    enrol(world.app, "factor@haugiang.gov.vn")
+    signed_out = world.browser(signed_in=False)
+    fuzz.send(signed_out, "GET", "/login/factor")
+    waiting = None
+    for number, (_name, params) in enumerate(
+        variants({"code": "123456"}, ["code", "csrf_token"], world.values)
+    ):
+        if number % 4 == 0:
+            waiting = world.app.test_client()
+            sign_in(waiting, "factor@haugiang.gov.vn", PASSWORD)
+        if not any(k == "csrf_token" for k, _v in params):
+            params = [*params, ("csrf_token", world.csrf(waiting))]
+        fuzz.send(waiting, "POST", "/login/factor", params)
+        fuzz.send(signed_out, "POST", "/login/factor", params)
+    # A signed-in person: step-up and the account page's forms.
+    http = world.browser()
+    for _name, params in variants(
+        {"step_up": "1", "next": "/account/"}, ["step_up", "next", "enrol"], world.values
+    ):
+        fuzz.send(http, "GET", "/login", params)
+    fuzz.send(http, "GET", "/account/security/totp")
+    for path, base in [
+        ("/account/security/totp", {"code": "123456"}),
+        ("/account/security/totp/remove", {}),
+        ("/account/security/recovery-codes", {}),
+    ]:
+        csrf = world.csrf(http, "/account/")
+        for _name, params in variants(base, [*base, "csrf_token"], world.values):
+            if not any(k == "csrf_token" for k, _v in params):
+                params = [*params, ("csrf_token", csrf)]
+            fuzz.send(http, "POST", path, params)
+    fuzz.done()
+
+
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
@@ -805,6 +846,9 @@ FUZZED_ROUTES = {
     "/.well-known/openid-configuration": "test_documents_and_pages",
     "/account/": "test_documents_and_pages",
     "/account/apps/withdraw": "test_documents_and_pages",
+    "/account/security/recovery-codes": "test_second_factor_pages",
+    "/account/security/totp": "test_second_factor_pages",
+    "/account/security/totp/remove": "test_second_factor_pages",
     "/account/sessions/end": "test_documents_and_pages",
     "/account/sessions/end-all": "test_documents_and_pages",
     "/dev/mail": "test_documents_and_pages",
@@ -816,6 +860,7 @@ FUZZED_ROUTES = {
     "/lang/<code>": "test_documents_and_pages",
     "/logged-out": "test_documents_and_pages",
     "/login": "test_documents_and_pages, test_sign_in_form, test_page_forms_with_file_parts",
+    "/login/factor": "test_second_factor_pages",
     "/logout": "test_documents_and_pages",
     "/oauth2/authorize": "test_authorization_endpoint, test_consent_form",
     "/oauth2/introspect": "test_introspection_and_revocation",

@@ -1,0 +1,74 @@
+"""Levels of assurance: which `acr` a set of authentication methods reaches, and the `amr`
+values (RFC 8176) that say what was done.
+
+A session records each method performed in it with its time (`SsoSession.auth_times`,
+method -> epoch seconds); its `acr` and `amr` are computed from those methods only, so an ID
+token never claims a level or a method that was not performed in the session.
+
+- urn:hg:loa:1: a password (`pwd`).
+- urn:hg:loa:2: a password and a second factor (`pwd` + `otp`; `mfa` is added).
+- urn:hg:loa:3: phishing-resistant: a passkey bound to this origin (`hwk` or `swk`, with
+  user verification `user`); performed only once the passkey method is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+ACR_PASSWORD = "urn:hg:loa:1"
+ACR_MFA = "urn:hg:loa:2"
+ACR_PHISHING_RESISTANT = "urn:hg:loa:3"
+# Weakest first; idp.profile.ACR_RANK is this table.
+ACR_RANK = {ACR_PASSWORD: 1, ACR_MFA: 2, ACR_PHISHING_RESISTANT: 3}
+
+# RFC 8176 section 2.
+AMR_PASSWORD = "pwd"
+AMR_OTP = "otp"
+AMR_HARDWARE_KEY = "hwk"
+AMR_SOFTWARE_KEY = "swk"
+AMR_MULTI_FACTOR = "mfa"
+AMR_USER_PRESENCE = "user"
+# Methods that are a second factor after a password.
+SECOND_FACTORS = (AMR_OTP, AMR_HARDWARE_KEY, AMR_SOFTWARE_KEY)
+PROOF_OF_POSSESSION_KEYS = (AMR_HARDWARE_KEY, AMR_SOFTWARE_KEY)
+
+
+def rank(acr: str | None) -> int:
+    return ACR_RANK.get(acr or "", 0)
+
+
+def acr_for(methods: Iterable[str]) -> str:
+    """The level the methods reach together ("" when none)."""
+    done = set(methods)
+    if done & set(PROOF_OF_POSSESSION_KEYS) and AMR_USER_PRESENCE in done:
+        return ACR_PHISHING_RESISTANT
+    if AMR_PASSWORD in done and done & set(SECOND_FACTORS):
+        return ACR_MFA
+    if AMR_PASSWORD in done or done & set(SECOND_FACTORS):
+        return ACR_PASSWORD
+    return ""
+
+
+def amr_for(methods: Iterable[str]) -> list[str]:
+    """The `amr` claim: the methods, in a stable order, with `mfa` when more than one kind
+    of factor was used (RFC 8176: "multiple-factor authentication")."""
+    done = list(dict.fromkeys(m for m in methods if m != AMR_MULTI_FACTOR))
+    present = set(done)
+    kinds = sum(
+        1 for group in ({AMR_PASSWORD}, set(SECOND_FACTORS), {AMR_USER_PRESENCE}) if present & group
+    )
+    if kinds > 1:
+        done.append(AMR_MULTI_FACTOR)
+    return done
+
+
+def method_time(
+    auth_times: Mapping[str, int] | None, methods: Iterable[str], default: datetime
+) -> datetime:
+    """When the most recent of these methods was performed in a session; `default` (the
+    session's auth_time) for a session that recorded no times."""
+    times = [auth_times[m] for m in methods if isinstance((auth_times or {}).get(m), int)]
+    if not times:
+        return default if auth_times is None else datetime.fromtimestamp(0, UTC)
+    return datetime.fromtimestamp(max(times), UTC)
