@@ -133,7 +133,8 @@ def test_unlock_finds_only_that_accounts_counters(app):
     from idp.interaction import throttle
 
     now = utcnow()
-    keys = ["acct:a%b", "dev:a%b:1", "acct:axb", "dev:axb:2", "dev:a_b:3", "dev:a%b2:4"]
+    keys = ["acct:a%b", "dev:a%b:1", "otp:a%b"]
+    keys += ["acct:axb", "dev:axb:2", "dev:a_b:3", "dev:a%b2:4", "otp:axb", "otp:a%b2"]
     with app.app_context():
         for key in keys:
             db.session.add(
@@ -142,8 +143,9 @@ def test_unlock_finds_only_that_accounts_counters(app):
         db.session.commit()
         cleared = throttle.unlock("a%b", now)
         db.session.commit()
-    assert cleared == {"counters": 2, "held_back": 0, "failures": 3}
-    assert sorted(counters(app)) == sorted(keys[2:])
+    # The account's own counters, its second-factor codes' included.
+    assert cleared == {"counters": 3, "held_back": 0, "failures": 3}
+    assert sorted(counters(app)) == sorted(keys[3:])
 
 
 def test_each_lock_is_an_audit_event(app, victim):
