@@ -13,6 +13,7 @@ from idp.oidc.token_models import (
     Revocation,
     UsedAssertion,
 )
+from idp.passkeys.models import Passkey, PasskeyUsedChallenge
 from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "InitialAccessToken",
     "LoginThrottle",
     "MailMessage",
+    "Passkey",
+    "PasskeyUsedChallenge",
     "RefreshToken",
     "Revocation",
     "SessionClient",

@@ -72,8 +72,10 @@ ID_TOKEN_PROTOCOL_CLAIMS = (
 CLAIMS_SUPPORTED = tuple(dict.fromkeys((*ID_TOKEN_PROTOCOL_CLAIMS, *USER_CLAIMS)))
 
 # Levels of assurance, weakest first: password alone (what the sign-in page records today,
-# idp.interaction.service.ACR_PASSWORD), then password and a second factor.
-ACR_RANK = {"urn:hg:loa:1": 1, "urn:hg:loa:2": 2}
+# idp.interaction.service.ACR_PASSWORD), then password and a second factor, then a
+# phishing-resistant authenticator (a passkey with user verification: the
+# ACR_PHISHING_RESISTANT setting, docs/passkeys.md).
+ACR_RANK = {"urn:hg:loa:1": 1, "urn:hg:loa:2": 2, "urn:hg:loa:3": 3}
 
 # The endpoints, as paths under the issuer.
 AUTHORIZATION_PATH = "/oauth2/authorize"
