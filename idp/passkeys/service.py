@@ -399,9 +399,10 @@ def authenticate(
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
         log.info("passkey authentication refused: %s", exc)
         raise PasskeyError("invalid") from None
-    _check_sign_count(passkey, verified.new_sign_count, origin)
+    # A replay first (the same answer again also shows an unchanged counter), then a clone.
     if not store.note_challenge(ceremony.challenge, ceremony.expires_at):
         raise PasskeyError("replayed")
+    _check_sign_count(passkey, verified.new_sign_count, origin)
     passkey.sign_count = verified.new_sign_count
     passkey.backup_state = bool(verified.credential_backed_up)
     passkey.last_used_at = now

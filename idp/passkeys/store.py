@@ -34,8 +34,14 @@ def find_by_credential_id(credential_id: str) -> Passkey | None:
     ).scalar_one_or_none()
 
 
+# Row ids are 32-bit integers on PostgreSQL: a larger id in a URL is no passkey.
+MAX_ID = 2**31 - 1
+
+
 def find_of_user(user_id: int, passkey_id: int) -> Passkey | None:
     """The passkey `passkey_id` if it is this person's, else None (whoever's it is)."""
+    if not 0 < passkey_id <= MAX_ID:
+        return None
     return db.session.execute(
         sa.select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user_id)
     ).scalar_one_or_none()
