@@ -14,16 +14,20 @@ from typing import Any
 from flask import Flask, request
 
 from idp.passkeys import service
-from idp.passkeys.pages import NOTICES, message
+from idp.passkeys.pages import NOTICES, SUCCESSES, message
 
 
 def _account_passkeys(user: Any) -> list[Any]:
     return service.passkeys_of(user)
 
 
-def _notice() -> str | None:
+def _notice() -> dict[str, Any] | None:
+    """The account page's note after a passkey action (`?passkey=<code>`): its words, and
+    whether it says that something failed."""
     code = request.args.get("passkey")
-    return message(code) if code in NOTICES else None
+    if code not in NOTICES:
+        return None
+    return {"text": message(code), "error": code not in SUCCESSES}
 
 
 def init_app(app: Flask) -> None:

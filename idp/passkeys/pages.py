@@ -37,4 +37,6 @@ def error_message(error: PasskeyError) -> str:
     return message(error.reason)
 
 
-NOTICES = ("added", "renamed", "removed", "bad_name", "not_found")
+# What the account page may say after an action: these worked, the others did not.
+SUCCESSES = ("added", "renamed", "removed")
+NOTICES = (*SUCCESSES, "bad_name", "not_found")

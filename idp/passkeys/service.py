@@ -45,7 +45,11 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import bytes_to_base64url, parse_authentication_credential_json
+from webauthn.helpers import (
+    bytes_to_base64url,
+    parse_attestation_object,
+    parse_authentication_credential_json,
+)
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -319,9 +323,6 @@ def register(
 
 def _backup_flags(attestation_object: bytes) -> tuple[bool, bool]:
     """(backup eligible, backed up) from the authenticator data of an attestation object."""
-    # lazy: only registrations parse attestation objects a second time
-    from webauthn.helpers import parse_attestation_object
-
     flags = parse_attestation_object(attestation_object).auth_data.flags
     return bool(flags.be), bool(flags.bs)
 

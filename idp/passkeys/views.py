@@ -116,7 +116,7 @@ def remove(passkey_id: int):
     max_age = timedelta(seconds=current_app.config["PASSKEY_REMOVE_MAX_AGE_SECONDS"])
     if sso.auth_time + max_age < utcnow():
         # Signed in too long ago: prove it is still you first, then press "Xóa" again.
-        return redirect(url_for("interaction.login", next=account, force=1, reason="passkey"))
+        return redirect(url_for("interaction.login", next=account, force=1))
     try:
         service.remove(sso.user, passkey_id, origin=audit.request_origin())
         commit()
@@ -152,11 +152,11 @@ def sign_in():
         return _refused(exc)
     target = body.get("next")
     response = jsonify(redirect=safe_next(target if isinstance(target, str) else None))
-    _start_or_renew(response, result)
+    _start_or_renew(response, result, remember=body.get("remember") is True)
     return response
 
 
-def _start_or_renew(response: Response, result: service.Authentication) -> None:
+def _start_or_renew(response: Response, result: service.Authentication, remember: bool) -> None:
     """The browser's SSO session after a passkey sign-in: the same person's session is
     re-authenticated (new auth_time and handle), anyone else's replaced."""
     origin = audit.request_origin()
@@ -178,6 +178,6 @@ def _start_or_renew(response: Response, result: service.Authentication) -> None:
         return
     if existing is not None:
         end_sessions([existing.id], reason=REASON_REPLACED)
-    handle, _sso = start_session(user, amr=result.amr, acr=acr, remember=False, **origin)
+    handle, _sso = start_session(user, amr=result.amr, acr=acr, remember=remember, **origin)
     commit()
-    set_session_cookie(response, handle, False)
+    set_session_cookie(response, handle, remember)

@@ -110,9 +110,12 @@
         o.allowCredentials = descriptors(o.allowCredentials);
         return navigator.credentials.get({publicKey: o});
       }).then(function (credential) {
+        // "Duy trì đăng nhập trên thiết bị này" of the password form counts here too.
+        var remember = document.querySelector("input[name=remember]");
         return post(root.dataset.url, root.dataset.csrf, {
           credential: credentialJSON(credential),
-          next: root.dataset.next
+          next: root.dataset.next,
+          remember: Boolean(remember && remember.checked)
         });
       }).then(function (data) {
         window.location.assign(data.redirect);

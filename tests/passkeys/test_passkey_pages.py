@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from helpers.authenticator import Authenticator
 from helpers.db import move_back
-from helpers.pages import csrf_of
+from helpers.pages import csrf_of, sign_in
 from helpers.passkeys import enrol, passkey_sign_in, sign_in_options
 from helpers.session_flow import age_sessions, signed_in_browser
 
@@ -112,6 +112,12 @@ def test_removing_long_after_signing_in_asks_to_sign_in_again(app, browser):
     assert response.status_code == 302 and "/login?" in response.headers["Location"]
     assert "force=1" in response.headers["Location"]
     assert len(_passkeys(app)) == 1
+    # Signing in again (the password, or a passkey) makes the removal possible.
+    sign_in(browser)
+    csrf = csrf_of(browser, "/account/")
+    response = browser.post(f"/account/passkeys/{passkey_id}/remove", data={"csrf_token": csrf})
+    assert response.headers["Location"].endswith("passkey=removed#passkeys")
+    assert _passkeys(app) == []
 
 
 def test_sign_in_with_a_passkey_alone(app, browser, make_user):
@@ -197,6 +203,25 @@ def test_signed_out_ceremonies_answer_401(app, client):
 
     assert post_json(client, "/account/passkeys/options", {}, csrf).status_code == 401
     assert post_json(client, "/account/passkeys", {}, csrf).status_code == 401
+
+
+def test_remember_me_applies_to_a_passkey_sign_in(app, browser):
+    key = Authenticator()
+    enrol(browser, key)
+    from helpers.passkeys import post_json
+
+    for remember in (True, False):
+        http = app.test_client()
+        csrf = csrf_of(http, "/login")
+        options = sign_in_options(http, csrf).get_json()["publicKey"]
+        body = {"credential": key.get(options), "remember": remember}
+        response = post_json(http, "/login/passkey", body, csrf)
+        assert response.status_code == 200
+        with app.app_context():
+            newest = db.session.execute(
+                sa.select(SsoSession).order_by(SsoSession.id.desc()).limit(1)
+            ).scalar_one()
+            assert newest.remember is remember
 
 
 def test_sign_count_moves_forward_and_last_use_is_recorded(app, browser):

@@ -203,3 +203,24 @@ def test_expired_challenges_are_cleaned_up(app, person):
     with app.test_request_context(), transaction():
         later = utcnow() + timedelta(seconds=app.config["PASSKEY_CEREMONY_SECONDS"] + 1)
         assert service.remove_expired_challenges(later) == 1
+
+
+def test_the_factor_step_through_the_browser_session(app, person, make_user):
+    """What the second-factor step will call: the ceremony waits in the page session."""
+    from idp.passkeys import ceremonies
+
+    other = make_user("tran.thi.binh@haugiang.gov.vn")
+    key = Authenticator()
+    _add(app, person, key)
+    _add(app, other, Authenticator())
+    with app.test_request_context(), transaction():
+        options = ceremonies.begin_authentication(_user(person))
+        result = ceremonies.finish_authentication(key.get(options), user=_user(person))
+        assert result.user.sub == person and result.amr == ["hwk", "user"]
+        # Taken: the same browser cannot answer it again.
+        with pytest.raises(PasskeyError, match="expired"):
+            ceremonies.finish_authentication(key.get(options), user=_user(person))
+        # A ceremony begun for one person is not finished for another.
+        options = ceremonies.begin_authentication(_user(person))
+        with pytest.raises(PasskeyError, match="expired"):
+            ceremonies.finish_authentication(key.get(options), user=_user(other))
