@@ -30,6 +30,11 @@ def _notice() -> dict[str, Any] | None:
     return {"text": message(code), "error": code not in SUCCESSES}
 
 
+def _rp_id() -> str:
+    rp = service.relying_party()
+    return rp.id if rp else ""
+
+
 def init_app(app: Flask) -> None:
     # lazy: the pages load with the app, not with the package's models
     from idp.passkeys.views import bp
@@ -44,4 +49,5 @@ def init_app(app: Flask) -> None:
             "passkeys_available": service.available,
             "passkey_sign_in_available": service.sign_in_available,
             "passkey_notice": _notice,
+            "passkey_rp_id": _rp_id,
         }

@@ -274,7 +274,7 @@ def register(
     now = now or utcnow()
     _check_ceremony(ceremony, REGISTER, now, user.id)
     assert ceremony is not None
-    clean = clean_name(name) if name else clean_name(default_name or "Passkey")
+    clean = clean_name(name) if name else clean_name((default_name or "Passkey")[:NAME_MAX_LENGTH])
     if store.count_of(user.id) >= current_app.config["PASSKEY_MAX_PER_USER"]:
         raise PasskeyError("too_many")
     document = _credential_document(credential)

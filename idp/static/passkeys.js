@@ -126,9 +126,17 @@
     });
   }
 
+  // Passkeys are bound to the issuer's host name (the relying party id): on a page reached
+  // by another name or address they could not work, so nothing is offered there.
+  function onRelyingParty(element) {
+    var rpId = element.dataset.rpId || "";
+    var host = window.location.hostname;
+    return host === rpId || host.slice(-(rpId.length + 1)) === "." + rpId;
+  }
+
   if (!window.PublicKeyCredential || !navigator.credentials) return;
   var form = document.getElementById("passkey-add");
-  if (form) enrol(form);
+  if (form && onRelyingParty(form)) enrol(form);
   var root = document.getElementById("passkey-sign-in");
-  if (root) signIn(root);
+  if (root && onRelyingParty(root)) signIn(root);
 })();

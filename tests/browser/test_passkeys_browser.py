@@ -108,6 +108,20 @@ def test_add_a_passkey_sign_out_and_sign_in_with_it_alone(browser, idp_server, a
         context.close()
 
 
+def test_nothing_is_offered_on_a_host_that_is_not_the_relying_party(browser, idp_server):
+    """The same server reached as 127.0.0.1: passkeys bound to localhost cannot work there."""
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    try:
+        page.goto(idp_server.url.replace("localhost", "127.0.0.1") + "/login")
+        assert page.locator("#passkey-sign-in").count() == 1
+        assert not page.locator("#passkey-sign-in").is_visible()
+        page.goto(idp_server.url + "/login")
+        assert page.locator("#passkey-sign-in").is_visible()
+    finally:
+        context.close()
+
+
 def test_no_passkey_on_the_device_shows_a_readable_message(browser, idp_server):
     context = browser.new_context(locale="vi-VN")
     page = context.new_page()
