@@ -104,7 +104,9 @@
     button.addEventListener("click", function () {
       box.hidden = true;
       button.disabled = true;
-      post(root.dataset.optionsUrl, root.dataset.csrf).then(function (data) {
+      var field = document.querySelector("form input[name=csrf_token]");
+      var csrf = field ? field.value : "";
+      post(root.dataset.optionsUrl, csrf).then(function (data) {
         var o = data.publicKey;
         o.challenge = toBytes(o.challenge);
         o.allowCredentials = descriptors(o.allowCredentials);
@@ -112,7 +114,7 @@
       }).then(function (credential) {
         // "Duy trì đăng nhập trên thiết bị này" of the password form counts here too.
         var remember = document.querySelector("input[name=remember]");
-        return post(root.dataset.url, root.dataset.csrf, {
+        return post(root.dataset.url, csrf, {
           credential: credentialJSON(credential),
           next: root.dataset.next,
           remember: Boolean(remember && remember.checked)
