@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         mail,
         models,
         oidc,
+        passkeys,
         security,
         sessions,
     )
@@ -64,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     oidc.init_app(app)
     interaction.init_app(app)
     account.init_app(app)
+    passkeys.init_app(app)
     mail.init_app(app)
     # Mail imports no package above the core: its job runs in `idp worker` by this wiring.
     sessions.worker.add_periodic(

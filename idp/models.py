@@ -14,6 +14,7 @@ from idp.oidc.token_models import (
     Revocation,
     UsedAssertion,
 )
+from idp.passkeys.models import Passkey, PasskeyUsedChallenge
 from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "InitialAccessToken",
     "LoginThrottle",
     "MailMessage",
+    "Passkey",
+    "PasskeyUsedChallenge",
     "PendingSignIn",
     "RecoveryCode",
     "RefreshToken",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, Form
@@ -64,3 +64,8 @@ def is_local_path(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths are followed after sign-in: never an open redirect."""
+    return target if target and is_local_path(target) else url_for("account.index")

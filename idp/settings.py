@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from idp.limits import check_limits
+from idp.profile import ACR_RANK
 
 DEFAULTS_FILE = "defaults.toml"
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -36,6 +37,9 @@ POSITIVE_INTEGERS = (
     "CSRF_TIME_LIMIT_SECONDS",
     "AUDIT_RETENTION_DAYS",
     "SESSION_RETENTION_DAYS",
+    "PASSKEY_CEREMONY_SECONDS",
+    "PASSKEY_MAX_PER_USER",
+    "PASSKEY_REMOVE_MAX_AGE_SECONDS",
 )
 POSITIVE_SECONDS = (
     "CLIENT_JWKS_FETCH_SECONDS",
@@ -107,6 +111,7 @@ def check_settings(settings: dict[str, Any]) -> None:
     problem = check_limits(settings)
     if problem:
         raise SettingsError(problem)
+    _check_passkeys(settings)
     if settings["ENV"] == "production":
         _check_production(settings)
 
@@ -161,6 +166,16 @@ def _check_support(settings: dict[str, Any]) -> None:
     parts = urlsplit(url)
     if url and (parts.scheme not in ("http", "https") or not parts.netloc or not url.isprintable()):
         raise SettingsError(f"IDP_SUPPORT_URL must be an absolute http(s) URL, got {url!r}")
+
+
+def _check_passkeys(settings: dict[str, Any]) -> None:
+    if settings.get("PASSKEY_USER_VERIFICATION") not in ("preferred", "required"):
+        raise SettingsError("IDP_PASSKEY_USER_VERIFICATION must be 'preferred' or 'required'")
+    if not isinstance(settings.get("PASSKEY_SIGN_IN"), bool):
+        raise SettingsError("IDP_PASSKEY_SIGN_IN must be true or false")
+    if settings.get("ACR_PHISHING_RESISTANT") not in ACR_RANK:
+        known = ", ".join(ACR_RANK)
+        raise SettingsError(f"IDP_ACR_PHISHING_RESISTANT must be one of: {known}")
 
 
 def _check_durations(settings: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ from idp.interaction.service import (
     begin_sign_in,
     finish_sign_in,
 )
-from idp.pages import LogoutForm, has_control_characters, is_local_path
+from idp.pages import LogoutForm, has_control_characters, is_local_path, safe_next
 from idp.security import allow_form_redirects, delete_cookie, read_cookie, set_cookie
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
 from idp.sessions.logout import (
@@ -60,11 +60,6 @@ bp = Blueprint("interaction", __name__)
 LANG_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
 # The pending sign-in's handle (idp.factors.pending), between the password and the factor.
 PENDING_COOKIE = "idp_pending"
-
-
-def safe_next(target: str | None) -> str:
-    """Only local paths are followed after sign-in: never an open redirect."""
-    return target if target and is_local_path(target) else url_for("account.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

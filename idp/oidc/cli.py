@@ -15,6 +15,7 @@ from idp.extensions import commit, utcnow
 from idp.factors import pending
 from idp.interaction import throttle
 from idp.oidc import store
+from idp.passkeys import service as passkeys
 from idp.sessions import worker
 from idp.sessions.store import remove_old_sessions
 
@@ -35,14 +36,15 @@ def _in_batches(remove: Callable[[], int]) -> int:
 @with_appcontext
 def cleanup_command(as_json: bool) -> None:
     """Delete expired codes, grants, refresh tokens, revocations, used client assertion
-    ids and spent initial access tokens; forgotten sign-in throttle counters; pending sign-ins
-    (password given, second factor not) expired a day ago; SSO sessions
-    ended or expired more than SESSION_RETENTION_DAYS ago; audit events older than
-    AUDIT_RETENTION_DAYS; finished logout deliveries older than
+    ids, answered passkey challenges and spent initial access tokens; forgotten sign-in
+    throttle counters; pending sign-ins (password given, second factor not) expired a day
+    ago; SSO sessions ended or expired more than SESSION_RETENTION_DAYS ago; audit events
+    older than AUDIT_RETENTION_DAYS; finished logout deliveries older than
     LOGOUT_DELIVERY_KEEP_SECONDS. Safe at any time (e.g. hourly from cron); the provider
     also removes expired protocol rows now and then on its own."""
     counts = store.remove_expired()
     counts["initial_access_tokens"] = initial_access.remove_spent_tokens()
+    counts["passkey_challenges"] = passkeys.remove_expired_challenges()
     commit()
     now = utcnow()
     counts["login_throttle"] = throttle.remove_forgotten(now)

@@ -836,6 +836,53 @@ def test_second_factor_pages(world, make_user):
             if not any(k == "csrf_token" for k, _v in params):
                 params = [*params, ("csrf_token", csrf)]
             fuzz.send(http, "POST", path, params)
+
+
+def test_passkey_endpoints(world):
+    """The passkey ceremonies and actions (idp.passkeys.views): hostile JSON fields and
+    bodies, form fields and ids, signed in and out, with and without CSRF tokens."""
+    fuzz = world.fuzz
+    signed_out, http = world.browser(signed_in=False), world.browser()
+    fields = ("credential", "name", "next")
+    for browser, page, paths in (
+        (signed_out, "/login", ("/login/passkey/options", "/login/passkey")),
+        (http, "/account/", ("/account/passkeys/options", "/account/passkeys")),
+    ):
+        csrf = world.csrf(browser, page)
+        headers = {"X-CSRFToken": csrf}
+        for path in paths:
+            for value in world.values:
+                for body in (
+                    json.dumps({name: value for name in fields}),
+                    json.dumps({"credential": {"id": value, "rawId": value, "response": value}}),
+                    value,
+                ):
+                    fuzz.send(
+                        browser,
+                        "POST",
+                        path,
+                        body=body,
+                        content_type="application/json",
+                        headers=headers,
+                    )
+            fuzz.send(
+                browser,
+                "POST",
+                path,
+                body=b"\xff\xfe",
+                content_type="application/json",
+                headers=headers,
+            )
+            fuzz.send(browser, "GET", path)
+    csrf = world.csrf(http, "/account/")
+    for passkey_id in ("1", "0", "99999999999999999999", "-1", "x"):
+        for action in ("rename", "remove"):
+            path = f"/account/passkeys/{passkey_id}/{action}"
+            for _name, params in variants({"name": "Khóa"}, ["name", "csrf_token"], world.values):
+                if not any(k == "csrf_token" for k, _v in params):
+                    params = [*params, ("csrf_token", csrf)]
+                fuzz.send(http, "POST", path, params)
+            fuzz.send(signed_out, "POST", path, [("csrf_token", csrf)])
     fuzz.done()
 
 
@@ -849,6 +896,10 @@ FUZZED_ROUTES = {
     "/account/security/recovery-codes": "test_second_factor_pages",
     "/account/security/totp": "test_second_factor_pages",
     "/account/security/totp/remove": "test_second_factor_pages",
+    "/account/passkeys": "test_passkey_endpoints",
+    "/account/passkeys/<int:passkey_id>/remove": "test_passkey_endpoints",
+    "/account/passkeys/<int:passkey_id>/rename": "test_passkey_endpoints",
+    "/account/passkeys/options": "test_passkey_endpoints",
     "/account/sessions/end": "test_documents_and_pages",
     "/account/sessions/end-all": "test_documents_and_pages",
     "/dev/mail": "test_documents_and_pages",
@@ -861,6 +912,8 @@ FUZZED_ROUTES = {
     "/logged-out": "test_documents_and_pages",
     "/login": "test_documents_and_pages, test_sign_in_form, test_page_forms_with_file_parts",
     "/login/factor": "test_second_factor_pages",
+    "/login/passkey": "test_passkey_endpoints",
+    "/login/passkey/options": "test_passkey_endpoints",
     "/logout": "test_documents_and_pages",
     "/oauth2/authorize": "test_authorization_endpoint, test_consent_form",
     "/oauth2/introspect": "test_introspection_and_revocation",
