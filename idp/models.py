@@ -2,7 +2,7 @@
 
 from idp.audit import AuditEvent
 from idp.clients.models import Client, InitialAccessToken
-from idp.directory.models import Unit, User, UserEmail
+from idp.directory.models import AccountToken, Unit, User, UserEmail
 from idp.keys.models import SigningKey
 from idp.mail.models import MailMessage
 from idp.oidc.token_models import (
@@ -16,6 +16,7 @@ from idp.oidc.token_models import (
 from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
 
 __all__ = [
+    "AccountToken",
     "AuditEvent",
     "AuthorizationCode",
     "Client",

@@ -166,20 +166,6 @@ def users_create(
         click.echo("No password: the account cannot sign in until `idp users set-password`.")
 
 
-def _unit_subtree(code: str) -> list[int]:
-    root = service.get_unit(code)
-    children: dict[int | None, list[int]] = {}
-    for unit in records.load_units():
-        children.setdefault(unit.parent_id, []).append(unit.id)
-    found, todo = [], [root.id]
-    while todo:
-        unit_id = todo.pop()
-        if unit_id not in found:
-            found.append(unit_id)
-            todo.extend(children.get(unit_id, []))
-    return found
-
-
 @users_group.command("list")
 @click.option("--unit", "unit_code", help="Only users of this unit.")
 @click.option("--subtree", is_flag=True, help="With --unit: include the units below it.")
@@ -192,7 +178,9 @@ def users_list(unit_code: str | None, subtree: bool, status: str | None, as_json
     with domain_errors():
         unit_ids = None
         if unit_code:
-            unit_ids = _unit_subtree(unit_code) if subtree else [service.get_unit(unit_code).id]
+            unit_ids = (
+                service.unit_subtree_ids(unit_code) if subtree else [service.get_unit(unit_code).id]
+            )
         users = records.list_users(unit_ids, status)
     if as_json:
         emit_json([user_data(u) for u in users])

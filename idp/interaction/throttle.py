@@ -38,7 +38,14 @@ from idp.sessions.models import LoginThrottle
 # The address limit allows a whole office behind one NAT: this many times the account's.
 ADDRESS_ALLOWANCE_FACTOR = 10
 IPV6_PREFIX_LENGTH = 64
-KEY_KINDS = {"acct": "account", "addr": "account", "ip": "address", "dev": "device"}
+KEY_KINDS = {
+    "acct": "account",
+    "addr": "account",
+    "ip": "address",
+    "dev": "device",
+    "reset-addr": "reset_address",
+    "reset-ip": "reset_client",
+}
 
 
 def account_key(sub: str | None, address: str) -> str:
@@ -62,6 +69,16 @@ def address_key(ip: str) -> str:
 
 def device_key(entry_id: str) -> str:
     return f"dev:{entry_id}"
+
+
+def reset_address_key(address: str) -> str:
+    """ "Quên mật khẩu?" requests for one typed address, account or not."""
+    return f"reset-addr:{address.strip().lower()[:320]}"
+
+
+def reset_client_key(ip: str) -> str:
+    """ "Quên mật khẩu?" requests from one client address (an IPv6 /64 as one)."""
+    return "reset-" + address_key(ip)
 
 
 def kind_of(key: str) -> str:
@@ -185,6 +202,23 @@ def give_back(keys: list[str], now: datetime) -> None:
 def clear(key: str) -> None:
     """The person signed in: this key's failures are forgotten."""
     db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+def count_request(key: str, limit: int, now: datetime) -> bool:
+    """Count one request against `key` in a fixed window of PASSWORD_RESET_WINDOW_SECONDS;
+    False when the key had already reached `limit` in the window (the request is then only
+    counted as refused). The row is locked while counted, so parallel requests cannot all
+    slip under the limit. The caller commits."""
+    window = timedelta(seconds=current_app.config["PASSWORD_RESET_WINDOW_SECONDS"])
+    row = _locked_row(key, now)
+    if row.window_start + window <= now:
+        row.failures, row.window_start, row.refused = 0, now, 0
+    row.last_failure_at = now
+    if row.failures >= limit:
+        row.refused += 1
+        return False
+    row.failures += 1
+    return True
 
 
 def remove_forgotten(now: datetime) -> int:
