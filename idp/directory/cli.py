@@ -68,10 +68,17 @@ def user_data(user: User) -> dict[str, Any]:
         "roles": list(user.roles or []),
         "status": user.status,
         "has_password": user.password_hash is not None,
+        "must_change_password": bool(user.must_change_password),
         "created_at": user.created_at.isoformat() if user.created_at else None,
         "updated_at": user.updated_at.isoformat() if user.updated_at else None,
         "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
     }
+
+
+def _password_state(data: dict[str, Any]) -> str:
+    if not data["has_password"]:
+        return "none (cannot sign in)"
+    return "temporary (to be changed at sign-in)" if data["must_change_password"] else "set"
 
 
 def print_summary(summary: ImportSummary) -> None:
@@ -218,7 +225,7 @@ def users_show(identifier: str, as_json: bool) -> None:
         ("phone", data["phone_number"] or "-"),
         ("roles", ", ".join(data["roles"]) or "-"),
         ("status", data["status"]),
-        ("password", "set" if data["has_password"] else "none (cannot sign in)"),
+        ("password", _password_state(data)),
         ("created", local_time_plain(user.created_at)),
         ("updated", local_time_plain(user.updated_at)),
         ("last login", local_time_plain(user.last_login_at) if user.last_login_at else "never"),

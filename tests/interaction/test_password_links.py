@@ -288,3 +288,21 @@ def test_use_link_is_atomic_at_the_store(app, make_user):
     with app.app_context(), transaction():
         assert tokens.use_link(token, PURPOSE_RESET) is None
         assert tokens.check_link(token, PURPOSE_RESET).problem == tokens.LINK_USED
+
+
+def test_cleanup_removes_links_used_or_expired_a_week_ago(app, client, make_user):
+    import json
+
+    from idp.directory.models import AccountToken
+
+    make_user()
+    forgot(client, EMAIL)
+    old = last_link(app, EMAIL)
+    move_back(app, AccountToken, created_at=8 * 86400, expires_at=8 * 86400)
+    forgot(client, EMAIL)
+    live = last_link(app, EMAIL)
+    result = app.test_cli_runner().invoke(args=["cleanup", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["password_links"] == 1
+    assert count_rows(app, AccountToken) == 1
+    assert client.get(live).status_code == 200 and client.get(old).status_code == 404
