@@ -6,6 +6,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # lazy: the commands load with the app; they join `idp users` as they are defined
     from idp.interaction import cli  # noqa: F401
+
     # lazy: the pages load with the app, not with the package's models
     from idp.interaction.views import bp
 
