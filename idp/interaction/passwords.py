@@ -114,7 +114,6 @@ def send_link(
         user,
         link=link_url(purpose, token),
         expires=local_time(expires_at),
-        hours=max(1, round(lifetime / 3600)),
     )
     mail.queue(user.email, kind, template, context, user.locale, send_after=send_after)
     audit.record(
@@ -174,7 +173,8 @@ def request_reset(address: str, *, ip: str | None, user_agent: str | None) -> st
     """Someone asks for a link to set the password of `address`.
 
     Counted per client address first (REQUEST_CLIENT_LIMIT: the only answer that differs,
-    and it says nothing about the address), then per typed address, account or not. An
+    and it says nothing about the address), then per account (any of its addresses) or,
+    for an address that is no account, per typed address. An
     active account then gets a link: a reset link, or an activation link when it has no
     password yet. The work done for an address that is no account is the same up to the
     mail's rendering (done and thrown away), so the time of the answer tells little.
@@ -187,12 +187,19 @@ def request_reset(address: str, *, ip: str | None, user_agent: str | None) -> st
         throttle.reset_client_key(ip), cfg["PASSWORD_RESET_PER_CLIENT"], now
     ):
         outcome = REQUEST_CLIENT_LIMIT
-    elif not throttle.count_request(
-        throttle.reset_address_key(typed), cfg["PASSWORD_RESET_PER_ADDRESS"], now
-    ):
-        outcome = REQUEST_ADDRESS_LIMIT
     else:
-        outcome = _send_reset(typed, origin)
+        # An account is counted as one whichever of its addresses is typed (a victim with
+        # aliases gets no more mail); an address that is no account, under itself.
+        user = find_user_by_address(typed)
+        key = (
+            throttle.reset_account_key(user.sub)
+            if user is not None
+            else throttle.reset_address_key(typed)
+        )
+        if not throttle.count_request(key, cfg["PASSWORD_RESET_PER_ADDRESS"], now):
+            outcome = REQUEST_ADDRESS_LIMIT
+        else:
+            outcome = _send_reset(user, typed, origin)
     if outcome != REQUEST_SENT:
         audit.record(
             "password.reset_request",
@@ -205,8 +212,7 @@ def request_reset(address: str, *, ip: str | None, user_agent: str | None) -> st
     return outcome
 
 
-def _send_reset(typed: str, origin: dict[str, str | None]) -> str:
-    user = find_user_by_address(typed)
+def _send_reset(user: User | None, typed: str, origin: dict[str, str | None]) -> str:
     if user is None or not user.is_active:
         # As much work as a real request (render the mail), then nothing is kept.
         render(

@@ -44,6 +44,7 @@ KEY_KINDS = {
     "ip": "address",
     "dev": "device",
     "reset-addr": "reset_address",
+    "reset-acct": "reset_address",
     "reset-ip": "reset_client",
 }
 
@@ -74,6 +75,11 @@ def device_key(entry_id: str) -> str:
 def reset_address_key(address: str) -> str:
     """ "Quên mật khẩu?" requests for one typed address, account or not."""
     return f"reset-addr:{address.strip().lower()[:320]}"
+
+
+def reset_account_key(sub: str) -> str:
+    """ "Quên mật khẩu?" requests for one account, whichever of its addresses was typed."""
+    return f"reset-acct:{sub}"
 
 
 def reset_client_key(ip: str) -> str:
