@@ -368,6 +368,9 @@ def change_password():
                 form.current.errors = [_("Mật khẩu hiện tại không đúng.")]
                 status = 401
             except PasswordRejected as exc:
+                # The current password was right: the attempt counted above is given back
+                # (nothing else was written before the new one was refused).
+                commit()
                 _policy_errors(form, exc)
                 status = 400
             else:
