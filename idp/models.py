@@ -2,7 +2,7 @@
 
 from idp.audit import AuditEvent
 from idp.clients.models import Client, InitialAccessToken
-from idp.directory.models import Unit, User, UserEmail
+from idp.directory.models import AccountToken, Unit, User, UserEmail
 from idp.factors.models import PendingSignIn, RecoveryCode, TotpFactor
 from idp.keys.models import SigningKey
 from idp.mail.models import MailMessage
@@ -18,6 +18,7 @@ from idp.passkeys.models import Passkey, PasskeyUsedChallenge
 from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
 
 __all__ = [
+    "AccountToken",
     "AuditEvent",
     "AuthorizationCode",
     "Client",

@@ -40,6 +40,14 @@ POSITIVE_INTEGERS = (
     "PASSKEY_CEREMONY_SECONDS",
     "PASSKEY_MAX_PER_USER",
     "PASSKEY_REMOVE_MAX_AGE_SECONDS",
+    "ACTIVATION_LINK_SECONDS",
+    "PASSWORD_RESET_LINK_SECONDS",
+    "PASSWORD_RESET_PER_ADDRESS",
+    "PASSWORD_RESET_PER_CLIENT",
+    "PASSWORD_RESET_WINDOW_SECONDS",
+    "INVITE_BATCH_SIZE",
+    "INVITE_BATCH_INTERVAL_SECONDS",
+    "PASSWORD_CHANGE_TICKET_SECONDS",
 )
 POSITIVE_SECONDS = (
     "CLIENT_JWKS_FETCH_SECONDS",
@@ -198,6 +206,12 @@ def _check_durations(settings: dict[str, Any]) -> None:
         raise SettingsError(
             "IDP_LOGIN_THROTTLE_WINDOW_SECONDS must be longer than "
             "IDP_LOGIN_THROTTLE_MAX_DELAY_SECONDS"
+        )
+    if settings["PASSWORD_RESET_WINDOW_SECONDS"] > settings["LOGIN_THROTTLE_WINDOW_SECONDS"]:
+        # `idp cleanup` forgets the counters after the sign-in throttle's window.
+        raise SettingsError(
+            "IDP_PASSWORD_RESET_WINDOW_SECONDS must not be longer than "
+            "IDP_LOGIN_THROTTLE_WINDOW_SECONDS"
         )
 
 

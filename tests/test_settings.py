@@ -93,6 +93,13 @@ def test_production_starts_with_safe_settings():
         {"SUPPORT_PHONE": 2923878787},
         {"SUPPORT_URL": "javascript:alert(1)"},
         {"SUPPORT_URL": "hotro.haugiang.gov.vn"},
+        {"PASSWORD_RESET_LINK_SECONDS": 0},
+        {"ACTIVATION_LINK_SECONDS": "3 days"},
+        {"PASSWORD_RESET_PER_ADDRESS": 0},
+        {"INVITE_BATCH_SIZE": -5},
+        {"PASSWORD_CHANGE_TICKET_SECONDS": 1.5},
+        # `idp cleanup` forgets the counters after the sign-in throttle's window.
+        {"PASSWORD_RESET_WINDOW_SECONDS": 7200, "LOGIN_THROTTLE_WINDOW_SECONDS": 3600},
     ],
 )
 def test_malformed_settings_are_refused(bad):

@@ -68,10 +68,17 @@ def user_data(user: User) -> dict[str, Any]:
         "roles": list(user.roles or []),
         "status": user.status,
         "has_password": user.password_hash is not None,
+        "must_change_password": bool(user.must_change_password),
         "created_at": user.created_at.isoformat() if user.created_at else None,
         "updated_at": user.updated_at.isoformat() if user.updated_at else None,
         "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
     }
+
+
+def _password_state(data: dict[str, Any]) -> str:
+    if not data["has_password"]:
+        return "none (cannot sign in)"
+    return "temporary (to be changed at sign-in)" if data["must_change_password"] else "set"
 
 
 def print_summary(summary: ImportSummary) -> None:
@@ -166,20 +173,6 @@ def users_create(
         click.echo("No password: the account cannot sign in until `idp users set-password`.")
 
 
-def _unit_subtree(code: str) -> list[int]:
-    root = service.get_unit(code)
-    children: dict[int | None, list[int]] = {}
-    for unit in records.load_units():
-        children.setdefault(unit.parent_id, []).append(unit.id)
-    found, todo = [], [root.id]
-    while todo:
-        unit_id = todo.pop()
-        if unit_id not in found:
-            found.append(unit_id)
-            todo.extend(children.get(unit_id, []))
-    return found
-
-
 @users_group.command("list")
 @click.option("--unit", "unit_code", help="Only users of this unit.")
 @click.option("--subtree", is_flag=True, help="With --unit: include the units below it.")
@@ -192,7 +185,9 @@ def users_list(unit_code: str | None, subtree: bool, status: str | None, as_json
     with domain_errors():
         unit_ids = None
         if unit_code:
-            unit_ids = _unit_subtree(unit_code) if subtree else [service.get_unit(unit_code).id]
+            unit_ids = (
+                service.unit_subtree_ids(unit_code) if subtree else [service.get_unit(unit_code).id]
+            )
         users = records.list_users(unit_ids, status)
     if as_json:
         emit_json([user_data(u) for u in users])
@@ -230,7 +225,7 @@ def users_show(identifier: str, as_json: bool) -> None:
         ("phone", data["phone_number"] or "-"),
         ("roles", ", ".join(data["roles"]) or "-"),
         ("status", data["status"]),
-        ("password", "set" if data["has_password"] else "none (cannot sign in)"),
+        ("password", _password_state(data)),
         ("created", local_time_plain(user.created_at)),
         ("updated", local_time_plain(user.updated_at)),
         ("last login", local_time_plain(user.last_login_at) if user.last_login_at else "never"),

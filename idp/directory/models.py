@@ -96,6 +96,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by an administrator's reset (a temporary password): the next sign-in must choose a
+    # new password before any session starts (idp.interaction.passwords).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     unit: Mapped[Unit | None] = relationship()
     addresses: Mapped[list[UserEmail]] = relationship(
@@ -133,3 +136,29 @@ class UserEmail(db.Model):
     address: Mapped[str] = mapped_column(sa.String(320), unique=True)
 
     user: Mapped[User] = relationship(back_populates="addresses")
+
+
+# AccountToken.purpose values.
+PURPOSE_ACTIVATION = "activation"
+PURPOSE_RESET = "reset"
+TOKEN_PURPOSES = (PURPOSE_ACTIVATION, PURPOSE_RESET)
+
+
+class AccountToken(db.Model):
+    """A single-use link sent by e-mail to set a password: activation of an imported
+    account, or a reset. Only the SHA-256 of the token is stored (idp.directory.tokens)."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Set once, by the conditional UPDATE that uses the link (or voids it): never cleared.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who had it sent: "anonymous" (forgot password), "cli:<os user>", an administrator's sub.
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+
+    user: Mapped[User] = relationship()

@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 
 from idp import audit
-from idp.directory import hooks, records
+from idp.directory import hooks, records, tokens
 from idp.directory.fields import (
     TITLE_MAX_LENGTH,
     FieldError,
@@ -229,11 +229,36 @@ def enable_user(user: User, actor: str) -> bool:
     return True
 
 
-def set_password(user: User, password: str, actor: str) -> None:
-    """Set a new password after checking it against the policy (the old one is not needed)."""
+def store_password(user: User, password: str, *, must_change: bool = False) -> None:
+    """Check a new password against the policy and store its hash (PasswordRejected, and
+    nothing changed, when it breaks the policy). Every password link of the person still
+    open stops working; `must_change`: they must choose another at their next sign-in.
+    The caller records the audit event."""
     check_password(password, [user.email, *user.aliases])
     user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    tokens.void_links(user.id)
+
+
+def set_password(user: User, password: str, actor: str) -> None:
+    """Set a new password after checking it against the policy (the old one is not needed)."""
+    store_password(user, password)
     audit.record("user.set_password", actor=actor, subject=user.sub)
+
+
+def unit_subtree_ids(code: str) -> list[int]:
+    """Ids of the unit with this code and of every unit below it."""
+    root = get_unit(code)
+    children: dict[int | None, list[int]] = {}
+    for unit in records.load_units():
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    found, todo = [], [root.id]
+    while todo:
+        unit_id = todo.pop()
+        if unit_id not in found:
+            found.append(unit_id)
+            todo.extend(children.get(unit_id, []))
+    return found
 
 
 def create_unit(

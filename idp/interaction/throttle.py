@@ -52,6 +52,9 @@ KEY_KINDS = {
     "ip": "address",
     "dev": "device",
     "otp": "second_factor",
+    "reset-addr": "reset_address",
+    "reset-acct": "reset_address",
+    "reset-ip": "reset_client",
 }
 
 
@@ -72,6 +75,21 @@ def device_key(sub: str, entry_id: str) -> str:
 
 def second_factor_key(sub: str) -> str:
     return f"otp:{sub}"
+
+
+def reset_address_key(address: str) -> str:
+    """ "Quên mật khẩu?" requests for one typed address, account or not."""
+    return f"reset-addr:{address.strip().lower()[:320]}"
+
+
+def reset_account_key(sub: str) -> str:
+    """ "Quên mật khẩu?" requests for one account, whichever of its addresses was typed."""
+    return f"reset-acct:{sub}"
+
+
+def reset_client_key(ip: str) -> str:
+    """ "Quên mật khẩu?" requests from one client address (an IPv6 /64 as one)."""
+    return "reset-" + address_key(ip)
 
 
 def kind_of(key: str) -> str:
@@ -235,6 +253,23 @@ def unlock(sub: str, now: datetime) -> dict[str, int]:
         .execution_options(synchronize_session=False)
     )
     return cleared
+
+
+def count_request(key: str, limit: int, now: datetime) -> bool:
+    """Count one request against `key` in a fixed window of PASSWORD_RESET_WINDOW_SECONDS;
+    False when the key had already reached `limit` in the window (the request is then only
+    counted as refused). The row is locked while counted, so parallel requests cannot all
+    slip under the limit. The caller commits."""
+    window = timedelta(seconds=current_app.config["PASSWORD_RESET_WINDOW_SECONDS"])
+    row = _locked_row(key, now)
+    if row.window_start + window <= now:
+        row.failures, row.window_start, row.refused = 0, now, 0
+    row.last_failure_at = now
+    if row.failures >= limit:
+        row.refused += 1
+        return False
+    row.failures += 1
+    return True
 
 
 def remove_forgotten(now: datetime) -> int:

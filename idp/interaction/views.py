@@ -22,6 +22,7 @@ from flask import (
     render_template,
     request,
     send_from_directory,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -29,14 +30,23 @@ from flask_babel import ngettext
 
 from idp import audit
 from idp.assurance import AMR_OTP
+from idp.directory.models import PURPOSE_ACTIVATION, PURPOSE_RESET
+from idp.directory.service import PasswordRejected
+from idp.directory.store import find_user_by_sub
+from idp.directory.tokens import LINK_EXPIRED, LINK_UNKNOWN, LINK_USED
 from idp.extensions import commit, rollback, utcnow
 from idp.factors import pending
 from idp.factors import service as factors_service
 from idp.factors.forms import FactorForm
 from idp.i18n import LANG_COOKIE, local_clock
-from idp.interaction import factor_step
+from idp.interaction import factor_step, passwords
 from idp.interaction.device import read_device_cookie, set_device_cookie
-from idp.interaction.forms import LoginForm
+from idp.interaction.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    NewPasswordForm,
+)
 from idp.interaction.service import (
     AMR_PASSWORD,
     SignInResult,
@@ -87,9 +97,25 @@ def login():
             if attempt.retry_after
             else finish_sign_in(attempt, form.password.data)
         )
-        if result.user is not None:
-            return password_accepted(form, result, origin)
-        commit()
+        if result.user is None:
+            commit()
+        elif result.user.must_change_password:
+            # An administrator's reset: no session (so no code, no token) until the person
+            # has chosen their own password (idp.interaction.passwords).
+            commit()
+            response = redirect(url_for("interaction.change_password"))
+            set_device_cookie(response, result.device_cookie)
+            hold_for_password_change(result.user, form.next.data, bool(form.remember.data))
+            return response
+        else:
+            return password_accepted(
+                result.user,
+                form.next.data,
+                bool(form.remember.data),
+                origin,
+                device_cookie=result.device_cookie,
+                enrol_asked=form.enrol.data == "1",
+            )
         if result.retry_after:
             retry_after = result.retry_after
             error = throttled_message(retry_after)
@@ -99,42 +125,56 @@ def login():
             status = 401
     elif request.method == "POST":
         status = 400
-    response = current_app.make_response(
-        (render_template("interaction/login.html", form=form, error=error), status)
+    notice = DONE_MESSAGES.get(request.args.get("done", "")) if status == 200 else None
+    page = render_template(
+        "interaction/login.html", form=form, error=error, notice=notice and notice()
     )
+    response = current_app.make_response((page, status))
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     # The form's submission ends at the relying party when `next` is an authorization request.
     return allow_form_redirects(response)
 
 
-def password_accepted(form: LoginForm, result: SignInResult, origin: dict) -> Response:
-    """The password was right: to the factor page when a second factor is asked (or must be
-    enrolled), else the session starts at the password level."""
-    user = result.user
-    assert user is not None
-    ask, enrol = factor_step.factor_needed(user, form.enrol.data == "1")
-    remember = bool(form.remember.data)
+def password_accepted(
+    user,
+    next_url: str | None,
+    remember: bool,
+    origin: dict,
+    device_cookie: str | None = None,
+    enrol_asked: bool = False,
+) -> Response:
+    """The password was right (typed at sign-in, or just chosen after an administrator's
+    reset): to the factor page when a second factor is asked (or must be enrolled), else
+    the session starts at the password level."""
+    ask, enrol = factor_step.factor_needed(user, enrol_asked)
     if ask:
         now = utcnow()
         handle = factor_step.begin(
             user,
             now=now,
             enrol=enrol,
-            next_url=safe_next(form.next.data),
+            next_url=safe_next(next_url),
             remember=remember,
             password_at=now,
             origin=origin,
         )
         commit()
         response = redirect(url_for("interaction.factor"))
-        set_device_cookie(response, result.device_cookie)
+        keep_device_cookie(response, device_cookie)
         set_cookie(response, PENDING_COOKIE, handle, max_age=pending_seconds())
         return response
-    response = redirect(safe_next(form.next.data))
-    set_device_cookie(response, result.device_cookie)
+    response = redirect(safe_next(next_url))
+    keep_device_cookie(response, device_cookie)
     open_session(response, user, [AMR_PASSWORD], remember, origin)
     return response
+
+
+def keep_device_cookie(response: Response, value: str | None) -> None:
+    """The sign-in's renewed device cookie; none after a forced password change, whose
+    sign-in set it already."""
+    if value:
+        set_device_cookie(response, value)
 
 
 def open_session(
@@ -358,4 +398,206 @@ def favicon():
         "favicon.ico",
         mimetype="image/vnd.microsoft.icon",
         max_age=FAVICON_MAX_AGE_SECONDS,
+    )
+
+
+# -- passwords: activation, "Quên mật khẩu?", change (docs/accounts.md) ---------------------
+
+# The sign-in page's message after a password was set (`/login?done=...`): fixed texts,
+# never words taken from the URL.
+DONE_MESSAGES = {
+    "activated": lambda: _("Tài khoản đã được kích hoạt. Mời bạn đăng nhập bằng mật khẩu mới."),
+    "reset": lambda: _("Mật khẩu đã được đặt lại. Mời bạn đăng nhập bằng mật khẩu mới."),
+}
+# The page session's key for a sign-in held until the password is changed.
+PASSWORD_CHANGE_TICKET = "pw_change"
+
+
+def hold_for_password_change(user, next_url: str | None, remember: bool) -> None:
+    """Remember, in this browser's page session only, that `user` signed in with a
+    temporary password and must now choose their own (PASSWORD_CHANGE_TICKET_SECONDS)."""
+    seconds = current_app.config["PASSWORD_CHANGE_TICKET_SECONDS"]
+    session[PASSWORD_CHANGE_TICKET] = {
+        "sub": user.sub,
+        "fp": passwords.change_ticket_fingerprint(user),
+        "next": next_url if is_local_path(next_url) else "",
+        "remember": remember,
+        "until": int(utcnow().timestamp()) + seconds,
+    }
+
+
+def _held_user():
+    """The person whose sign-in waits for a new password in this browser, or None."""
+    ticket = session.get(PASSWORD_CHANGE_TICKET)
+    if not isinstance(ticket, dict) or int(ticket.get("until", 0)) <= utcnow().timestamp():
+        return None, {}
+    user = find_user_by_sub(str(ticket.get("sub", "")))
+    if (
+        user is None
+        or not user.is_active
+        or not user.must_change_password
+        or passwords.change_ticket_fingerprint(user) != ticket.get("fp")
+    ):
+        return None, {}
+    return user, ticket
+
+
+def _password_page(template: str, status: int = 200, **context):
+    response = current_app.make_response((render_template(template, **context), status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _policy_errors(form, exc: PasswordRejected) -> None:
+    form.password.errors = [*form.password.errors, *(v.message for v in exc.violations)]
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Same page, same status, whether the address is an account or not."""
+    form = ForgotPasswordForm()
+    if request.method == "GET":
+        hint = request.args.get("email", "")
+        if hint and not has_control_characters(hint):
+            form.email.data = hint[:320]
+        return _password_page("interaction/forgot.html", form=form)
+    if not form.validate_on_submit():
+        return _password_page("interaction/forgot.html", 400, form=form)
+    origin = audit.request_origin()
+    outcome = passwords.request_reset(form.email.data, **origin)
+    commit()
+    if outcome == passwords.REQUEST_CLIENT_LIMIT:
+        error = _("Có quá nhiều yêu cầu từ mạng của bạn. Vui lòng thử lại sau.")
+        response = _password_page("interaction/forgot.html", 429, form=form, error=error)
+        response.headers["Retry-After"] = str(current_app.config["PASSWORD_RESET_WINDOW_SECONDS"])
+        return response
+    return _password_page("interaction/forgot_sent.html", email=form.email.data)
+
+
+LINK_PROBLEMS = {
+    LINK_UNKNOWN: (
+        404,
+        lambda: _("Liên kết không hợp lệ. Hãy kiểm tra bạn đã mở đúng liên kết trong thư."),
+    ),
+    LINK_USED: (
+        410,
+        lambda: _("Liên kết này đã được sử dụng. Mỗi liên kết chỉ dùng được một lần."),
+    ),
+    LINK_EXPIRED: (410, lambda: _("Liên kết này đã hết hạn.")),
+}
+
+
+def _link_page(token: str, purpose: str):
+    """Activation (`/activate/<token>`) and reset (`/password/reset/<token>`) pages."""
+    check = passwords.check_link(token, purpose)
+    if check.user is None:
+        status, message = LINK_PROBLEMS[check.problem]
+        return _password_page(
+            "interaction/link_problem.html", status, message=message(), purpose=purpose
+        )
+    form = NewPasswordForm()
+    user, status = check.user, 200
+    if form.validate_on_submit():
+        try:
+            done = passwords.set_password_by_link(
+                token, purpose, form.password.data, audit.request_origin()
+            )
+        except PasswordRejected as exc:
+            _policy_errors(form, exc)
+            status = 400
+        else:
+            if done is None:  # another request used the link first
+                commit()
+                status, message = LINK_PROBLEMS[LINK_USED]
+                return _password_page(
+                    "interaction/link_problem.html", status, message=message(), purpose=purpose
+                )
+            commit()
+            done_as = "activated" if purpose == PURPOSE_ACTIVATION else "reset"
+            return redirect(url_for("interaction.login", login_hint=done.email, done=done_as))
+    elif request.method == "POST":
+        status = 400
+    return _password_page(
+        "interaction/set_password.html", status, form=form, user=user, purpose=purpose
+    )
+
+
+@bp.route("/activate/<token>", methods=["GET", "POST"])
+def activate(token: str):
+    return _link_page(token, PURPOSE_ACTIVATION)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    return _link_page(token, PURPOSE_RESET)
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+def change_password():
+    """The account page's change of password, and the change forced after an
+    administrator's reset (a sign-in held in this browser's page session)."""
+    held, ticket = _held_user()
+    if held is not None:
+        return _forced_change(held, ticket)
+    sso = current_session()
+    if sso is None:
+        return redirect(url_for("interaction.login", next=url_for("interaction.change_password")))
+    form = ChangePasswordForm()
+    status, error, retry_after = 200, None, 0
+    if form.validate_on_submit():
+        retry_after = passwords.count_change_attempt(sso.user)
+        commit()  # counted before the password is checked, as a sign-in is
+        if retry_after:
+            error, status = throttled_message(retry_after), 429
+        else:
+            try:
+                passwords.change_password(
+                    sso.user,
+                    form.current.data,
+                    form.password.data,
+                    keep_session_id=sso.id,
+                    origin=audit.request_origin(),
+                )
+            except passwords.WrongCurrentPassword:
+                commit()  # the failure's audit event
+                form.current.errors = [_("Mật khẩu hiện tại không đúng.")]
+                status = 401
+            except PasswordRejected as exc:
+                # The current password was right: the attempt counted above is given back
+                # (nothing else was written before the new one was refused).
+                commit()
+                _policy_errors(form, exc)
+                status = 400
+            else:
+                commit()
+                return redirect(url_for("account.index", password="changed") + "#security")
+    elif request.method == "POST":
+        status = 400
+    response = _password_page(
+        "interaction/change_password.html", status, form=form, user=sso.user, error=error
+    )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _forced_change(user, ticket: dict):
+    form = NewPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        origin = audit.request_origin()
+        try:
+            passwords.finish_forced_change(user, form.password.data, origin)
+        except PasswordRejected as exc:
+            _policy_errors(form, exc)
+            status = 400
+        else:
+            session.pop(PASSWORD_CHANGE_TICKET, None)
+            # The new password is proof enough for the first step: a second factor, when
+            # the person has one or must, is still asked before the session starts.
+            return password_accepted(user, ticket.get("next"), bool(ticket.get("remember")), origin)
+    elif request.method == "POST":
+        status = 400
+    return _password_page(
+        "interaction/change_password.html", status, form=form, user=user, forced=True
     )

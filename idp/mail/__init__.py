@@ -10,7 +10,7 @@ cli: `idp mail list`, `idp mail send-test`; views: the dev mailbox pages.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -36,10 +36,19 @@ POSITIVE_INTEGERS = ("MAIL_PER_RECIPIENT_PER_HOUR", "MAIL_BATCH_SIZE", "MAIL_SMT
 
 
 def queue(
-    to: str, kind: str, template: str, context: dict[str, Any], language: str | None = None
+    to: str,
+    kind: str,
+    template: str,
+    context: dict[str, Any],
+    language: str | None = None,
+    *,
+    send_after: datetime | None = None,
 ) -> MailMessage:
     """Render mail/<template>.txt and .html in `language` and add the message to the
     current transaction (the caller commits; nothing is sent if it rolls back).
+
+    `send_after`: not sent before then (a batch of invitations spread over time); it may
+    be retried for MAIL_RETRY_SECONDS from then.
 
     MailError for an address that is not one plain e-mail address, an unknown kind or a
     template that sets no subject. A language not offered falls back to the default.
@@ -51,6 +60,7 @@ def queue(
     language = language if language in languages else languages[0]
     rendered = render(template, context, language)
     now = utcnow()
+    due = max(now, send_after) if send_after is not None else now
     sender = parse_sender(str(current_app.config["MAIL_FROM"]))
     return outbox.add(
         MailMessage(
@@ -64,8 +74,8 @@ def queue(
             message_id=make_message_id(sender),
             status=MAIL_PENDING,
             attempts=0,
-            next_attempt_at=now,
-            give_up_at=now + timedelta(seconds=current_app.config["MAIL_RETRY_SECONDS"]),
+            next_attempt_at=due,
+            give_up_at=due + timedelta(seconds=current_app.config["MAIL_RETRY_SECONDS"]),
             created_at=now,
         )
     )

@@ -22,10 +22,13 @@ import sqlalchemy as sa
 from idp.extensions import db
 from idp.mail.compose import Envelope
 from idp.mail.models import (
+    KIND_ACTIVATION,
+    KIND_PASSWORD_RESET,
     MAIL_FAILED,
     MAIL_GAVE_UP,
     MAIL_PENDING,
     MAIL_SENT,
+    TRANSPORT_DEV_MAILBOX,
     MailMessage,
 )
 from idp.retries import clean_error, retry_delay
@@ -34,6 +37,10 @@ HOUR = timedelta(hours=1)
 # Due rows looked at per claim, for each row that may be taken: room for the rows of
 # recipients whose allowance is used up.
 CANDIDATES_PER_SLOT = 4
+# Kinds of message that carry a single-use password link, and what replaces their text
+# once they are sent or given up (`record`).
+LINK_KINDS = (KIND_ACTIVATION, KIND_PASSWORD_RESET)
+BODY_REMOVED = "[removed after sending: it held a single-use link]"
 
 
 def add(row: MailMessage) -> MailMessage:
@@ -212,6 +219,15 @@ def record(results: list[Result], *, now: datetime, retry: RetryPolicy) -> list[
     statuses = []
     for result in results:
         values = _outcome_values(result, now, retry)
+        if values["status"] != MAIL_PENDING and values.get("transport") != TRANSPORT_DEV_MAILBOX:
+            # A message carrying a password link keeps no copy of it once it is out of our
+            # hands (or never will be): the link opens an account until used or expired.
+            # The development mailbox keeps it: it is how a developer reads the link.
+            for column in ("text_body", "html_body"):
+                values[column] = sa.case(
+                    (MailMessage.kind.in_(LINK_KINDS), BODY_REMOVED),
+                    else_=getattr(MailMessage, column),
+                )
         db.session.execute(
             sa.update(MailMessage)
             .where(MailMessage.id == result.row.id, MailMessage.claimed_by == result.row.claimed_by)

@@ -150,6 +150,7 @@ PAIRS = [
     ("primary", "card", 4.5),
     ("err", "err-bg", 4.5),
     ("err", "card", 4.5),
+    ("ok", "ok-bg", 4.5),
     ("tag-fg", "tag-bg", 4.5),
     ("focus", "card", 3),
     ("focus", "bg", 3),

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from helpers.clients import SECRET, initial_access_token, insert_client
 from helpers.limits import UNLIMITED
+from helpers.mailbox import last_link
 from helpers.oidc_flow import basic, pkce_pair
 from helpers.pages import csrf_of, csrf_token, sign_in
 from helpers.people import EMAIL, PASSWORD
@@ -883,6 +884,50 @@ def test_passkey_endpoints(world):
                     params = [*params, ("csrf_token", csrf)]
                 fuzz.send(http, "POST", path, params)
             fuzz.send(signed_out, "POST", path, [("csrf_token", csrf)])
+
+
+def test_password_pages(world):
+    """ "Quên mật khẩu?", the pages of the links (any token, and a real one's form with
+    every field fuzzed) and the change of password (docs/accounts.md)."""
+    fuzz = world.fuzz
+    signed_out = world.browser(signed_in=False)
+    signed_out.environ_base["REMOTE_ADDR"] = "192.0.2.9"
+    for _name, params in variants({"email": EMAIL}, ["email"], world.values):
+        fuzz.send(signed_out, "GET", "/password/forgot", params)
+    for value in world.values:
+        if value and "\x00" not in value:
+            for prefix in ("/activate/", "/password/reset/"):
+                fuzz.send(signed_out, "GET", prefix + encode(value))
+    csrf = world.csrf(signed_out, "/password/forgot")
+    fuzz.send(signed_out, "POST", "/password/forgot", [("email", EMAIL), ("csrf_token", csrf)])
+    link = last_link(world.app, EMAIL)
+    for _name, params in variants({"email": EMAIL}, ["email", "csrf_token"], world.values):
+        if not any(k == "csrf_token" for k, _v in params):
+            params = [*params, ("csrf_token", csrf)]
+        fuzz.send(signed_out, "POST", "/password/forgot", params)
+    form = {"password": "Một-cụm-từ-mới-2027", "confirm": "khác", "username": EMAIL}
+    for _name, params in variants(form, [*form, "csrf_token"], world.values):
+        if not any(k == "csrf_token" for k, _v in params):
+            params = [*params, ("csrf_token", csrf)]
+        fuzz.send(signed_out, "POST", link, params)
+    http = world.browser()
+    csrf = world.csrf(http, "/account/")
+    form = {"current": "sai", "password": "Một-cụm-từ-mới-2027", "confirm": "khác"}
+    for _name, params in variants(form, [*form, "csrf_token"], world.values):
+        if not any(k == "csrf_token" for k, _v in params):
+            params = [*params, ("csrf_token", csrf)]
+        fuzz.send(http, "POST", "/password/change", params)
+        fuzz.send(http, "GET", "/password/change", params)
+    for browser, path, fields in [
+        (signed_out, "/password/forgot", {"email": EMAIL}),
+        (signed_out, link, form),
+        (http, "/password/change", form),
+    ]:
+        for name in [*fields, "csrf_token"]:
+            for content in (b"", b"x" * 5000, b"\xff\x00"):
+                data = {**fields, "csrf_token": csrf, name: (io.BytesIO(content), "f.txt")}
+                response = browser.post(path, data=data, content_type="multipart/form-data")
+                fuzz.check(response, f"POST {path} multipart with {name} as a file")
     fuzz.done()
 
 
@@ -923,6 +968,10 @@ FUZZED_ROUTES = {
     "/oauth2/revoke": "test_introspection_and_revocation",
     "/oauth2/token": "test_token_endpoint",
     "/oauth2/userinfo": "test_userinfo",
+    "/activate/<token>": "test_password_pages",
+    "/password/change": "test_password_pages",
+    "/password/forgot": "test_password_pages",
+    "/password/reset/<token>": "test_password_pages",
     "/readyz": "test_documents_and_pages",
     "/static/<path:filename>": "test_documents_and_pages",
 }

@@ -2,7 +2,7 @@
 authentication times of SSO sessions
 
 Revision ID: 0012_factors
-Revises: 0010_mail_outbox_b7e2
+Revises: 0011_accounts
 Create Date: 2026-12-06 08:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_factors'
-down_revision = '0010_mail_outbox_b7e2'
+down_revision = '0011_accounts'
 branch_labels = None
 depends_on = None
 
