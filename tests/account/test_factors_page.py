@@ -43,7 +43,7 @@ def signed_in(client, make_user):
 
 def test_the_security_section_offers_enrolment(signed_in):
     html = signed_in.get("/account/").get_data(as_text=True)
-    assert '<h2 id="security">Bảo mật</h2>' in html
+    assert '<h2 id="security-title">Bảo mật</h2>' in html
     assert 'id="enrol-totp" href="/account/security/totp"' in html
 
 
@@ -154,7 +154,7 @@ def test_the_english_account_page(app, client, make_user):
     sign_in_with_factor(client, secret)
     client.get("/lang/en")
     html = client.get("/account/").get_data(as_text=True)
-    assert '<h2 id="security">Security</h2>' in html
+    assert '<h2 id="security-title">Security</h2>' in html
     assert "10 recovery codes left unused." in html
     assert "Remove the authenticator app" in html
 
