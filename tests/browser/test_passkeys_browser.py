@@ -102,7 +102,7 @@ def test_add_a_passkey_sign_out_and_sign_in_with_it_alone(browser, idp_server, a
         page.wait_for_url(idp_server.url + "/account/?from=passkey")
         assert page.locator("#account-name").inner_text() == "Lê Thị Hoa"
         # The virtual authenticator's key is device-bound (not backup eligible): hwk.
-        assert _session_of(app)[-1] == (["hwk", "user"], "urn:hg:loa:3")
+        assert _session_of(app)[-1] == (["hwk", "user", "mfa"], "urn:hg:loa:3")
         assert "Chưa dùng" not in page.locator("#passkey-list > li").inner_text()
     finally:
         context.close()

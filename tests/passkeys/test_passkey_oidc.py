@@ -39,7 +39,7 @@ def test_the_id_token_of_a_passkey_sign_in(app, rp, client):
     code = _code_after_passkey(relying_party, key, relying_party.authorize(nonce=NONCE))
     body = relying_party.exchange_code(code)
     claims = relying_party.validate_id_token(body["id_token"], nonce=NONCE)
-    assert claims["acr"] == LOA3 and claims["amr"] == ["hwk", "user"]
+    assert claims["acr"] == LOA3 and claims["amr"] == ["hwk", "user", "mfa"]
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def test_sign_in_with_a_passkey_alone(app, browser, make_user):
     assert response.get_json() == {"redirect": "/account/?x=1"}
     sessions = _live_sessions(app)
     assert len(sessions) == 2
-    assert sessions[-1][3] == ["hwk", "user"]
+    assert sessions[-1][3] == ["hwk", "user", "mfa"]
     assert sessions[-1][4] == app.config["ACR_PHISHING_RESISTANT"] == "urn:hg:loa:3"
     page = fresh.get("/account/")
     assert page.status_code == 200 and "Nguyễn Văn An" in page.get_data(as_text=True)
