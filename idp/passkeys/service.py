@@ -508,6 +508,11 @@ def passkeys_of(user: User) -> list[Passkey]:
     return store.passkeys_of(user.id)
 
 
+def passkey_of(user: User, passkey_id: int) -> Passkey | None:
+    """One of `user`'s passkeys by id; None for a missing one and for someone else's."""
+    return store.find_of_user(user.id, passkey_id)
+
+
 def has_passkeys(user: User) -> bool:
     return store.count_of(user.id) > 0
 

@@ -119,6 +119,9 @@ def remove(passkey_id: int):
     account = url_for("account.index") + "#passkeys"
     if sso is None:
         return redirect(url_for("interaction.login", next=account))
+    if service.passkey_of(sso.user, passkey_id) is None:
+        # Someone else's or a missing one: "not found" alike, before any step-up.
+        return _back_to_account("not_found")
     seconds = current_app.config["FACTOR_FRESH_SECONDS"]
     if not factors_service.is_fresh(sso.auth_times, utcnow(), seconds):
         query = urlencode({"step_up": "1", "next": account})
