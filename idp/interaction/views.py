@@ -321,11 +321,18 @@ def _json_gone(locked: bool = False) -> Response:
     return response
 
 
+def _json_not_now() -> Response:
+    """A live pending sign-in in the other state (enrolling, or not): refused, kept."""
+    return _json_refused(passkey_message("expired"), 409, "state")
+
+
 @bp.post("/login/factor/passkey/options")
 def factor_passkey_options():
     waiting, user = waiting_sign_in()
-    if waiting is None or factor_step.enrolling(waiting, user):
+    if waiting is None:
         return _json_gone()
+    if factor_step.enrolling(waiting, user):
+        return _json_not_now()
     if not factor_step.offers(waiting, user, "passkey"):
         return _json_refused(passkey_message("no_passkeys"), 400, "no_passkeys")
     try:
@@ -338,8 +345,10 @@ def factor_passkey_options():
 @bp.post("/login/factor/passkey")
 def factor_passkey():
     waiting, user = waiting_sign_in()
-    if waiting is None or factor_step.enrolling(waiting, user):
+    if waiting is None:
         return _json_gone()
+    if factor_step.enrolling(waiting, user):
+        return _json_not_now()
     credential = factor_step.json_body(request.get_data()).get("credential")
     now, origin = utcnow(), audit.request_origin()
     try:
@@ -361,8 +370,10 @@ def factor_passkey():
 @bp.post("/login/factor/passkey/new/options")
 def factor_passkey_new_options():
     waiting, user = waiting_sign_in()
-    if waiting is None or not factor_step.enrolling(waiting, user):
+    if waiting is None:
         return _json_gone()
+    if not factor_step.enrolling(waiting, user):
+        return _json_not_now()
     try:
         options = ceremonies.begin_registration(user)
     except PasskeyError as exc:
@@ -375,8 +386,10 @@ def factor_passkey_new():
     """A first passkey added while enrolling: then the factor page asks to use it (adding a
     passkey proves nothing by itself: attestation is not requested)."""
     waiting, user = waiting_sign_in()
-    if waiting is None or not factor_step.enrolling(waiting, user):
+    if waiting is None:
         return _json_gone()
+    if not factor_step.enrolling(waiting, user):
+        return _json_not_now()
     body = factor_step.json_body(request.get_data())
     name = body.get("name") if isinstance(body.get("name"), str) else None
     default_name = describe_device(request.user_agent.string) or _("Khóa truy cập")

@@ -278,3 +278,26 @@ def test_sign_count_moves_forward_and_last_use_is_recorded(app, browser):
         passkey = db.session.execute(sa.select(Passkey)).scalar_one()
         assert passkey.sign_count == 3 and passkey.last_used_at is not None
     move_back(app, Passkey, created_at=60)
+
+
+@pytest.mark.parametrize(
+    ("language", "button", "intro"),
+    [
+        ("vi", "Dùng khóa truy cập", "Mở ứng dụng xác thực"),
+        ("en", "Use a passkey", "Open the authenticator app"),
+    ],
+)
+def test_the_factor_page_offers_a_passkey_in_both_languages(app, browser, language, button, intro):
+    key = Authenticator()
+    enrol(browser, key)
+    http = app.test_client()
+    http.set_cookie(LANG_COOKIE, language)
+    assert sign_in(http).headers["Location"] == "/login/factor"
+    page = http.get("/login/factor").get_data(as_text=True)
+    # Passkeys only: the button, no code field (and no words about an authenticator app).
+    assert button in page and 'name="code"' not in page and intro not in page
+    done = factor_passkey(http, key)
+    assert done.status_code == 200
+    sessions = _live_sessions(app)
+    assert sessions[-1][3] == ["pwd", "hwk", "user", "mfa"]
+    assert sessions[-1][4] == "urn:hg:loa:3"

@@ -185,7 +185,9 @@ def test_a_password_alone_cannot_add_a_passkey_beside_a_factor(app, make_user):
     http = _pending(app)  # the password of someone with an authenticator app
     csrf = csrf_of(http, "/login/factor")
     options = post_json(http, "/login/factor/passkey/new/options", {}, csrf)
-    assert options.status_code == 401
+    assert options.status_code == 409
     body = {"credential": {"id": "x", "type": "public-key"}}
-    assert post_json(http, "/login/factor/passkey/new", body, csrf).status_code == 401
+    assert post_json(http, "/login/factor/passkey/new", body, csrf).status_code == 409
     assert count_rows(app, Passkey) == 0
+    # The pending sign-in is still there, waiting for the authenticator app's code.
+    assert 'name="code"' in http.get("/login/factor").get_data(as_text=True)
