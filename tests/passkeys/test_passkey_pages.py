@@ -301,3 +301,9 @@ def test_the_factor_page_offers_a_passkey_in_both_languages(app, browser, langua
     sessions = _live_sessions(app)
     assert sessions[-1][3] == ["pwd", "hwk", "user", "mfa"]
     assert sessions[-1][4] == "urn:hg:loa:3"
+
+
+def test_the_account_page_counts_passkeys_as_two_step_verification(browser):
+    enrol(browser, Authenticator())
+    html = browser.get("/account/").get_data(as_text=True)
+    assert "Đang bật bằng khóa truy cập" in html and 'id="enrol-totp"' in html
