@@ -102,3 +102,13 @@ def test_a_code_is_refused_where_only_a_passkey_reaches_the_level(app, rp, clien
     answer = give_code(relying_party.http, code_for(secret))
     assert answer.status_code == 400
     assert 'id="passkey-factor"' in answer.get_data(as_text=True)
+
+
+def test_max_age_counts_a_passkey_sign_in_as_the_first_factor(app, rp, client):
+    """A session signed in with a passkey alone has no password time: max_age reads the
+    passkey's, so a recent passkey sign-in is an SSO hop, not a new sign-in."""
+    key = _enrolled_key(app)
+    relying_party = RelyingParty(client)
+    _code_after_passkey(relying_party, key, relying_party.authorize(nonce=NONCE))
+    hop = relying_party.authorize(nonce=NONCE, max_age="600")
+    assert hop.headers["Location"].startswith(REDIRECT_URI), hop.headers["Location"]
