@@ -7,8 +7,16 @@ token never claims a level or a method that was not performed in the session.
 
 - urn:hg:loa:1: a password (`pwd`).
 - urn:hg:loa:2: a password and a second factor (`pwd` + `otp`; `mfa` is added).
-- urn:hg:loa:3: phishing-resistant: a passkey bound to this origin (`hwk` or `swk`, with
-  user verification `user`); performed only once the passkey method is installed.
+- urn:hg:loa:3: phishing-resistant: a passkey bound to this origin (`hwk` or `swk`) with
+  user verification (`user`: the authenticator checked the person's PIN or biometrics),
+  alone or after the password. A passkey used without user verification after a password
+  is a second factor (urn:hg:loa:2): the key was present, nobody checked who held it.
+
+`mfa` (RFC 8176: multiple-factor authentication) is added whenever two kinds of factor were
+used: a password and a second factor, or a passkey with user verification (something held,
+the key, unlocked by something known or something one is, checked by the authenticator).
+So every level above urn:hg:loa:1 carries `mfa`, and a relying party checking for `mfa`
+accepts a passkey sign-in.
 """
 
 from __future__ import annotations

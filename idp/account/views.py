@@ -53,7 +53,7 @@ def totp():
     if sso is None:
         return away
     user, now = sso.user, utcnow()
-    if factors.has_second_factor(user):
+    if factors.has_totp(user):
         return _account_page()
     form = FactorForm()
     error, status = None, 200
@@ -109,7 +109,7 @@ def remove_totp():
     form = PageForm()
     if not form.validate_on_submit():
         return _bad_form()
-    if not factors.has_second_factor(sso.user):
+    if not factors.has_totp(sso.user):
         return _account_page()
     fresh = _needs_fresh_factor(sso)
     if fresh is not None:
@@ -127,7 +127,7 @@ def recovery_codes():
     form = PageForm()
     if not form.validate_on_submit():
         return _bad_form()
-    if not factors.has_second_factor(sso.user):
+    if not factors.has_totp(sso.user):
         return _account_page()
     fresh = _needs_fresh_factor(sso)
     if fresh is not None:

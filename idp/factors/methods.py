@@ -1,8 +1,13 @@
 """The second-factor methods the factor page offers, as a small registry.
 
-Each method says whether a person has it, and checks what they typed. TOTP and recovery
-codes are here; another method (a passkey, idp.passkeys) is one more `register()` call in
-its package's init_app, with its own form on the factor page (`form`).
+Each method says whether a person has it, the level it reaches after a password, and (for a
+typed code) checks what they typed. TOTP and recovery codes are here; a passkey is
+registered by idp.passkeys' init_app, with its own form on the factor page (`form`
+"passkey": a WebAuthn ceremony, run by the page, not a typed value).
+
+Whether a person has a second factor at all, and the highest level they can reach, are
+asked of this registry (`has_second_factor`, `reachable_rank`), so a person with passkeys
+and no authenticator app has a second factor too.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from idp.assurance import AMR_OTP
+from idp.assurance import ACR_MFA, ACR_PASSWORD, AMR_OTP, rank
 from idp.directory.models import User
 from idp.factors import recovery, service, totp
 
@@ -26,15 +31,17 @@ class FactorMethod:
     form: str
     has: Callable[[User], bool]
     # Whether a typed value has this method's shape (a 6-digit code, a recovery code).
-    accepts: Callable[[str], bool]
-    verify: Callable[[User, str, datetime], bool]
+    accepts: Callable[[str], bool] = lambda _value: False
+    verify: Callable[[User, str, datetime], bool] = lambda _user, _value, _now: False
+    # The level (idp.assurance.ACR_RANK) it reaches after a password.
+    rank: int = rank(ACR_MFA)
 
 
 TOTP = FactorMethod(
     name="totp",
     amr=AMR_OTP,
     form="code",
-    has=service.has_second_factor,
+    has=service.has_totp,
     accepts=lambda value: totp.clean_code(value) is not None,
     verify=service.check_totp,
 )
@@ -44,7 +51,7 @@ RECOVERY_CODE = FactorMethod(
     name="recovery_code",
     amr=AMR_OTP,
     form="code",
-    has=service.has_second_factor,
+    has=service.has_totp,
     accepts=lambda value: recovery.clean(value) is not None,
     verify=service.check_recovery_code,
 )
@@ -59,6 +66,25 @@ def register(method: FactorMethod) -> None:
 
 def available(user: User) -> list[FactorMethod]:
     return [m for m in METHODS if m.has(user)]
+
+
+def has_second_factor(user: User) -> bool:
+    """Any second factor: an authenticator app (with its recovery codes) or a passkey."""
+    return any(m.has(user) for m in METHODS)
+
+
+def reachable_rank(user: User) -> int:
+    """The highest level of assurance the person can perform now (idp.assurance)."""
+    return max((m.rank for m in available(user)), default=rank(ACR_PASSWORD))
+
+
+def offered(user: User, goal_rank: int) -> list[FactorMethod]:
+    """The methods the factor page offers for a level: those reaching it when the person
+    has any (a step-up to the phishing-resistant level asks for a passkey only), else all
+    of theirs."""
+    mine = available(user)
+    enough = [m for m in mine if m.rank >= goal_rank]
+    return enough or mine
 
 
 def check_code(user: User, value: str, now: datetime) -> FactorMethod | None:

@@ -69,7 +69,9 @@ def totp_of(user_id: int) -> TotpFactor | None:
     ).scalar_one_or_none()
 
 
-def has_second_factor(user: User) -> bool:
+def has_totp(user: User) -> bool:
+    """A confirmed authenticator app (whether the person has any second factor, a passkey
+    included, is idp.factors.methods.has_second_factor)."""
     factor = totp_of(user.id)
     return factor is not None and factor.confirmed_at is not None
 
@@ -95,11 +97,6 @@ def is_fresh(auth_times: dict[str, int] | None, now: datetime, seconds: int) -> 
         return False
     given = method_time(auth_times, SECOND_FACTORS, now)
     return (now - given).total_seconds() <= seconds
-
-
-def reachable_rank(user: User) -> int:
-    """The highest level of assurance the person can perform now (idp.assurance)."""
-    return 2 if has_second_factor(user) else 1
 
 
 def _enrolment(user: User, secret: str) -> Enrolment:
@@ -177,7 +174,7 @@ def check_totp(user: User, code: str, now: datetime) -> bool:
 
 
 def check_recovery_code(user: User, code: str, now: datetime) -> bool:
-    return has_second_factor(user) and recovery.redeem(user.id, code, now)
+    return has_totp(user) and recovery.redeem(user.id, code, now)
 
 
 def recovery_codes_left(user: User) -> int:
@@ -197,7 +194,7 @@ def remove_totp(user: User, now: datetime, origin: dict[str, Any]) -> None:
 
 
 def regenerate_recovery_codes(user: User, now: datetime, origin: dict[str, Any]) -> list[str]:
-    if not has_second_factor(user):
+    if not has_totp(user):
         raise NotEnrolled()
     codes = recovery.issue(user.id, now)
     audit.record("recovery_codes_issued", actor=user.sub, subject=user.sub, **origin)

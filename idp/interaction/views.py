@@ -18,6 +18,7 @@ from flask import (
     Response,
     current_app,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -29,7 +30,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from idp import audit
-from idp.assurance import AMR_OTP
+from idp.assurance import ACR_PHISHING_RESISTANT, AMR_OTP, rank
 from idp.directory.models import PURPOSE_ACTIVATION, PURPOSE_RESET
 from idp.directory.service import PasswordRejected
 from idp.directory.store import find_user_by_sub
@@ -54,8 +55,12 @@ from idp.interaction.service import (
     finish_sign_in,
 )
 from idp.pages import LogoutForm, has_control_characters, is_local_path, safe_next
+from idp.passkeys import ceremonies
+from idp.passkeys.pages import message as passkey_message
+from idp.passkeys.service import PasskeyError
 from idp.security import allow_form_redirects, delete_cookie, read_cookie, set_cookie
 from idp.sessions import clear_session_cookie, current_session, set_session_cookie
+from idp.sessions.devices import describe_device
 from idp.sessions.logout import (
     REASON_LOGOUT,
     REASON_REPLACED,
@@ -83,6 +88,7 @@ def login():
         hint = request.args.get("login_hint", "")
         if hint and not has_control_characters(hint):
             form.email.data = hint[:320]
+        factor_step.note_goal(request.args.get("acr"))
         if request.args.get("step_up") == "1" and current_session() is not None:
             # Step-up: the session's password stands; only the second factor is asked.
             return begin_step_up(current_session(), form.next.data, form.enrol.data == "1")
@@ -248,10 +254,13 @@ def factor():
     waiting, user = waiting_sign_in()
     if waiting is None:
         return factor_gone(request.method == "POST")
-    enrolling = waiting.enrol and not factors_service.has_second_factor(user)
-    if enrolling:
+    if factor_step.enrolling(waiting, user):
         return enrol_step(form, waiting, user)
-    if request.method == "GET" or not form.validate_on_submit():
+    if (
+        request.method == "GET"
+        or not form.validate_on_submit()
+        or not factor_step.offers(waiting, user, "code")
+    ):
         status = 400 if request.method == "POST" else 200
         return factor_page(form, waiting, user, status=status)
     now = utcnow()
@@ -284,7 +293,7 @@ def enrol_step(form: FactorForm, waiting, user) -> Response:
             enrolment = factors_service.begin_totp_enrolment(user, now)
             commit()
         status = 400 if request.method == "POST" else 200
-        return enrol_page(form, enrolment, status=status)
+        return enrol_page(form, waiting, enrolment, status=status)
     origin = audit.request_origin()
     try:
         codes = factor_step.confirm_enrolment(waiting, user, form.code.data, now, origin)
@@ -297,7 +306,7 @@ def enrol_step(form: FactorForm, waiting, user) -> Response:
         if enrolment is None or not pending.is_live(waiting, now):
             return factor_gone(True, locked=True)
         error = _("Mã xác thực không đúng hoặc đã được dùng.")
-        return enrol_page(form, enrolment, error=error, status=401)
+        return enrol_page(form, waiting, enrolment, error=error, status=401)
     target = safe_next(waiting.next_url)
     page = render_template("factors/recovery_codes.html", codes=codes, continue_to=target)
     response = current_app.make_response((page, 200))
@@ -308,28 +317,140 @@ def enrol_step(form: FactorForm, waiting, user) -> Response:
 
 
 def factor_page(form, waiting, user, error: str | None = None, status: int = 200) -> Response:
+    offered = factor_step.offered(waiting, user)
     page = render_template(
-        "interaction/factor.html", form=form, error=error, step_up=waiting.sid is not None
+        "interaction/factor.html",
+        form=form,
+        error=error,
+        step_up=waiting.sid is not None,
+        offers_code=any(m.form == "code" for m in offered),
+        offers_passkey=any(m.form == "passkey" for m in offered),
     )
     return allow_form_redirects(current_app.make_response((page, status)))
 
 
-def enrol_page(form, enrolment, error: str | None = None, status: int = 200) -> Response:
+def enrol_page(form, waiting, enrolment, error: str | None = None, status: int = 200) -> Response:
     page = render_template(
-        "interaction/factor_enrol.html", form=form, enrolment=enrolment, error=error
+        "interaction/factor_enrol.html",
+        form=form,
+        enrolment=enrolment,
+        error=error,
+        # A passkey is the phishing-resistant level's only method: then it comes first.
+        passkey_first=factor_step.goal_rank(waiting) >= rank(ACR_PHISHING_RESISTANT),
     )
     response = current_app.make_response((page, status))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
+# ---------------------------------------------------------------- a passkey as the factor
+# The factor page's "Dùng khóa truy cập" (idp/static/passkeys.js): options for the pending
+# person's own passkeys, then the answer, which finishes the pending sign-in or step-up.
+# While enrolling a first factor, a passkey may be added instead of an authenticator app.
+
+
+def _json_refused(message: str, status: int, reason: str = "") -> Response:
+    response = jsonify(error=message, reason=reason)
+    response.status_code = status
+    return response
+
+
+def _json_gone(locked: bool = False) -> Response:
+    response = _json_refused(gone_message(locked), 401, "locked" if locked else "gone")
+    clear_pending(response)
+    return response
+
+
+def _json_not_now() -> Response:
+    """A live pending sign-in in the other state (enrolling, or not): refused, kept."""
+    return _json_refused(passkey_message("expired"), 409, "state")
+
+
+@bp.post("/login/factor/passkey/options")
+def factor_passkey_options():
+    waiting, user = waiting_sign_in()
+    if waiting is None:
+        return _json_gone()
+    if factor_step.enrolling(waiting, user):
+        return _json_not_now()
+    if not factor_step.offers(waiting, user, "passkey"):
+        return _json_refused(passkey_message("no_passkeys"), 400, "no_passkeys")
+    try:
+        options = factor_step.passkey_options(waiting, user)
+    except PasskeyError as exc:
+        return _json_refused(passkey_message(exc.reason), 400, exc.reason)
+    return jsonify(publicKey=options)
+
+
+@bp.post("/login/factor/passkey")
+def factor_passkey():
+    waiting, user = waiting_sign_in()
+    if waiting is None:
+        return _json_gone()
+    if factor_step.enrolling(waiting, user):
+        return _json_not_now()
+    credential = factor_step.json_body(request.get_data()).get("credential")
+    now, origin = utcnow(), audit.request_origin()
+    try:
+        result = factor_step.check_passkey(waiting, user, credential, now, origin)
+    except PasskeyError as exc:
+        commit()  # the failure counted on the pending sign-in (and a cloned key's event)
+        if not pending.is_live(waiting, now):
+            return _json_gone(locked=True)
+        return _json_refused(passkey_message(exc.reason), 400, exc.reason)
+    except factor_step.PendingGone:
+        rollback()
+        return _json_gone()
+    response = jsonify(redirect=safe_next(waiting.next_url))
+    clear_pending(response)
+    open_session(response, user, result.amr, waiting.remember, origin, waiting.methods)
+    return response
+
+
+@bp.post("/login/factor/passkey/new/options")
+def factor_passkey_new_options():
+    waiting, user = waiting_sign_in()
+    if waiting is None:
+        return _json_gone()
+    if not factor_step.enrolling(waiting, user):
+        return _json_not_now()
+    try:
+        options = ceremonies.begin_registration(user)
+    except PasskeyError as exc:
+        return _json_refused(passkey_message(exc.reason), 400, exc.reason)
+    return jsonify(publicKey=options)
+
+
+@bp.post("/login/factor/passkey/new")
+def factor_passkey_new():
+    """A first passkey added while enrolling: then the factor page asks to use it (adding a
+    passkey proves nothing by itself: attestation is not requested)."""
+    waiting, user = waiting_sign_in()
+    if waiting is None:
+        return _json_gone()
+    if not factor_step.enrolling(waiting, user):
+        return _json_not_now()
+    body = factor_step.json_body(request.get_data())
+    name = body.get("name") if isinstance(body.get("name"), str) else None
+    default_name = describe_device(request.user_agent.string) or _("Khóa truy cập")
+    try:
+        ceremonies.finish_registration(user, body.get("credential"), name, default_name)
+        commit()
+    except PasskeyError as exc:
+        rollback()
+        return _json_refused(passkey_message(exc.reason), 400, exc.reason)
+    return jsonify(redirect=url_for("interaction.factor"))
+
+
+def gone_message(locked: bool = False) -> str:
+    if locked:
+        return _("Bạn đã nhập sai mã xác thực quá nhiều lần. Vui lòng đăng nhập lại.")
+    return _("Phiên xác thực đã hết hạn hoặc không còn hiệu lực. Vui lòng đăng nhập lại.")
+
+
 def factor_gone(posted: bool, locked: bool = False) -> Response:
     """No live pending sign-in: expired, finished, locked, or never made in this browser."""
-    if locked:
-        message = _("Bạn đã nhập sai mã xác thực quá nhiều lần. Vui lòng đăng nhập lại.")
-    else:
-        message = _("Phiên xác thực đã hết hạn hoặc không còn hiệu lực. Vui lòng đăng nhập lại.")
-    page = render_template("interaction/factor_gone.html", message=message)
+    page = render_template("interaction/factor_gone.html", message=gone_message(locked))
     response = current_app.make_response((page, 401 if locked else (400 if posted else 200)))
     clear_pending(response)
     return response

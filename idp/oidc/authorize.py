@@ -22,8 +22,8 @@ from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import commit, rollback, utcnow
+from idp.factors import methods as factor_methods
 from idp.factors import policy
-from idp.factors import service as factors_service
 from idp.oidc import checks, consent, store
 from idp.oidc import claims as claim_values
 from idp.oidc.grants import RedirectUriError
@@ -115,7 +115,7 @@ def authorization_context(grant, sso, action: str | None) -> checks.Authorizatio
         ctx.acr_values or ctx.claims or ctx.required_acr or ctx.max_age is not None
     ):
         # One read more, only when a level is asked for: plain SSO hops stay as cheap.
-        ctx.user_rank = factors_service.reachable_rank(sso.user)
+        ctx.user_rank = factor_methods.reachable_rank(sso.user)
     if sso is not None and not client.skips_consent:
         ctx.consented_scopes, ctx.consented_claims = consent.consented(
             sso.user.id, client.client_id

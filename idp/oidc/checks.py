@@ -221,8 +221,12 @@ def max_age_exceeded(max_age: int | None, auth_time: datetime, now: datetime) ->
 
 
 def password_time(sso: SsoSession) -> datetime:
-    """When the session's first factor (the password) was last given."""
-    return assurance.method_time(sso.auth_times, [assurance.AMR_PASSWORD], sso.auth_time)
+    """When the session's first factor was last given: the password, or a passkey with user
+    verification (which signs in alone, docs/passkeys.md)."""
+    first = [assurance.AMR_PASSWORD]
+    if assurance.AMR_USER_PRESENCE in (sso.auth_times or {}):
+        first.extend(assurance.PROOF_OF_POSSESSION_KEYS)
+    return assurance.method_time(sso.auth_times, first, sso.auth_time)
 
 
 def second_factor_time(sso: SsoSession) -> datetime:

@@ -13,8 +13,22 @@ from typing import Any
 
 from flask import Flask, request
 
+from idp.assurance import ACR_PHISHING_RESISTANT, AMR_HARDWARE_KEY, rank
+from idp.factors import methods
 from idp.passkeys import service
 from idp.passkeys.pages import NOTICES, SUCCESSES, message
+
+# A second factor on the factor page (idp.factors.methods): the page runs the WebAuthn
+# ceremony (`form` "passkey") against the person's own passkeys. With user verification it
+# reaches the phishing-resistant level (idp.assurance); the session records the amr the
+# ceremony earned (`hwk` or `swk`, `user`), `amr` here only names the kind.
+PASSKEY_METHOD = methods.FactorMethod(
+    name="passkey",
+    amr=AMR_HARDWARE_KEY,
+    form="passkey",
+    has=service.has_passkeys,
+    rank=rank(ACR_PHISHING_RESISTANT),
+)
 
 
 def _account_passkeys(user: Any) -> list[Any]:
@@ -40,6 +54,7 @@ def init_app(app: Flask) -> None:
     from idp.passkeys.views import bp
 
     app.register_blueprint(bp)
+    methods.register(PASSKEY_METHOD)
 
     @app.context_processor
     def _passkeys() -> dict:

@@ -7,7 +7,9 @@ a signed answer replayed with an older copy of the cookie. Nothing is written to
 database until a ceremony is verified, so anonymous option requests cost no rows.
 
 The second-factor step (idp/interaction) uses `begin_authentication(user)` and
-`finish_authentication(credential)` with the ceremony kind FACTOR.
+`finish_authentication(credential, user=user)` (the ceremony kind FACTOR), and, for a
+person enrolling a first second factor while signing in, `begin_registration(user)` and
+`finish_registration(...)`.
 """
 
 from __future__ import annotations
@@ -59,9 +61,13 @@ def finish_registration(user: User, credential: Any, name: str | None, default_n
     )
 
 
-def begin_authentication(user: User | None) -> dict[str, Any]:
+def begin_authentication(
+    user: User | None, *, require_user_verification: bool = False
+) -> dict[str, Any]:
     """Options for navigator.credentials.get(): for `user` (second factor) or anyone."""
-    options: Options = service.authentication_options(user)
+    options: Options = service.authentication_options(
+        user, require_user_verification=require_user_verification
+    )
     keep(options.ceremony)
     return options.public_key
 

@@ -338,9 +338,15 @@ def _transports(document: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------- using a passkey
 
 
-def authentication_options(user: User | None, *, now: datetime | None = None) -> Options:
+def authentication_options(
+    user: User | None,
+    *,
+    now: datetime | None = None,
+    require_user_verification: bool = False,
+) -> Options:
     """Options to use a passkey: for `user` (the second factor: their passkeys are listed,
-    user verification as PASSKEY_USER_VERIFICATION says), or for nobody yet (a passkey
+    user verification as PASSKEY_USER_VERIFICATION says, or required when the level asked
+    for is the phishing-resistant one, which needs it), or for nobody yet (a passkey
     alone: no credential listed, so nothing tells whose account this is; user verification
     required, since the passkey is the only factor)."""
     rp = _rp()
@@ -352,7 +358,8 @@ def authentication_options(user: User | None, *, now: datetime | None = None) ->
         passkeys = store.passkeys_of(user.id)
         if not passkeys:
             raise PasskeyError("no_passkeys")
-        ceremony = _new_ceremony(FACTOR, user.id, _user_verification_setting(), now)
+        uv = require_user_verification or _user_verification_setting()
+        ceremony = _new_ceremony(FACTOR, user.id, uv, now)
         allowed = _descriptors(passkeys)
     options = generate_authentication_options(
         rp_id=rp.id,
@@ -499,6 +506,11 @@ def clean_name(raw: str | None) -> str:
 
 def passkeys_of(user: User) -> list[Passkey]:
     return store.passkeys_of(user.id)
+
+
+def passkey_of(user: User, passkey_id: int) -> Passkey | None:
+    """One of `user`'s passkeys by id; None for a missing one and for someone else's."""
+    return store.find_of_user(user.id, passkey_id)
 
 
 def has_passkeys(user: User) -> bool:

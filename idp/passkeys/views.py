@@ -9,14 +9,15 @@ script's requests), checked by Flask-WTF before any of these views runs.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
 from idp import audit
 from idp.extensions import commit, rollback, utcnow
+from idp.factors import service as factors_service
 from idp.jsontext import InvalidJson, loads
 from idp.pages import safe_next
 from idp.passkeys import ceremonies, service
@@ -109,14 +110,22 @@ def rename(passkey_id: int):
 
 @bp.post("/account/passkeys/<int:passkey_id>/remove")
 def remove(passkey_id: int):
+    """Removing a passkey, like removing the authenticator app, needs a second factor given
+    in this session within FACTOR_FRESH_SECONDS (docs/factors.md); otherwise the person
+    gives one on the factor page first (step-up, no password) and presses "Xóa" again.
+    Removing the last second factor is allowed: who must have one is taken through
+    enrolment at the next sign-in."""
     sso = current_session()
     account = url_for("account.index") + "#passkeys"
     if sso is None:
         return redirect(url_for("interaction.login", next=account))
-    max_age = timedelta(seconds=current_app.config["PASSKEY_REMOVE_MAX_AGE_SECONDS"])
-    if sso.auth_time + max_age < utcnow():
-        # Signed in too long ago: prove it is still you first, then press "Xóa" again.
-        return redirect(url_for("interaction.login", next=account, force=1))
+    if service.passkey_of(sso.user, passkey_id) is None:
+        # Someone else's or a missing one: "not found" alike, before any step-up.
+        return _back_to_account("not_found")
+    seconds = current_app.config["FACTOR_FRESH_SECONDS"]
+    if not factors_service.is_fresh(sso.auth_times, utcnow(), seconds):
+        query = urlencode({"step_up": "1", "next": account})
+        return redirect(url_for("interaction.login") + "?" + query)
     try:
         service.remove(sso.user, passkey_id, origin=audit.request_origin())
         commit()
@@ -161,7 +170,6 @@ def _start_or_renew(response: Response, result: service.Authentication, remember
     re-authenticated (new auth_time and handle), anyone else's replaced."""
     origin = audit.request_origin()
     user = result.user
-    acr = current_app.config["ACR_PHISHING_RESISTANT"]
     user.last_login_at = utcnow()
     audit.record(
         "login",
@@ -172,12 +180,13 @@ def _start_or_renew(response: Response, result: service.Authentication, remember
     )
     existing = current_session()
     if existing is not None and existing.user_id == user.id:
-        handle = reauthenticate(existing, amr=result.amr, acr=acr)
+        # The acr and amr are what the session's methods reach (idp.assurance).
+        handle = reauthenticate(existing, amr=result.amr)
         commit()
         set_session_cookie(response, handle, existing.remember)
         return
     if existing is not None:
         end_sessions([existing.id], reason=REASON_REPLACED)
-    handle, _sso = start_session(user, amr=result.amr, acr=acr, remember=remember, **origin)
+    handle, _sso = start_session(user, amr=result.amr, remember=remember, **origin)
     commit()
     set_session_cookie(response, handle, remember)

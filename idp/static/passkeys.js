@@ -1,5 +1,6 @@
-// Passkeys (WebAuthn) on the account page ("Thêm khóa truy cập") and the sign-in page
-// ("Đăng nhập bằng khóa truy cập"). Each ceremony: POST for options, then
+// Passkeys (WebAuthn) on the account page and the enrolment page ("Thêm khóa truy cập"),
+// the sign-in page ("Đăng nhập bằng khóa truy cập") and the factor page ("Dùng khóa truy
+// cập"). Each ceremony: POST for options, then
 // navigator.credentials.create()/get(), then POST the answer; the server checks it
 // (idp.passkeys). Shown only where the browser has WebAuthn; the pages work without it.
 (function () {
@@ -97,14 +98,17 @@
     });
   }
 
-  function signIn(root) {
-    var box = document.getElementById("passkey-sign-in-error");
-    var button = document.getElementById("passkey-sign-in-button");
+  // Signing in with a passkey alone (the sign-in page), or with one as the second factor
+  // (the factor page, whose block carries its own CSRF field and needs no next/remember).
+  function useKey(root, box, button) {
     root.hidden = false;
+    var unsupported = document.getElementById("passkey-factor-unsupported");
+    if (unsupported) unsupported.hidden = true;
     button.addEventListener("click", function () {
       box.hidden = true;
       button.disabled = true;
-      var field = document.querySelector("form input[name=csrf_token]");
+      var field = root.querySelector("input[name=csrf_token]") ||
+        document.querySelector("form input[name=csrf_token]");
       var csrf = field ? field.value : "";
       post(root.dataset.optionsUrl, csrf).then(function (data) {
         var o = data.publicKey;
@@ -140,5 +144,13 @@
   var form = document.getElementById("passkey-add");
   if (form && onRelyingParty(form)) enrol(form);
   var root = document.getElementById("passkey-sign-in");
-  if (root && onRelyingParty(root)) signIn(root);
+  if (root && onRelyingParty(root)) {
+    useKey(root, document.getElementById("passkey-sign-in-error"),
+      document.getElementById("passkey-sign-in-button"));
+  }
+  var factor = document.getElementById("passkey-factor");
+  if (factor && onRelyingParty(factor)) {
+    useKey(factor, document.getElementById("passkey-factor-error"),
+      document.getElementById("passkey-factor-button"));
+  }
 })();

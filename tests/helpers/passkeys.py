@@ -51,3 +51,31 @@ def passkey_sign_in(http, authenticator: Authenticator, next: str | None = None,
     if next is not None:
         body["next"] = next
     return post_json(http, "/login/passkey", body, csrf)
+
+
+# ---------------------------------------------------------------- the factor page
+
+
+def factor_options(http, csrf: str | None = None):
+    """Press "Dùng khóa truy cập" on the factor page: the server's answer to the options."""
+    csrf = csrf or csrf_of(http, "/login/factor")
+    return post_json(http, "/login/factor/passkey/options", {}, csrf)
+
+
+def factor_passkey(http, authenticator: Authenticator, **answer: Any):
+    """The pending person's passkey as the second factor (or step-up) on the factor page;
+    the server's answer (JSON with `redirect` on success)."""
+    csrf = csrf_of(http, "/login/factor")
+    options = factor_options(http, csrf)
+    assert options.status_code == 200, options.get_data(as_text=True)[:300]
+    credential = authenticator.get(options.get_json()["publicKey"], **answer)
+    return post_json(http, "/login/factor/passkey", {"credential": credential}, csrf)
+
+
+def enrol_while_signing_in(http, authenticator: Authenticator):
+    """Add a first passkey on the enrolment page of a pending sign-in; the answer."""
+    csrf = csrf_of(http, "/login/factor")
+    options = post_json(http, "/login/factor/passkey/new/options", {}, csrf)
+    assert options.status_code == 200, options.get_data(as_text=True)[:300]
+    credential = authenticator.create(options.get_json()["publicKey"])
+    return post_json(http, "/login/factor/passkey/new", {"credential": credential}, csrf)

@@ -64,7 +64,7 @@ def test_discovery_lists_exactly_what_is_supported(metadata):
         "none",
     }
     assert "none" not in metadata["introspection_endpoint_auth_methods_supported"]
-    assert metadata["acr_values_supported"] == ["urn:hg:loa:1", "urn:hg:loa:2"]
+    assert metadata["acr_values_supported"] == ["urn:hg:loa:1", "urn:hg:loa:2", "urn:hg:loa:3"]
     assert metadata["ui_locales_supported"] == ["vi", "en"]
     assert metadata["registration_endpoint"] == ISSUER + "/oauth2/register"
     for unsupported in (

@@ -52,7 +52,7 @@ def step_up(rp: RelyingParty, response, code: str):
 
 def test_discovery_lists_the_levels(client):
     metadata = client.get("/.well-known/openid-configuration").get_json()
-    assert metadata["acr_values_supported"] == [LOA1, LOA2]
+    assert metadata["acr_values_supported"] == [LOA1, LOA2, "urn:hg:loa:3"]
     assert "acr" in metadata["claims_supported"]
 
 

@@ -10,8 +10,15 @@ import pytest
 import sqlalchemy as sa
 from helpers.authenticator import Authenticator
 from helpers.db import move_back
+from helpers.oidc_flow import query_of
 from helpers.pages import csrf_of, sign_in
-from helpers.passkeys import enrol, passkey_sign_in, sign_in_options
+from helpers.passkeys import (
+    enrol,
+    enrol_while_signing_in,
+    factor_passkey,
+    passkey_sign_in,
+    sign_in_options,
+)
 from helpers.session_flow import age_sessions, signed_in_browser
 
 from idp.audit import AuditEvent
@@ -94,30 +101,67 @@ def test_rename_a_passkey(app, browser):
     assert _passkeys(app) == [(passkey_id, "Khóa USB")]
 
 
-def test_remove_a_passkey_after_a_recent_sign_in(app, browser):
-    enrol(browser, Authenticator())
-    ((passkey_id, _),) = _passkeys(app)
+def _remove(browser, passkey_id: int):
     csrf = csrf_of(browser, "/account/")
-    response = browser.post(f"/account/passkeys/{passkey_id}/remove", data={"csrf_token": csrf})
+    return browser.post(f"/account/passkeys/{passkey_id}/remove", data={"csrf_token": csrf})
+
+
+def test_removing_a_passkey_asks_for_a_second_factor_first(app, browser):
+    key = Authenticator()
+    enrol(browser, key)
+    ((passkey_id, _),) = _passkeys(app)
+    # Signed in with the password alone: the factor page first (step-up, no password).
+    response = _remove(browser, passkey_id)
+    location = response.headers["Location"]
+    assert response.status_code == 302 and location.startswith("/login?")
+    assert query_of(location) == {"step_up": "1", "next": "/account/#passkeys"}
+    assert len(_passkeys(app)) == 1
+    assert browser.get(location).headers["Location"] == "/login/factor"
+    done = factor_passkey(browser, key)
+    assert done.status_code == 200 and done.get_json()["redirect"] == "/account/#passkeys"
+    response = _remove(browser, passkey_id)
     assert response.headers["Location"].endswith("/account/?passkey=removed#passkeys")
     assert _passkeys(app) == []
 
 
-def test_removing_long_after_signing_in_asks_to_sign_in_again(app, browser):
-    enrol(browser, Authenticator())
+def test_removing_long_after_the_second_factor_asks_for_it_again(app, browser):
+    key = Authenticator()
+    enrol(browser, key)
     ((passkey_id, _),) = _passkeys(app)
-    age_sessions(app, app.config["PASSKEY_REMOVE_MAX_AGE_SECONDS"] + 60)
-    csrf = csrf_of(browser, "/account/")
-    response = browser.post(f"/account/passkeys/{passkey_id}/remove", data={"csrf_token": csrf})
-    assert response.status_code == 302 and "/login?" in response.headers["Location"]
-    assert "force=1" in response.headers["Location"]
+    _remove(browser, passkey_id)
+    browser.get("/login?step_up=1")
+    assert factor_passkey(browser, key).status_code == 200
+    age_sessions(app, app.config["FACTOR_FRESH_SECONDS"] + 60)
+    response = _remove(browser, passkey_id)
+    assert "step_up=1" in response.headers["Location"]
     assert len(_passkeys(app)) == 1
-    # Signing in again (the password, or a passkey) makes the removal possible.
+    # Signing in again with the password alone is not a second factor: still asked.
     sign_in(browser)
-    csrf = csrf_of(browser, "/account/")
-    response = browser.post(f"/account/passkeys/{passkey_id}/remove", data={"csrf_token": csrf})
-    assert response.headers["Location"].endswith("passkey=removed#passkeys")
+    response = _remove(browser, passkey_id)
+    assert "step_up=1" in response.headers["Location"]
+    assert len(_passkeys(app)) == 1
+
+
+def test_the_last_factor_of_someone_who_must_have_one_can_go_then_enrolment(app, make_user):
+    make_user(roles=["admin"])
+    http = app.test_client()
+    first = sign_in(http)
+    # An administrator without a second factor enrols one: here a passkey.
+    assert first.headers["Location"] == "/login/factor"
+    page = http.get("/login/factor").get_data(as_text=True)
+    assert 'id="passkey-add"' in page and 'id="totp-qr"' in page
+    key = Authenticator()
+    added = enrol_while_signing_in(http, key)
+    assert added.status_code == 200 and added.get_json()["redirect"] == "/login/factor"
+    assert factor_passkey(http, key).status_code == 200
+    ((passkey_id, _),) = _passkeys(app)
+    # Removing it (a second factor given just now) is allowed ...
+    assert _remove(http, passkey_id).headers["Location"].endswith("passkey=removed#passkeys")
     assert _passkeys(app) == []
+    # ... and the next sign-in takes them through enrolment again.
+    again = app.test_client()
+    assert sign_in(again).headers["Location"] == "/login/factor"
+    assert 'id="totp-qr"' in again.get("/login/factor").get_data(as_text=True)
 
 
 def test_sign_in_with_a_passkey_alone(app, browser, make_user):
@@ -129,8 +173,9 @@ def test_sign_in_with_a_passkey_alone(app, browser, make_user):
     assert response.get_json() == {"redirect": "/account/?x=1"}
     sessions = _live_sessions(app)
     assert len(sessions) == 2
+    # A passkey with user verification: two factors (RFC 8176 `mfa`), the strongest level.
     assert sessions[-1][3] == ["hwk", "user", "mfa"]
-    assert sessions[-1][4] == app.config["ACR_PHISHING_RESISTANT"] == "urn:hg:loa:3"
+    assert sessions[-1][4] == "urn:hg:loa:3"
     page = fresh.get("/account/")
     assert page.status_code == 200 and "Nguyễn Văn An" in page.get_data(as_text=True)
     # The sign-in is listed with the others, and the passkey shows when it was last used.
@@ -233,3 +278,32 @@ def test_sign_count_moves_forward_and_last_use_is_recorded(app, browser):
         passkey = db.session.execute(sa.select(Passkey)).scalar_one()
         assert passkey.sign_count == 3 and passkey.last_used_at is not None
     move_back(app, Passkey, created_at=60)
+
+
+@pytest.mark.parametrize(
+    ("language", "button", "intro"),
+    [
+        ("vi", "Dùng khóa truy cập", "Mở ứng dụng xác thực"),
+        ("en", "Use a passkey", "Open the authenticator app"),
+    ],
+)
+def test_the_factor_page_offers_a_passkey_in_both_languages(app, browser, language, button, intro):
+    key = Authenticator()
+    enrol(browser, key)
+    http = app.test_client()
+    http.set_cookie(LANG_COOKIE, language)
+    assert sign_in(http).headers["Location"] == "/login/factor"
+    page = http.get("/login/factor").get_data(as_text=True)
+    # Passkeys only: the button, no code field (and no words about an authenticator app).
+    assert button in page and 'name="code"' not in page and intro not in page
+    done = factor_passkey(http, key)
+    assert done.status_code == 200
+    sessions = _live_sessions(app)
+    assert sessions[-1][3] == ["pwd", "hwk", "user", "mfa"]
+    assert sessions[-1][4] == "urn:hg:loa:3"
+
+
+def test_the_account_page_counts_passkeys_as_two_step_verification(browser):
+    enrol(browser, Authenticator())
+    html = browser.get("/account/").get_data(as_text=True)
+    assert "Đang bật bằng khóa truy cập" in html and 'id="enrol-totp"' in html

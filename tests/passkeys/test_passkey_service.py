@@ -224,3 +224,34 @@ def test_the_factor_step_through_the_browser_session(app, person, make_user):
         options = ceremonies.begin_authentication(_user(person))
         with pytest.raises(PasskeyError, match="expired"):
             ceremonies.finish_authentication(key.get(options), user=_user(other))
+
+
+def test_a_person_with_only_passkeys_has_a_second_factor_reaching_level_three(app, person):
+    from idp.factors import methods
+
+    with app.test_request_context():
+        assert not methods.has_second_factor(_user(person))
+        assert methods.reachable_rank(_user(person)) == 1
+    _add(app, person, Authenticator())
+    with app.test_request_context():
+        user = _user(person)
+        assert methods.has_second_factor(user)
+        assert methods.reachable_rank(user) == 3
+        assert [m.name for m in methods.available(user)] == ["passkey"]
+        # For the phishing-resistant level the passkey is offered, for level two too.
+        assert [m.name for m in methods.offered(user, 3)] == ["passkey"]
+
+
+def test_the_phishing_resistant_level_requires_user_verification(app, person):
+    key = Authenticator(user_verification=False)
+    _add(app, person, key)
+    with app.test_request_context(), transaction():
+        options = service.authentication_options(_user(person), require_user_verification=True)
+        assert options.public_key["userVerification"] == "required"
+        with pytest.raises(PasskeyError):
+            service.authenticate(options.ceremony, key.get(options.public_key))
+    with app.test_request_context(), transaction():
+        # Without it, a passkey is a second factor (hwk) but not `user`: urn:hg:loa:2.
+        options = service.authentication_options(_user(person))
+        result = service.authenticate(options.ceremony, key.get(options.public_key))
+        assert result.amr == ["hwk"]

@@ -931,6 +931,52 @@ def test_password_pages(world):
     fuzz.done()
 
 
+def test_passkey_factor_endpoints(world, make_user):
+    """A passkey as the second factor and as a first factor enrolled while signing in
+    (idp.interaction.views): hostile JSON with and without a pending sign-in (a fresh one
+    every few answers: five refused ones lock it)."""
+    from helpers.authenticator import Authenticator
+    from helpers.passkeys import enrol as enrol_passkey
+    from helpers.session_flow import signed_in_browser
+
+    fuzz = world.fuzz
+    make_user("pk@haugiang.gov.vn", PASSWORD, given_name="Khóa")
+    enrol_passkey(signed_in_browser(world.app, "pk@haugiang.gov.vn"), Authenticator())
+    make_user("admin@haugiang.gov.vn", PASSWORD, given_name="Quản", roles=["admin"])
+    signed_out = world.browser(signed_in=False)
+    fields = ("credential", "name")
+    cases = (
+        ("pk@haugiang.gov.vn", ("/login/factor/passkey/options", "/login/factor/passkey")),
+        (
+            "admin@haugiang.gov.vn",
+            ("/login/factor/passkey/new/options", "/login/factor/passkey/new"),
+        ),
+    )
+    for email, paths in cases:
+        for path in paths:
+            for number, value in enumerate(world.values):
+                if number % 4 == 0:
+                    waiting = world.app.test_client()
+                    sign_in(waiting, email, PASSWORD)
+                    headers = {"X-CSRFToken": world.csrf(waiting, "/login/factor")}
+                for body in (
+                    json.dumps({name: value for name in fields}),
+                    json.dumps({"credential": {"id": value, "rawId": value, "response": value}}),
+                    value,
+                ):
+                    for browser in (waiting, signed_out):
+                        fuzz.send(
+                            browser,
+                            "POST",
+                            path,
+                            body=body,
+                            content_type="application/json",
+                            headers=headers,
+                        )
+            fuzz.send(waiting, "GET", path)
+    fuzz.done()
+
+
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
@@ -957,6 +1003,10 @@ FUZZED_ROUTES = {
     "/logged-out": "test_documents_and_pages",
     "/login": "test_documents_and_pages, test_sign_in_form, test_page_forms_with_file_parts",
     "/login/factor": "test_second_factor_pages",
+    "/login/factor/passkey": "test_passkey_factor_endpoints",
+    "/login/factor/passkey/new": "test_passkey_factor_endpoints",
+    "/login/factor/passkey/new/options": "test_passkey_factor_endpoints",
+    "/login/factor/passkey/options": "test_passkey_factor_endpoints",
     "/login/passkey": "test_passkey_endpoints",
     "/login/passkey/options": "test_passkey_endpoints",
     "/logout": "test_documents_and_pages",
