@@ -12,22 +12,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
+from idp.limits import LIMIT_SETTINGS
+
 EMAIL = "bench.user@haugiang.gov.vn"
 PASSWORD = "Ghế-đá-công-viên-2026"  # noqa: S105  (a benchmark fixture)
 REDIRECT = "http://127.0.0.1:9/cb"
 VERIFIER = "bench-verifier-" + "x" * 40
 # The rate limits (idp.limits) out of reach: the benchmark's one client at one address
 # measures the endpoints, not the limits; every call still passes through the limiter.
-UNLIMITED = {
-    key: "100000000 per minute"
-    for key in (
-        "RATE_LIMIT_TOKEN",
-        "RATE_LIMIT_INTROSPECTION",
-        "RATE_LIMIT_REVOCATION",
-        "RATE_LIMIT_REGISTRATION",
-        "RATE_LIMIT_FAILURES",
-    )
-}
+UNLIMITED = {key: "100000000 per minute" for key in LIMIT_SETTINGS}
 
 
 def _challenge(verifier: str) -> str:

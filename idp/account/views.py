@@ -14,6 +14,7 @@ from idp.factors import service as factors
 from idp.factors.forms import FactorForm
 from idp.pages import PageForm
 from idp.sessions import current_session
+from idp.sessions.models import SsoSession
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -101,19 +102,28 @@ def _needs_fresh_factor(sso) -> Response | None:
     return redirect(url_for("interaction.login") + "?" + query)
 
 
-@bp.post("/security/totp/remove")
-def remove_totp():
+def _totp_action() -> tuple[SsoSession | None, Response | None]:
+    """The checks before changing the person's authenticator: signed in, the form's CSRF
+    token, an authenticator to change, a second factor given recently. (session, None) to
+    go on, else (None, the answer)."""
     sso, away = _signed_in()
     if sso is None:
-        return away
-    form = PageForm()
-    if not form.validate_on_submit():
-        return _bad_form()
+        return None, away
+    if not PageForm().validate_on_submit():
+        return None, _bad_form()
     if not factors.has_totp(sso.user):
-        return _account_page()
+        return None, _account_page()
     fresh = _needs_fresh_factor(sso)
     if fresh is not None:
-        return fresh
+        return None, fresh
+    return sso, None
+
+
+@bp.post("/security/totp/remove")
+def remove_totp():
+    sso, answer = _totp_action()
+    if sso is None:
+        return answer
     factors.remove_totp(sso.user, utcnow(), audit.request_origin())
     commit()
     return _account_page()
@@ -121,17 +131,9 @@ def remove_totp():
 
 @bp.post("/security/recovery-codes")
 def recovery_codes():
-    sso, away = _signed_in()
+    sso, answer = _totp_action()
     if sso is None:
-        return away
-    form = PageForm()
-    if not form.validate_on_submit():
-        return _bad_form()
-    if not factors.has_totp(sso.user):
-        return _account_page()
-    fresh = _needs_fresh_factor(sso)
-    if fresh is not None:
-        return fresh
+        return answer
     codes = factors.regenerate_recovery_codes(sso.user, utcnow(), audit.request_origin())
     commit()
     return _codes_page(codes)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from helpers.ci import unavailable
+from idp.limits import LIMIT_SETTINGS
 
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -121,13 +122,4 @@ class RedisThatGoesAway:
 # the attacker, its hundreds of requests and the bystanders it must not slow down all share
 # one client address (the rate limits are tested in tests/test_limits.py and
 # tests/security/test_rate_limit_attacks.py).
-UNLIMITED = {
-    key: "100000000 per minute"
-    for key in (
-        "RATE_LIMIT_TOKEN",
-        "RATE_LIMIT_INTROSPECTION",
-        "RATE_LIMIT_REVOCATION",
-        "RATE_LIMIT_REGISTRATION",
-        "RATE_LIMIT_FAILURES",
-    )
-}
+UNLIMITED = {key: "100000000 per minute" for key in LIMIT_SETTINGS}
