@@ -61,7 +61,9 @@ def totp():
     if request.method == "POST" and form.validate_on_submit():
         try:
             origin = audit.request_origin()
-            codes = factors.confirm_totp_enrolment(user, form.code.data, now, origin)
+            codes = factors.confirm_totp_enrolment(
+                user, form.code.data, now, origin, factors.shown_mark()
+            )
         except factors.FactorError:
             error, status = _("Mã xác thực không đúng hoặc đã được dùng."), 401
         else:
@@ -69,10 +71,8 @@ def totp():
             return _codes_page(codes)
     elif request.method == "POST":
         status = 400
-    enrolment = factors.current_enrolment(user)
-    if enrolment is None:
-        enrolment = factors.begin_totp_enrolment(user, now)
-        commit()
+    enrolment = factors.show_enrolment(user, now)
+    commit()
     page = render_template(
         "account/totp_enrol.html", form=form, enrolment=enrolment, error=error, user=user
     )

@@ -6,13 +6,15 @@ an audit event; no code or secret is ever logged.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, session
 
 from idp import audit, sealing
 from idp.assurance import SECOND_FACTORS, method_time
@@ -51,6 +53,34 @@ class Enrolment:
     @property
     def grouped(self) -> str:
         return totp.grouped(self.secret)
+
+    @property
+    def mark(self) -> str:
+        """Names this secret without telling it: the page session of the browser that was
+        shown it keeps the mark, and only that browser may confirm it."""
+        return enrolment_mark(self.secret)
+
+
+def enrolment_mark(secret: str) -> str:
+    return hashlib.sha256(b"totp-enrolment:" + secret.encode()).hexdigest()[:32]
+
+
+# The page session's key for the mark of the secret this browser was shown.
+SHOWN_KEY = "totp_enrolment"
+
+
+def show_enrolment(user: User, now: datetime) -> Enrolment:
+    """The enrolment page's secret: the one this browser was shown before (after a wrong
+    code), else a new one, remembered in this browser's page session."""
+    enrolment = current_enrolment(user, session.get(SHOWN_KEY))
+    if enrolment is None:
+        enrolment = begin_totp_enrolment(user, now)
+        session[SHOWN_KEY] = enrolment.mark
+    return enrolment
+
+
+def shown_mark() -> str | None:
+    return session.get(SHOWN_KEY)
 
 
 def _secret(factor: TotpFactor) -> str | None:
@@ -119,25 +149,31 @@ def begin_totp_enrolment(user: User, now: datetime) -> Enrolment:
     return _enrolment(user, secret)
 
 
-def current_enrolment(user: User) -> Enrolment | None:
-    """The enrolment under way (to show again after a wrong code), if any."""
+def current_enrolment(user: User, mark: str | None) -> Enrolment | None:
+    """The enrolment under way, shown again after a wrong code, if it is the one this
+    browser was shown (`mark`, kept in its page session): a secret someone else started for
+    the person (with the password, before them) is never shown to them, nor confirmed."""
     factor = totp_of(user.id)
-    if factor is None or factor.confirmed_at is not None:
+    if factor is None or factor.confirmed_at is not None or not mark:
         return None
     secret = _secret(factor)
-    return _enrolment(user, secret) if secret else None
+    if not secret or not hmac.compare_digest(enrolment_mark(secret), mark):
+        return None
+    return _enrolment(user, secret)
 
 
 def confirm_totp_enrolment(
-    user: User, code: str, now: datetime, origin: dict[str, Any]
+    user: User, code: str, now: datetime, origin: dict[str, Any], mark: str | None
 ) -> list[str]:
-    """A first code confirms the authenticator; returns the ten recovery codes issued with
-    it, to be shown once."""
+    """A first code confirms the authenticator this browser was shown (`mark`); returns
+    the ten recovery codes issued with it, to be shown once."""
     factor = totp_of(user.id)
     if factor is None or factor.confirmed_at is not None:
         raise NotEnrolled()
     cleaned = totp.clean_code(code)
     secret = _secret(factor)
+    if not secret or not mark or not hmac.compare_digest(enrolment_mark(secret), mark):
+        raise NotEnrolled()
     step = totp.matching_step(secret, cleaned, now) if cleaned and secret else None
     if step is None or not _spend_step(factor, step, now):
         raise InvalidCode()

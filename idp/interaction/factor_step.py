@@ -140,7 +140,9 @@ def confirm_enrolment(
     or None (a wrong code, counted on the pending sign-in). Raises PendingGone when another
     request finished the pending sign-in meanwhile (the caller rolls back)."""
     try:
-        codes = factors_service.confirm_totp_enrolment(user, code, now, origin)
+        codes = factors_service.confirm_totp_enrolment(
+            user, code, now, origin, factors_service.shown_mark()
+        )
     except factors_service.FactorError:
         pending.count_failure(waiting)
         return None

@@ -288,10 +288,8 @@ def enrol_step(form: FactorForm, waiting, user) -> Response:
     code, then the first code, then the recovery codes (shown once)."""
     now = utcnow()
     if request.method == "GET" or not form.validate_on_submit():
-        enrolment = factors_service.current_enrolment(user)
-        if enrolment is None:
-            enrolment = factors_service.begin_totp_enrolment(user, now)
-            commit()
+        enrolment = factors_service.show_enrolment(user, now)
+        commit()
         status = 400 if request.method == "POST" else 200
         return enrol_page(form, waiting, enrolment, status=status)
     origin = audit.request_origin()
@@ -302,7 +300,7 @@ def enrol_step(form: FactorForm, waiting, user) -> Response:
         return factor_gone(True)
     if codes is None:
         commit()
-        enrolment = factors_service.current_enrolment(user)
+        enrolment = factors_service.current_enrolment(user, factors_service.shown_mark())
         if enrolment is None or not pending.is_live(waiting, now):
             return factor_gone(True, locked=True)
         error = _("Mã xác thực không đúng hoặc đã được dùng.")

@@ -26,6 +26,9 @@ def message(reason: str) -> str:
         "no_passkeys": _("Bạn chưa có khóa truy cập nào."),
         "bad_name": _("Tên khóa truy cập phải có từ 1 đến 64 ký tự."),
         "not_found": _("Không tìm thấy khóa truy cập này."),
+        "password_change": _(
+            "Mật khẩu của tài khoản này vừa được đặt lại. Vui lòng đăng nhập bằng mật khẩu tạm thời để chọn mật khẩu mới."  # noqa: E501
+        ),
         "added": _("Đã thêm khóa truy cập."),
         "renamed": _("Đã đổi tên khóa truy cập."),
         "removed": _("Đã xóa khóa truy cập."),

@@ -159,6 +159,10 @@ def sign_in():
         # key), its audit event.
         commit()
         return _refused(exc)
+    if result.user.must_change_password:
+        # An administrator's reset (idp users reset-password) holds every sign-in until a
+        # new password is chosen; a passkey alone must not go around it.
+        return _refused(PasskeyError("password_change"), 403)
     target = body.get("next")
     response = jsonify(redirect=safe_next(target if isinstance(target, str) else None))
     _start_or_renew(response, result, remember=body.get("remember") is True)

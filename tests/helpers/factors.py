@@ -34,7 +34,7 @@ def enrol(app, email: str = EMAIL) -> tuple[str, list[str]]:
         before = datetime.now(UTC) - timedelta(seconds=60)
         enrolment = service.begin_totp_enrolment(user, before)
         code = pyotp.TOTP(enrolment.secret).at(before)
-        codes = service.confirm_totp_enrolment(user, code, before, {})
+        codes = service.confirm_totp_enrolment(user, code, before, {}, enrolment.mark)
         db.session.commit()
         return enrolment.secret, codes
 

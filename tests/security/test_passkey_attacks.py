@@ -336,3 +336,17 @@ def test_a_tampered_signature_is_refused(app, an):
     answer["response"]["signature"] = signature.decode()
     refused = _finish(http, answer, csrf)
     assert refused.status_code == 400 and refused.get_json()["reason"] == "invalid"
+
+
+def test_a_passkey_does_not_go_around_an_administrators_password_reset(app, an, runner):
+    """`idp users reset-password` ends every session and holds sign-in until a new password
+    is chosen: a passkey alone (perhaps one an intruder added) gets no session meanwhile."""
+    from helpers.passkeys import passkey_sign_in
+
+    result = runner.invoke(args=["users", "reset-password", an.sub])
+    assert result.exit_code == 0, result.output
+    before = _session_count(app)
+    answer = passkey_sign_in(app.test_client(), an.key)
+    assert answer.status_code == 403
+    assert answer.get_json()["reason"] == "password_change"
+    assert _session_count(app) == before

@@ -318,3 +318,48 @@ def test_a_changed_key_encryption_key_is_no_server_error(app, client, make_user,
     sign_in(client)
     assert give_code(client, code_for(secret)).status_code == 401
     assert give_code(client, codes[0]).status_code == 302
+
+
+def test_a_secret_planted_before_the_victim_enrols_is_never_shown_nor_confirmed(app, make_user):
+    """The attacker knows the password: they start an enrolment (`/login?enrol=1`) and keep
+    its secret, unconfirmed. The victim then enrols from the account page: they are shown a
+    secret of their own, and the attacker's codes never pass the factor step."""
+    from helpers.factors import secret_on_page
+
+    make_user()
+    attacker, victim = app.test_client(), app.test_client()
+    assert sign_in(attacker, enrol="1").status_code == 302
+    planted = secret_on_page(attacker.get("/login/factor").get_data(as_text=True))
+    sign_in(victim)
+    own = secret_on_page(victim.get("/account/security/totp").get_data(as_text=True))
+    assert own != planted
+    # The victim's confirmation enrols the victim's secret; the planted one is worth nothing,
+    # not even in the attacker's own browser, whose pending sign-in now asks for a code.
+    csrf = csrf_of(victim, "/account/security/totp")
+    done = victim.post("/account/security/totp", data={"code": code_for(own), "csrf_token": csrf})
+    assert done.status_code == 200
+    assert give_code(attacker, code_for(planted)).status_code == 401
+    later = app.test_client()
+    assert sign_in(later).status_code == 302
+    assert give_code(later, code_for(planted)).status_code == 401
+
+
+def test_a_secret_replaced_by_another_browser_is_not_confirmed_with_its_code(app, make_user):
+    """Between the victim's page and their code, someone else (with the password) starts an
+    enrolment: the victim's code is refused and they are shown a new secret, never the
+    other browser's."""
+    from helpers.factors import secret_on_page
+
+    make_user()
+    victim, attacker = app.test_client(), app.test_client()
+    sign_in(victim)
+    shown = secret_on_page(victim.get("/account/security/totp").get_data(as_text=True))
+    sign_in(attacker, enrol="1")
+    theirs = secret_on_page(attacker.get("/login/factor").get_data(as_text=True))
+    csrf = csrf_of(victim, "/account/")
+    answer = victim.post(
+        "/account/security/totp", data={"code": code_for(shown), "csrf_token": csrf}
+    )
+    assert answer.status_code == 401
+    again = secret_on_page(answer.get_data(as_text=True))
+    assert again not in (shown, theirs)
