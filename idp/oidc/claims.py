@@ -70,11 +70,24 @@ def parse_claims_request(raw: str | None) -> dict[str, dict[str, dict[str, Any]]
                     if not isinstance(spec["values"], list):
                         raise InvalidRequestError("'values' must be a JSON array.")
                     entry["values"] = spec["values"]
+                if name == "acr":
+                    _check_acr_spec(entry)
                 entries[name] = entry
             else:
                 raise InvalidRequestError(f"Claim requests in 'claims.{member}' must be objects.")
         result[member] = entries
     return result or None
+
+
+def _check_acr_spec(entry: dict[str, Any]) -> None:
+    """The acr claim's `value` is a string and its `values` a non-empty array of strings
+    (OIDC Core 5.5.1.1): anything else asks for no level we could check, and an essential
+    request for it must not pass as a request for none."""
+    if "value" in entry and not isinstance(entry["value"], str):
+        raise InvalidRequestError("The 'acr' claim's 'value' must be a string.")
+    values = entry.get("values")
+    if values is not None and (not values or not all(isinstance(v, str) for v in values)):
+        raise InvalidRequestError("The 'acr' claim's 'values' must be strings.")
 
 
 def limit_claims_request(

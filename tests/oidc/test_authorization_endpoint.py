@@ -95,6 +95,19 @@ def test_client_without_the_code_grant_is_refused(app, rp):
         ({"claims": "[1, 2]"}, "invalid_request"),
         ({"claims": json.dumps({"userinfo": {"email": 5}})}, "invalid_request"),
         ({"claims": json.dumps({"id_token": {"acr": {"essential": "yes"}}})}, "invalid_request"),
+        # An essential acr whose values are no level must not pass as no acr request.
+        (
+            {"claims": json.dumps({"id_token": {"acr": {"essential": True, "values": [{}]}}})},
+            "invalid_request",
+        ),
+        (
+            {"claims": json.dumps({"id_token": {"acr": {"essential": True, "value": None}}})},
+            "invalid_request",
+        ),
+        (
+            {"claims": json.dumps({"id_token": {"acr": {"essential": True, "values": []}}})},
+            "invalid_request",
+        ),
         ({"id_token_hint": "not.a.token"}, "invalid_request"),
         ({"nonce": "n" * 3000}, "invalid_request"),
         ({"state": "s" * 5000}, "invalid_request"),
