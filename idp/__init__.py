@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from idp import (  # noqa: F401  cycle: every part imports idp; models: every table registered
         account,
+        admin,
         cli,
         clients,
         errors,
@@ -66,6 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     interaction.init_app(app)
     account.init_app(app)
     passkeys.init_app(app)
+    admin.init_app(app)
     mail.init_app(app)
     # Mail imports no package above the core: its job runs in `idp worker` by this wiring.
     sessions.worker.add_periodic(

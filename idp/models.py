@@ -1,5 +1,6 @@
 """Every table of the provider, imported once so migrations and create_all see them all."""
 
+from idp.admin.models import UnitAdmin
 from idp.audit import AuditEvent
 from idp.clients.models import Client, InitialAccessToken
 from idp.directory.models import AccountToken, Unit, User, UserEmail
@@ -38,6 +39,7 @@ __all__ = [
     "SsoSession",
     "TotpFactor",
     "Unit",
+    "UnitAdmin",
     "UsedAssertion",
     "User",
     "UserEmail",

@@ -12,3 +12,8 @@ from blinker import Namespace
 
 _signals = Namespace()
 sign_ins_withdrawn = _signals.signal("sign-ins-withdrawn")
+
+# `units_merged` (sender: the application): the unit `source_id` was merged into `target_id`
+# (its people and child units moved there, the source deactivated), in the caller's
+# transaction. idp.admin subscribes: the source's delegated administrators follow.
+units_merged = _signals.signal("units-merged")

@@ -1,0 +1,16 @@
+"""Administration without a shell: the console at /admin and the JSON admin API.
+
+The package sits on top, beside idp.cli: it may import every other package, and none
+imports it (pyproject.toml's import contracts). What an administrator may see and change is
+decided in one place, idp.admin.permissions; the pages and the API only ask it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from idp.admin import console  # lazy: the views import the whole provider
+
+    console.init_app(app)

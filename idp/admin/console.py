@@ -1,0 +1,123 @@
+"""The console at /admin: server-rendered pages for administrators.
+
+Every page goes through `console_page`: a session, an administration scope
+(idp.admin.permissions), and the stronger level of assurance (urn:hg:loa:2 or above: a
+password and a second factor, or a passkey); a session at the password level is sent to the
+factor page first (step-up) and comes back. Forms are CSRF-protected by the application's
+CSRFProtect; every change is an audit event whose actor is the administrator's sub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
+
+from idp import audit
+from idp.admin import permissions
+from idp.admin.permissions import AdminScope
+from idp.assurance import ACR_MFA, rank
+from idp.directory import hooks
+from idp.directory.models import Unit
+from idp.errors import render_error
+from idp.extensions import commit, db
+from idp.sessions import current_session
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# The level every console page asks for.
+CONSOLE_ACR = ACR_MFA
+
+
+def scope() -> AdminScope:
+    """The administrator's scope for this request (set by console_page)."""
+    return g.admin_scope
+
+
+def _login_again() -> Any:
+    query = urlencode({"next": request.full_path.rstrip("?")})
+    return redirect(url_for("interaction.login") + "?" + query)
+
+
+def _step_up() -> Any:
+    query = urlencode({"step_up": "1", "enrol": "1", "next": request.full_path.rstrip("?")})
+    return redirect(url_for("interaction.login") + "?" + query)
+
+
+def denied(actor: str) -> Any:
+    """403 for a page outside the administrator's scope (or for a non-administrator), with
+    an audit event."""
+    permissions.record_denied(actor, request.path, audit.request_origin())
+    commit()
+    return render_error(403)
+
+
+def console_page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A console page: signed in, an administrator, at the stronger level."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        sso = current_session()
+        if sso is None:
+            return _login_again()
+        admin_scope = permissions.scope_for_user(sso.user)
+        if admin_scope is None:
+            return denied(sso.user.sub)
+        if rank(sso.acr) < rank(CONSOLE_ACR):
+            return _step_up()
+        g.admin_scope = admin_scope
+        g.admin_user = sso.user
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def super_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A page for provincial super-administrators only (applications, keys, deliveries);
+    use under console_page."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not scope().is_super:
+            return denied(scope().actor)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+@bp.after_request
+def _private(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@console_page
+def home():
+    return render_template(
+        "admin/home.html",
+        admin=g.admin_user,
+        admin_scope=scope(),
+        units=permissions.administered_units(g.admin_user),
+    )
+
+
+def _units_merged(_app: Flask, source_id: int, target_id: int) -> None:
+    source, target = db.session.get(Unit, source_id), db.session.get(Unit, target_id)
+    if source is not None and target is not None:
+        permissions.move_grants(source, target)
+
+
+@bp.context_processor
+def _endpoints() -> dict[str, Any]:
+    """admin_endpoints() in templates: the console's pages that exist, for its menu."""
+    names = frozenset(current_app.view_functions)
+    return {"admin_endpoints": lambda: names}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    hooks.units_merged.connect(_units_merged, sender=app, weak=False)

@@ -1,0 +1,163 @@
+"""Who may administer what: the one place where the console and the admin API ask.
+
+- A person with the role "admin" is a provincial super-administrator: every unit, every
+  person, every application, the keys and the deliveries.
+- A person with rows in unit_admins administers the people and units of those units'
+  subtrees, and nothing else (no applications, no keys, no deliveries).
+- Anyone else administers nothing: the console and the API answer 403, and the refusal is an
+  audit event ("admin.denied").
+
+A scope is computed once per request from the directory's unit tree (about 700 units: one
+query of (id, parent_id) pairs) and then answers every question of the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from idp import audit
+from idp.admin.models import UnitAdmin
+from idp.directory.models import Unit, User
+from idp.extensions import db
+
+SUPER_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class AdminScope:
+    """What one administrator (a person, or an automation client) may act on."""
+
+    # For the audit log: a person's sub or a client_id.
+    actor: str
+    everything: bool = False
+    # The units administered, their subtrees included; empty for a super-administrator.
+    unit_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_super(self) -> bool:
+        return self.everything
+
+    def covers_unit(self, unit_id: int | None) -> bool:
+        if self.everything:
+            return True
+        return unit_id is not None and unit_id in self.unit_ids
+
+    def covers_user(self, user: User) -> bool:
+        """A person is in scope when their unit is; a person without a unit only for a
+        super-administrator."""
+        return self.covers_unit(user.unit_id)
+
+    def filter_users(self, query: sa.Select) -> sa.Select:
+        """A select of users narrowed to this scope."""
+        if self.everything:
+            return query
+        return query.where(User.unit_id.in_(sorted(self.unit_ids)))
+
+    def filter_units(self, query: sa.Select) -> sa.Select:
+        if self.everything:
+            return query
+        return query.where(Unit.id.in_(sorted(self.unit_ids)))
+
+
+def subtree_ids(roots: Iterable[int]) -> frozenset[int]:
+    """The units given and every unit below them."""
+    children: dict[int | None, list[int]] = {}
+    for unit_id, parent_id in db.session.execute(sa.select(Unit.id, Unit.parent_id)):
+        children.setdefault(parent_id, []).append(unit_id)
+    seen: set[int] = set()
+    todo = list(roots)
+    while todo:
+        unit_id = todo.pop()
+        if unit_id in seen:
+            continue
+        seen.add(unit_id)
+        todo.extend(children.get(unit_id, ()))
+    return frozenset(seen)
+
+
+def scope_for_user(user: User | None) -> AdminScope | None:
+    """The person's administration scope, or None when they administer nothing."""
+    if user is None or not user.is_active:
+        return None
+    if SUPER_ROLE in (user.roles or []):
+        return AdminScope(actor=user.sub, everything=True)
+    roots = db.session.scalars(sa.select(UnitAdmin.unit_id).where(UnitAdmin.user_id == user.id))
+    units = subtree_ids(roots)
+    if not units:
+        return None
+    return AdminScope(actor=user.sub, unit_ids=units)
+
+
+def administered_units(user: User) -> list[Unit]:
+    """The units a person was made administrator of (the roots of their scope)."""
+    return list(
+        db.session.scalars(
+            sa.select(Unit)
+            .join(UnitAdmin, UnitAdmin.unit_id == Unit.id)
+            .where(UnitAdmin.user_id == user.id)
+            .order_by(Unit.code)
+        )
+    )
+
+
+def grant_unit(user: User, unit: Unit, *, actor: str, origin: dict | None = None) -> bool:
+    """Make a person administrator of a unit's subtree; False when they already were."""
+    exists = db.session.scalar(
+        sa.select(UnitAdmin.id).where(UnitAdmin.user_id == user.id, UnitAdmin.unit_id == unit.id)
+    )
+    if exists is not None:
+        return False
+    db.session.add(UnitAdmin(user_id=user.id, unit_id=unit.id, granted_by=actor))
+    audit.record(
+        "admin.grant",
+        actor=actor,
+        subject=user.sub,
+        detail={"unit": unit.code},
+        **(origin or {}),
+    )
+    return True
+
+
+def revoke_unit(user: User, unit: Unit, *, actor: str, origin: dict | None = None) -> bool:
+    row = db.session.scalar(
+        sa.select(UnitAdmin).where(UnitAdmin.user_id == user.id, UnitAdmin.unit_id == unit.id)
+    )
+    if row is None:
+        return False
+    db.session.delete(row)
+    audit.record(
+        "admin.revoke",
+        actor=actor,
+        subject=user.sub,
+        detail={"unit": unit.code},
+        **(origin or {}),
+    )
+    return True
+
+
+def move_grants(source: Unit, target: Unit) -> None:
+    """A merge of `source` into `target`: its administrators administer `target` instead."""
+    for row in db.session.scalars(sa.select(UnitAdmin).where(UnitAdmin.unit_id == source.id)):
+        duplicate = db.session.scalar(
+            sa.select(UnitAdmin.id).where(
+                UnitAdmin.user_id == row.user_id, UnitAdmin.unit_id == target.id
+            )
+        )
+        if duplicate is None:
+            row.unit_id = target.id
+        else:
+            db.session.delete(row)
+
+
+def record_denied(actor: str, what: str, origin: dict | None = None) -> None:
+    """An attempt outside one's scope (or with none): an audit event, committed by the caller."""
+    audit.record(
+        "admin.denied",
+        actor=actor,
+        subject=what[:320],
+        outcome="failure",
+        **(origin or {}),
+    )
