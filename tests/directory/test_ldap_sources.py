@@ -62,9 +62,7 @@ def test_a_server_that_never_answers_fails_the_run_within_the_deadline(app, runn
     assert len(failures(app)) == 1
 
 
-def test_a_server_that_goes_away_mid_search_leaves_the_directory_as_it_was(
-    app, tmp_path, units
-):
+def test_a_server_that_goes_away_mid_search_leaves_the_directory_as_it_was(app, tmp_path, units):
     server = start_slapd(tmp_path / "slapd")
     try:
         tree = LdapTree.load(server, people(120))
@@ -127,9 +125,7 @@ def test_zimbra_aliases_and_account_status(app, slapd, units):
         f"dn: {tree.dn(tree.persons[0])}\nchangetype: modify\nreplace: zimbraAccountStatus\n"
         "zimbraAccountStatus: closed\n"
     )
-    again = json.loads(
-        app.test_cli_runner().invoke(args=["directory", "sync", "--json"]).stdout
-    )
+    again = json.loads(app.test_cli_runner().invoke(args=["directory", "sync", "--json"]).stdout)
     assert again["disabled"] == 1
 
 
