@@ -233,23 +233,42 @@ def drop_duplicates(
     return _reject(entries, bad, summary, rejected_ids)
 
 
+def _account_of(entry: SourceEntry, stored: Stored) -> int | None:
+    """The stored account an entry describes: by identifier, else the one account not yet
+    linked that has one of its addresses (FieldError when two such accounts do)."""
+    uid = stored.by_external_id.get(entry.external_id)
+    if uid is not None:
+        return uid
+    owners = {stored.owner[k] for k in entry.keys if k in stored.owner}
+    unlinked = sorted(o for o in owners if not stored.is_linked(o))
+    if len(unlinked) > 1:
+        raise FieldError("its addresses belong to two accounts")
+    return unlinked[0] if unlinked else None
+
+
+def _address_taken(
+    entry: SourceEntry, uid: int | None, described: set[int | None], stored: Stored
+) -> str | None:
+    """The first of the entry's addresses held by an account that keeps it, or None."""
+    for key in entry.keys:
+        owner = stored.owner.get(key)
+        if owner is not None and owner != uid and owner not in described:
+            return key
+    return None
+
+
 def match_entries(
     entries: list[SourceEntry], stored: Stored, summary: SyncSummary, rejected_ids: set[str]
 ) -> tuple[list[SourceEntry], dict[str, int | None]]:
-    """Each entry's account: by identifier, else an account not yet linked that has one of
-    its addresses; entries whose addresses belong to somebody else are rejected."""
+    """Each entry's account (None: a new one); entries whose addresses belong to somebody
+    else, or that describe the same account as another entry, are rejected."""
     uid_of: dict[str, int | None] = {}
     bad: dict[str, str] = {}
     for entry in entries:
-        uid = stored.by_external_id.get(entry.external_id)
-        if uid is None:
-            owners = {stored.owner[k] for k in entry.keys if k in stored.owner}
-            unlinked = {o for o in owners if not stored.is_linked(o)}
-            if len(unlinked) > 1:
-                bad[entry.dn] = "its addresses belong to two accounts"
-                continue
-            uid = next(iter(unlinked), None)
-        uid_of[entry.dn] = uid
+        try:
+            uid_of[entry.dn] = _account_of(entry, stored)
+        except FieldError as exc:
+            bad[entry.dn] = str(exc)
     claims = Counter(uid for uid in uid_of.values() if uid is not None)
     for dn, uid in uid_of.items():
         if uid is not None and claims[uid] > 1:
@@ -261,12 +280,9 @@ def match_entries(
         described = {uid_of[e.dn] for e in entries} - {None}
         bad = {}
         for entry in entries:
-            uid = uid_of[entry.dn]
-            for key in entry.keys:
-                owner = stored.owner.get(key)
-                if owner is not None and owner != uid and owner not in described:
-                    bad[entry.dn] = f"address {key} already belongs to another account"
-                    break
+            taken = _address_taken(entry, uid_of[entry.dn], described, stored)
+            if taken:
+                bad[entry.dn] = f"address {taken} already belongs to another account"
         if not bad:
             return entries, uid_of
         entries = _reject(entries, bad, summary, rejected_ids)
