@@ -63,10 +63,16 @@ def slapd_missing() -> str | None:
 
 
 class Slapd:
-    def __init__(self, folder: Path) -> None:
+    """slapd on 127.0.0.1; with `tls` (a PEM holding certificate and key, from
+    helpers.hostile_peers.tls_certificates) it also offers StartTLS, and LDAPS on
+    `tls_port`."""
+
+    def __init__(self, folder: Path, tls: str | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.process: subprocess.Popen | None = None
 
     def _write_config(self) -> Path:
@@ -74,8 +80,12 @@ class Slapd:
         data.mkdir(parents=True, exist_ok=True)
         (self.folder / "zimbra.schema").write_text(ZIMBRA_SCHEMA)
         conf = self.folder / "slapd.conf"
+        tls = (
+            f"TLSCertificateFile {self.tls}\nTLSCertificateKeyFile {self.tls}\n" if self.tls else ""
+        )
         conf.write_text(
-            f"""\
+            tls
+            + f"""\
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
@@ -109,7 +119,7 @@ access to *
     def start(self) -> None:
         conf = self._write_config() if self.process is None else self.folder / "slapd.conf"
         self.process = subprocess.Popen(
-            [SLAPD, "-d", "0", "-f", str(conf), "-h", self.url + "/"],
+            [SLAPD, "-d", "0", "-f", str(conf), "-h", self.listen()],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -132,6 +142,12 @@ access to *
                 f"cn: sync\nsn: sync\nuserPassword: {SERVICE_PASSWORD}\n"
             )
             (self.folder / "root-loaded").touch()
+
+    def listen(self) -> str:
+        urls = [self.url + "/"]
+        if self.tls_port:
+            urls.append(f"ldaps://127.0.0.1:{self.tls_port}/")
+        return " ".join(urls)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -167,12 +183,12 @@ access to *
             raise RuntimeError(f"{tool} failed: {result.stderr.strip()[-2000:]}")
 
 
-def start_slapd(folder: Path) -> Slapd:
+def start_slapd(folder: Path, tls: str | None = None) -> Slapd:
     """A started slapd, or the test skipped (failed under CI=true) when it is missing."""
     reason = slapd_missing()
     if reason:
         unavailable(reason)
-    server = Slapd(folder)
+    server = Slapd(folder, tls)
     server.start()
     return server
 

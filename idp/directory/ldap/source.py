@@ -68,19 +68,31 @@ class Deadline:
             conn.socket.settimeout(self.remaining())
 
 
+class VerifiedTls(Tls):
+    """ldap3's TLS with the standard library's own checks: the certificate must chain to
+    IDP_LDAP_CA_FILE (or the system's CAs) and name the host of IDP_LDAP_URL. (ldap3 2.9
+    checks names with ssl.match_hostname, deprecated and gone from Python 3.12.)"""
+
+    def __init__(self, ca_file: str | None, host: str) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file)
+        self.context = ssl.create_default_context(cafile=ca_file)
+        self.host = host
+
+    def wrap_socket(self, connection: Connection, do_handshake: bool = False) -> None:
+        connection.socket = self.context.wrap_socket(
+            connection.socket, server_hostname=self.host, do_handshake_on_connect=do_handshake
+        )
+
+
 def _server(settings: LdapSettings, timeout: float) -> Server:
     parts = urlsplit(settings.url)
     secure = parts.scheme == "ldaps"
-    tls = Tls(
-        validate=ssl.CERT_REQUIRED,
-        ca_certs_file=settings.ca_file,
-        version=ssl.PROTOCOL_TLS_CLIENT,
-    )
+    host = parts.hostname or ""
     return Server(
-        parts.hostname or "",
+        host,
         port=parts.port or (636 if secure else 389),
         use_ssl=secure,
-        tls=tls,
+        tls=VerifiedTls(settings.ca_file, host),
         get_info=NONE,
         connect_timeout=timeout,
     )
