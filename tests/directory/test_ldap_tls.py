@@ -56,4 +56,4 @@ def test_a_certificate_the_ca_did_not_sign_or_another_name_is_refused(app, tls_s
     )
     assert wrong_name.exit_code == 1, wrong_name.output
     assert "unable to get local issuer certificate" in unknown.stderr
-    assert "not valid for '127.0.0.1'" in wrong_name.stderr
+    assert "IP address mismatch, certificate is not valid for 127.0.0.1" in wrong_name.stderr

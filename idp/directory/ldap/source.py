@@ -12,6 +12,7 @@ SourceRefused. Neither message carries a password.
 from __future__ import annotations
 
 import math
+import re
 import socket
 import ssl
 import time
@@ -140,10 +141,12 @@ def connection(
 
 
 def _describe(exc: BaseException) -> str:
+    """One readable line: ldap3 wraps socket errors in tuples of reprs, unwrapped here."""
     if isinstance(exc, socket.timeout | TimeoutError):
         return "the LDAP server did not answer in time"
-    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    return f"the LDAP server cannot be used: {exc.__class__.__name__}: {text[:200]}"
+    text = re.sub(r"[\"'()\\]+", "", str(exc).splitlines()[0] if str(exc) else "")
+    text = text.strip(" ,") or exc.__class__.__name__
+    return f"the LDAP server cannot be used: {exc.__class__.__name__}: {text[:300]}"
 
 
 def _bind(conn: Connection, dn: str, password: str) -> bool:
