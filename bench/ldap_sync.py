@@ -62,8 +62,8 @@ def units_csv(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def idp(env: dict[str, str], *args: str) -> float:
-    """Run `idp ARGS` as an operator would; seconds it took (start-up included)."""
+def idp(env: dict[str, str], *args: str) -> tuple[float, str]:
+    """Run `idp ARGS` as an operator would; seconds it took (start-up included), output."""
     started = time.monotonic()
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "idp"), *args],
@@ -75,7 +75,12 @@ def idp(env: dict[str, str], *args: str) -> float:
     elapsed = time.monotonic() - started
     if result.returncode not in (0, 3):
         raise SystemExit(f"idp {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-    return elapsed
+    return elapsed, result.stdout
+
+
+def sync(env: dict[str, str]) -> tuple[float, dict]:
+    elapsed, out = idp(env, "directory", "sync", "--json")
+    return elapsed, json.loads(out)
 
 
 def change_titles(server: Slapd, tree: LdapTree, share: float, title: str) -> int:
@@ -104,10 +109,14 @@ def run_one(kind: str, server: Slapd, tree: LdapTree, workdir: Path) -> dict[str
         csv = workdir / "units.csv"
         units_csv(csv)
         idp(env, "units", "import", str(csv))
-        first = idp(env, "directory", "sync")
-        unchanged = idp(env, "directory", "sync")
+        first, created = sync(env)
+        unchanged, same = sync(env)
         count = change_titles(server, tree, 0.01, f"Chuyen vien {kind}")
-        changed = idp(env, "directory", "sync")
+        changed, updated = sync(env)
+        # The runs did what they are timed for: all created, then nothing, then 1 %.
+        assert created["created"] == len(tree.persons) and not created["rejected"], created
+        assert same["unchanged"] == len(tree.persons) and not same["changed"], same
+        assert updated["updated"] == count, updated
         return {"first": first, "unchanged": unchanged, "changed": changed, "n_changed": count}
     finally:
         drop_database(kind, url)
