@@ -239,6 +239,11 @@ def test_a_source_that_suddenly_returns_nothing_disables_nobody(app, runner, tre
             p.locked for p in tree.persons
         )
     assert sync_events(app)[-1].outcome == "refused"
+    # A dry run shows what would go, and that a real run would stop.
+    dry = runner.invoke(args=["directory", "sync", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert f"disable {tree.persons[0].mail} (gone from the source)" in dry.stdout
+    assert "Without --force a real run would stop" in dry.stdout
     # Below the threshold a few departures go through; with --force, all.
     forced = runner.invoke(args=["directory", "sync", "--force"])
     assert forced.exit_code == 0, forced.output
@@ -280,3 +285,49 @@ def test_the_password_comes_from_a_file(app, runner, tree, units, tmp_path):
     runner.app.config["LDAP_BIND_PASSWORD_FILE"] = str(tmp_path / "missing")
     result = runner.invoke(args=["directory", "sync"])
     assert result.exit_code == 1 and "IDP_LDAP_BIND_PASSWORD_FILE" in result.stderr
+
+
+def test_a_progress_count_on_a_terminal_only(app, runner, tree, units):
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("the terminal does not depend on the database")
+    plain = runner.invoke(args=["directory", "sync", "--dry-run"])
+    assert "Reading the LDAP directory" not in plain.output
+    env = {
+        **os.environ,
+        "IDP_DATABASE_URL": app.config["DATABASE_URL"],
+        **{
+            f"IDP_{k}": json.dumps(v) if not isinstance(v, str) else v
+            for k, v in tree.settings().items()
+        },
+    }
+    idp = Path(sys.executable).with_name("idp")
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run(
+            [str(idp), "directory", "sync", "--dry-run"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+        )
+        os.close(follower)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(leader)
+    assert process.returncode == 0
+    assert b"Reading the LDAP directory" in output

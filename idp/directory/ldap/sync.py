@@ -72,6 +72,8 @@ class SyncSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     # One line per difference, for --dry-run (and --json).
     changes: list[str] = field(default_factory=list)
+    # A dry run past the threshold: why a real run would stop.
+    refusal: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -99,6 +101,7 @@ class SyncSummary:
             "rejections": [{"dn": dn, "reason": reason} for dn, reason in self.rejected],
             "changes": self.changes,
             "changed": self.changed,
+            "refusal": self.refusal,
         }
 
 
@@ -303,7 +306,9 @@ def unit_of(entry: SourceEntry, settings: LdapSettings, stored: Stored) -> int |
     return stored.unit_ids[code]
 
 
-def _new_user(entry: SourceEntry, unit_id: int | None, plan: SyncPlan, summary: SyncSummary):
+def _new_user(
+    entry: SourceEntry, unit_id: int | None, plan: SyncPlan, summary: SyncSummary
+) -> None:
     family, middle, given = entry.names
     new_id = -len(plan.new_users) - 1
     plan.new_users.append(
@@ -336,7 +341,9 @@ def _new_user(entry: SourceEntry, unit_id: int | None, plan: SyncPlan, summary: 
     )
 
 
-def _status(entry: SourceEntry, current: records.UserRecord, link: MirrorRecord):
+def _status(
+    entry: SourceEntry, current: records.UserRecord, link: MirrorRecord
+) -> tuple[str, bool]:
     """(status, disabled_by_source) after the sync."""
     if entry.locked:
         if current.status == USER_ACTIVE:
@@ -436,10 +443,7 @@ def _describe_update(
         summary.changes.append(f"disable {who} (locked in the source)")
     elif current.status == USER_DISABLED and target["status"] == USER_ACTIVE:
         summary.changes.append(f"enable {who} (active in the source again)")
-    if (stored.mirror[current.id].source, stored.mirror[current.id].external_id) != (
-        SOURCE_LDAP,
-        entry.external_id,
-    ) and stored.mirror[current.id].source is None:
+    if stored.mirror[current.id].source is None:
         summary.changes.append(f"link {who} to {entry.dn}")
 
 
@@ -513,7 +517,13 @@ def sync_directory(
             _plan_update(entry, uid, unit_id, settings, stored, plan, summary)
     plan_gone({e.external_id for e in entries} | rejected_ids, stored, plan, summary)
     summary.disabled = len(plan.disabled_ids)
-    check_threshold(plan, settings, summary, force=force)
+    try:
+        check_threshold(plan, settings, summary, force=force)
+    except SyncRefused as exc:
+        if not dry_run:
+            raise
+        # A dry run shows what a forced run would do, and that a real one would stop.
+        summary.refusal = str(exc)
     if not dry_run:
         plan.apply()
         record_run(summary, actor)
