@@ -287,15 +287,17 @@ def test_the_password_comes_from_a_file(app, runner, tree, units, tmp_path):
     assert result.exit_code == 1 and "IDP_LDAP_BIND_PASSWORD_FILE" in result.stderr
 
 
-def test_a_progress_count_on_a_terminal_only(app, runner, tree, units):
+def test_a_progress_count_on_a_terminal_only(sqlite_app, tree, tmp_path):
     import os
     import pty
     import subprocess
     import sys
     from pathlib import Path
 
-    if app.config["DATABASE_URL"].startswith("postgresql"):
-        pytest.skip("the terminal does not depend on the database")
+    app, runner = sqlite_app, sqlite_app.test_cli_runner()
+    units_csv = tmp_path / "units.csv"
+    units_csv.write_text("code,name,parent_code\nSTC,a,\nSNV,b,\nSYT,c,\nVT,d,\nVT-PTP,e,VT\n")
+    assert runner.invoke(args=["units", "import", str(units_csv)]).exit_code == 0
     plain = runner.invoke(args=["directory", "sync", "--dry-run"])
     assert "Reading the LDAP directory" not in plain.output
     env = {
