@@ -165,3 +165,18 @@ def test_active_directory_guid_proxy_addresses_and_disabled_bit():
     assert ad_entry(mail=[]).email == "nvan.stc@haugiang.gov.vn"  # from SMTP:
     with pytest.raises(FieldError, match="no mail address"):
         ad_entry(mail=[], proxyAddresses=[])
+
+
+def test_a_lock_out_after_failed_binds_is_not_a_lock_by_an_administrator():
+    amap = PRESETS["openldap"]
+
+    def entry(locked_time):
+        attributes = {"entryUUID": [b"6f1c1a9e-1c2b-4a3d-9e8f-0a1b2c3d4e5f"], "mail": [b"a@x.vn"]}
+        attributes["cn"] = ["Trần Thị Bình".encode()]
+        if locked_time:
+            attributes["pwdAccountLockedTime"] = [locked_time]
+        return entry_from_ldap("uid=a,o=t", attributes, amap, base_dn="o=t", unit_from="ou")
+
+    assert entry(b"000001010000Z").locked
+    assert not entry(b"20261206103000Z").locked
+    assert not entry(None).locked

@@ -4,8 +4,10 @@ A preset names, for each field of an account, the attribute that holds it, and s
 source marks an account it no longer lets sign in:
 
 - `openldap` (inetOrgPerson): `entryUUID`, `mail` (further `mail` values are aliases),
-  `cn`, `telephoneNumber`, `title`; locked when the password policy overlay has set
-  `pwdAccountLockedTime`.
+  `cn`, `telephoneNumber`, `title`; locked when an administrator locked the account with
+  the password policy overlay (`pwdAccountLockedTime: 000001010000Z`). A lock-out after
+  failed binds (any other time) does not count: whoever types wrong passwords into webmail
+  must not be able to disable a colleague here.
 - `zimbra`: as openldap, with `zimbraMailAlias` for the aliases and `zimbraAccountStatus`:
   only `active` and `lockout` (a temporary lock after failed logins, which the mail system
   lifts by itself) let a person sign in; `locked`, `closed`, `maintenance`, `pending` do not.
@@ -40,7 +42,10 @@ from idp.directory.fields import (
 from idp.directory.models import normalize_email
 
 # How a source marks an account that may not sign in.
-LOCKED_IF_PRESENT = "locked-if-present"
+PPOLICY_ADMIN_LOCK = "ppolicy-admin-lock"
+# pwdAccountLockedTime of an account an administrator locked (draft-behera-ldap-password-
+# policy 5.3.3); any other time is a lock-out after failed binds, which the server lifts.
+PPOLICY_PERMANENT_LOCK = "000001010000Z"
 ACTIVE_VALUES = "active-values"
 AD_ACCOUNT_CONTROL = "ad-account-control"
 AD_ACCOUNTDISABLE = 0x2
@@ -92,7 +97,7 @@ _OPENLDAP = AttributeMap(
     phone="telephoneNumber",
     title="title",
     status="pwdAccountLockedTime",
-    status_rule=LOCKED_IF_PRESENT,
+    status_rule=PPOLICY_ADMIN_LOCK,
     filter="(objectClass=inetOrgPerson)",
 )
 
@@ -212,8 +217,8 @@ def is_locked(attrs: dict[str, list[Any]], amap: AttributeMap) -> bool:
     if not amap.status:
         return False
     value = _first(attrs, amap.status)
-    if amap.status_rule == LOCKED_IF_PRESENT:
-        return bool(value)
+    if amap.status_rule == PPOLICY_ADMIN_LOCK:
+        return value.upper() == PPOLICY_PERMANENT_LOCK
     if amap.status_rule == ACTIVE_VALUES:
         return value.lower() not in amap.active_values
     try:
