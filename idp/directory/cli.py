@@ -31,8 +31,9 @@ from idp.directory.importer import (
 from idp.directory.ldap import config as ldap_config
 from idp.directory.ldap import lock as sync_lock
 from idp.directory.ldap import source as ldap_source
+from idp.directory.ldap.entries import SyncSummary
 from idp.directory.ldap.source import RawEntry
-from idp.directory.ldap.sync import SyncRefused, SyncSummary, record_run, sync_directory
+from idp.directory.ldap.sync import SyncRefused, record_run, sync_directory
 from idp.directory.models import USER_STATUSES, User
 from idp.directory.user_import import USER_COLUMNS, USER_REQUIRED, import_users
 from idp.errors import IdpError
