@@ -333,3 +333,32 @@ def test_a_progress_count_on_a_terminal_only(sqlite_app, tree, tmp_path):
         os.close(leader)
     assert process.returncode == 0
     assert b"Reading the LDAP directory" in output
+
+
+def test_a_person_gone_from_the_source_is_signed_out_everywhere(app, runner, tree, units):
+    from helpers.pages import sign_in
+    from helpers.slapd import PERSON_PASSWORD
+
+    from idp.sessions.models import SsoSession
+
+    assert sync(runner)[0].exit_code == 0
+    app.config["LDAP_PASSWORD_CHECK"] = "migrate"
+    person = tree.persons[0]
+    browser = app.test_client()
+    assert sign_in(browser, person.mail, PERSON_PASSWORD).status_code == 302
+    user_id = user_by_address(app, person.mail).id
+    with app.app_context():
+        session = db.session.execute(
+            sa.select(SsoSession).where(SsoSession.user_id == user_id)
+        ).scalar_one()
+        assert session.ended_at is None
+    tree.server.ldap("ldapdelete", tree.dn(person))
+    result, data = sync(runner)
+    assert result.exit_code == 0 and data["disabled"] == 1, result.output
+    with app.app_context():
+        session = db.session.execute(
+            sa.select(SsoSession).where(SsoSession.user_id == user_id)
+        ).scalar_one()
+        assert session.ended_at is not None and session.end_reason == "user_disabled"
+    # And the account can no longer sign in, with LDAP's password or the stored one.
+    assert sign_in(app.test_client(), person.mail, PERSON_PASSWORD).status_code == 401
