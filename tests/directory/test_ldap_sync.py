@@ -310,28 +310,28 @@ def test_a_progress_count_on_a_terminal_only(sqlite_app, tree, tmp_path):
     }
     idp = Path(sys.executable).with_name("idp")
     leader, follower = pty.openpty()
+    output = b""
     try:
-        process = subprocess.run(
+        # Read while it runs: a terminal's buffer is small, a writer waits for its reader.
+        process = subprocess.Popen(
             [str(idp), "directory", "sync", "--dry-run"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=follower,
             stderr=subprocess.DEVNULL,
-            timeout=300,
         )
         os.close(follower)
-        output = b""
         while True:
             try:
                 chunk = os.read(leader, 65536)
-            except OSError:
+            except OSError:  # EIO: the process closed the terminal
                 break
             if not chunk:
                 break
             output += chunk
+        assert process.wait(timeout=300) == 0
     finally:
         os.close(leader)
-    assert process.returncode == 0
     assert b"Reading the LDAP directory" in output
 
 
