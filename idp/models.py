@@ -3,7 +3,7 @@
 from idp.admin.models import UnitAdmin
 from idp.audit import AuditEvent
 from idp.clients.models import Client, InitialAccessToken
-from idp.directory.models import AccountToken, Unit, User, UserEmail
+from idp.directory.models import AccountToken, DirectorySyncLock, Unit, User, UserEmail
 from idp.factors.models import PendingSignIn, RecoveryCode, TotpFactor
 from idp.keys.models import SigningKey
 from idp.mail.models import MailMessage
@@ -24,6 +24,7 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "DirectorySyncLock",
     "Grant",
     "InitialAccessToken",
     "LoginThrottle",

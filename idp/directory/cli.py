@@ -14,13 +14,26 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
 from idp.directory import records, service
 from idp.directory.csvfile import read_csv
-from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units
+from idp.directory.importer import (
+    UNIT_COLUMNS,
+    UNIT_REQUIRED,
+    ImportConflict,
+    ImportSummary,
+    import_units,
+)
+from idp.directory.ldap import config as ldap_config
+from idp.directory.ldap import lock as sync_lock
+from idp.directory.ldap import source as ldap_source
+from idp.directory.ldap.entries import SyncSummary
+from idp.directory.ldap.source import RawEntry
+from idp.directory.ldap.sync import SyncRefused, record_run, sync_directory
 from idp.directory.models import USER_STATUSES, User
 from idp.directory.user_import import USER_COLUMNS, USER_REQUIRED, import_users
 from idp.errors import IdpError
@@ -30,7 +43,9 @@ EXIT_ROWS_REJECTED = 3
 
 users_group = AppGroup("users", help="Accounts of the directory.")
 units_group = AppGroup("units", help="Organisational units (a tree).")
-directory_group = AppGroup("directory", help="Import the directory of accounts.")
+directory_group = AppGroup(
+    "directory", help="Import the directory of accounts, or mirror an LDAP directory."
+)
 
 
 @contextmanager
@@ -332,6 +347,119 @@ def directory_import(file: Path, dry_run: bool, as_json: bool) -> None:
     Running the same file twice changes nothing the second time.
     """
     run_import("users", file, dry_run, as_json)
+
+
+# -- LDAP sync ------------------------------------------------------------------------------
+
+EXIT_SYNC_LOCKED = 4
+EXIT_SYNC_REFUSED = 5
+
+
+def _print_sync(summary: SyncSummary, show_changes: bool) -> None:
+    click.echo(
+        f"{summary.source}: {summary.entries} entries" + (" (dry run)" if summary.dry_run else "")
+    )
+    if show_changes:
+        for line in summary.changes:
+            click.echo(f"  {line}")
+    for name, count in summary.counts().items():
+        if name != "entries":
+            click.echo(f"  {name:<16}{count:>7}")
+    for dn, reason in summary.rejected:
+        click.echo(f"    {dn}: {reason}")
+    if summary.refusal:
+        click.echo(f"Without --force a real run would stop: {summary.refusal}")
+    if summary.dry_run:
+        click.echo("Dry run: nothing was written.")
+    elif not summary.changed:
+        click.echo("Nothing changed: the directory already matches the source.")
+
+
+def _read_source(settings: ldap_config.LdapSettings, quiet: bool) -> list[RawEntry]:
+    """Every entry, before anything is written; a progress count on a terminal only."""
+    wanted = settings.attributes.requested(
+        None if settings.unit_from in ("ou", "none") else settings.unit_from
+    )
+    entries = ldap_source.read_entries(settings, wanted)
+    if quiet or not sys.stdout.isatty():
+        return list(entries)
+    with click.progressbar(entries, label="Reading the LDAP directory") as bar:
+        return list(bar)
+
+
+def _sync_once(
+    settings: ldap_config.LdapSettings, actor: str, dry_run: bool, force: bool, quiet: bool
+) -> SyncSummary:
+    """One run in one transaction; a failure is recorded as the run's audit event."""
+    summary = None
+    try:
+        with transaction():
+            raw = _read_source(settings, quiet)
+            summary = sync_directory(raw, settings, actor=actor, dry_run=dry_run, force=force)
+        return summary
+    except SyncRefused as exc:
+        if not dry_run:
+            with transaction():
+                record_run(exc.summary, actor, outcome="refused", error=str(exc))
+        raise
+    except (ldap_source.SourceUnavailable, ImportConflict, sa.exc.SQLAlchemyError) as exc:
+        if not dry_run:
+            with transaction():
+                record_run(
+                    SyncSummary(source=f"{settings.url}/{settings.base_dn}", dry_run=False),
+                    actor,
+                    outcome="failure",
+                    error=str(exc) if isinstance(exc, IdpError) else exc.__class__.__name__,
+                )
+        raise
+
+
+@directory_group.command("sync")
+@click.option("--dry-run", is_flag=True, help="Read the source and print the differences only.")
+@click.option("--force", is_flag=True, help="Go on even past IDP_LDAP_SYNC_MAX_DISABLE_PERCENT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def directory_sync(dry_run: bool, force: bool, as_json: bool) -> None:
+    """Mirror the LDAP directory (IDP_LDAP_* settings): create, update, move, disable.
+
+    Safe from cron: two runs never overlap, nothing is deleted, a source that answers
+    nothing disables nobody, and a failed run writes nothing but its audit event.
+    """
+    try:
+        settings = ldap_config.ldap_settings(current_app.config)
+    except ldap_config.LdapNotConfigured as exc:
+        raise CliError(str(exc)) from None
+    actor = cli_actor()
+    holder = sync_lock.new_holder()
+    if not dry_run:
+        held = sync_lock.acquire(holder, settings.lock_stale_seconds)
+        if held is not None:
+            click.echo(
+                f"Error: another sync is running ({held.holder}, since "
+                f"{local_time_plain(held.acquired_at)}); nothing was done.",
+                err=True,
+            )
+            sys.exit(EXIT_SYNC_LOCKED)
+    try:
+        summary = _sync_once(settings, actor, dry_run, force, as_json)
+    except SyncRefused as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_SYNC_REFUSED)
+    except ldap_source.SourceUnavailable as exc:
+        raise CliError(f"sync failed, nothing was written: {exc}") from None
+    except (ImportConflict, sa.exc.SQLAlchemyError):
+        raise CliError(
+            "sync failed, nothing was written: the database refused the changes "
+            "(the directory changed meanwhile?); run it again"
+        ) from None
+    finally:
+        if not dry_run:
+            sync_lock.release(holder)
+    if as_json:
+        emit_json(summary.as_dict())
+    else:
+        _print_sync(summary, show_changes=dry_run)
+    if summary.rejected:
+        sys.exit(EXIT_ROWS_REJECTED)
 
 
 def init_app(app: Flask) -> None:

@@ -99,6 +99,18 @@ class User(db.Model):
     # Set by an administrator's reset (a temporary password): the next sign-in must choose a
     # new password before any session starts (idp.interaction.passwords).
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Where the account is mirrored from ("ldap": `idp directory sync`), and its stable
+    # identifier there (entryUUID, objectGUID): a renamed entry or a changed mail address
+    # is the same person, with the same sub. NULL for accounts of our own.
+    source: Mapped[str | None] = mapped_column(sa.String(16))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # Disabled by the sync (gone from or locked in the source), so it may enable the
+    # account again when the source does; a local `idp users disable` it never undoes.
+    disabled_by_source: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_users_source_external_id"),
+    )
 
     unit: Mapped[Unit | None] = relationship()
     addresses: Mapped[list[UserEmail]] = relationship(
@@ -162,3 +174,15 @@ class AccountToken(db.Model):
     created_by: Mapped[str] = mapped_column(sa.String(255))
 
     user: Mapped[User] = relationship()
+
+
+class DirectorySyncLock(db.Model):
+    """Who runs a sync of the directory now: one row per source, so two syncs (cron every
+    few minutes, an operator by hand) never overlap, on SQLite as on PostgreSQL. A holder
+    older than LDAP_SYNC_LOCK_STALE_SECONDS is taken to have died and is replaced."""
+
+    __tablename__ = "directory_sync_locks"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(sa.String(255))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
