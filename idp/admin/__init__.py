@@ -11,6 +11,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.admin import console  # lazy: the views import the whole provider
+    from idp.admin import api, console  # lazy: the views import the whole provider
 
     console.init_app(app)
+    api.init_app(app)
