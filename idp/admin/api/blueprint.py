@@ -10,5 +10,10 @@ from idp.admin.api.problems import handle
 API_PREFIX = "/admin/api/v1"
 
 bp = Blueprint("admin_api", __name__, url_prefix=API_PREFIX)
-# Every failure in a view, whatever raised it, becomes a problem object.
+# Every failure in a view, whatever raised it, becomes a problem object. Flask looks for a
+# handler of the status code in the blueprint and the application before any handler of an
+# exception class: the codes the application has handlers of (the rate limiter's 429, the
+# CSRF 400) are named too.
 bp.register_error_handler(Exception, handle)
+for status in (400, 429):
+    bp.register_error_handler(status, handle)
