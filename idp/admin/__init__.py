@@ -11,6 +11,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.admin import console  # lazy: the views import the whole provider
+    from idp.admin import api, cli, console  # lazy: the views import the whole provider
 
     console.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
