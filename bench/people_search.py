@@ -35,77 +35,12 @@ UNITS_BELOW = 22
 ALIAS_SHARE = 0.2
 PASSWORD = "Mật-khẩu-đủ-dài-2026"
 
-FAMILY = [
-    "Nguyễn",
-    "Trần",
-    "Lê",
-    "Phạm",
-    "Hoàng",
-    "Huỳnh",
-    "Phan",
-    "Vũ",
-    "Võ",
-    "Đặng",
-    "Bùi",
-    "Đỗ",
-    "Hồ",
-    "Ngô",
-    "Dương",
-    "Lý",
-]
-MIDDLE = [
-    "Văn",
-    "Thị",
-    "Minh",
-    "Hữu",
-    "Ngọc",
-    "Thanh",
-    "Quốc",
-    "Đức",
-    "Thị",
-    "Văn",
-    "Kim",
-    "Hoàng",
-    "Xuân",
-    "Bảo",
-]
-GIVEN = [
-    "An",
-    "Bình",
-    "Cường",
-    "Dũng",
-    "Đào",
-    "Giang",
-    "Hà",
-    "Hải",
-    "Hạnh",
-    "Hoa",
-    "Hùng",
-    "Hương",
-    "Khánh",
-    "Lan",
-    "Linh",
-    "Long",
-    "Mai",
-    "Minh",
-    "Nam",
-    "Ngọc",
-    "Phúc",
-    "Quang",
-    "Sơn",
-    "Tâm",
-    "Thảo",
-    "Thư",
-    "Trang",
-    "Tuấn",
-    "Vân",
-    "Yến",
-    "Đạt",
-    "Hiếu",
-    "Nhung",
-    "Phương",
-    "Tú",
-]
+FAMILY = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý".split()  # noqa: SIM905
+MIDDLE = "Văn Thị Minh Hữu Ngọc Thanh Quốc Đức Thị Văn Kim Hoàng Xuân Bảo".split()  # noqa: SIM905
+GIVEN = (  # noqa: SIM905
+    "An Bình Cường Dũng Đào Giang Hà Hải Hạnh Hoa Hùng Hương Khánh Lan Linh Long Mai Minh "
+    "Nam Ngọc Phúc Quang Sơn Tâm Thảo Thư Trang Tuấn Vân Yến Đạt Hiếu Nhung Phương Tú"
+).split()
 
 # name: the query string of GET /admin/people
 QUERIES = {
