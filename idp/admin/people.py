@@ -209,10 +209,6 @@ def people_act(sub: str, name: str):
     return redirect(target, 303)
 
 
-def person_link(user: User) -> str:
-    return url_for("admin.people_show", sub=user.sub)
-
-
 def _units_for_grant() -> list[Unit]:
     return list(db.session.scalars(sa.select(Unit).where(Unit.active).order_by(Unit.code)))
 
