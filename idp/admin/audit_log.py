@@ -28,6 +28,7 @@ from flask import Response, current_app, render_template, request, stream_with_c
 from flask_babel import gettext as _
 
 from idp.admin.console import bp, console_page, denied, scope
+from idp.admin.permissions import AdminScope
 from idp.audit import AuditEvent
 from idp.directory.models import normalize_email
 from idp.directory.search import LIKE_ESCAPE, escape_like
@@ -58,6 +59,7 @@ class Filters:
     outcome: str = ""
     ip: str = ""
     start: datetime | None = None
+    # Exclusive.
     end: datetime | None = None
     # Typed as they were, for the form and the links.
     start_text: str = ""
@@ -107,6 +109,9 @@ def read_filters() -> Filters:
     start, end = parse_local_time(start_text), parse_local_time(end_text)
     if start and end and end < start:
         raise BadFilter("range")
+    if end is not None:
+        # The minute typed is included.
+        end += timedelta(minutes=1)
     ip = _text("ip")
     if ip and not re.match(r"^[0-9A-Fa-f.:]{1,64}$", ip):
         raise BadFilter("ip")
@@ -136,15 +141,17 @@ def _subjects(typed: str) -> list[str]:
     return found
 
 
-def _person_outside_scope(typed: str) -> bool:
+def person_outside_scope(typed: str, admin_scope: AdminScope) -> bool:
     """A unit administrator names a person who is not theirs."""
-    if scope().is_super:
+    if admin_scope.is_super:
         return False
     owner = find_user_by_address(typed) if "@" in typed else find_user_by_sub(typed)
-    return owner is None or not scope().covers_user(owner)
+    return owner is None or not admin_scope.covers_user(owner)
 
 
-def filtered(filters: Filters) -> sa.Select:
+def filtered(filters: Filters, admin_scope: AdminScope) -> sa.Select:
+    """The events matching `filters` that `admin_scope` may see, newest first (the console
+    and the admin API)."""
     query = sa.select(AuditEvent)
     if filters.subject:
         query = query.where(AuditEvent.subject.in_(_subjects(filters.subject)))
@@ -163,9 +170,8 @@ def filtered(filters: Filters) -> sa.Select:
     if filters.start:
         query = query.where(AuditEvent.at >= filters.start)
     if filters.end:
-        # The minute typed is included.
-        query = query.where(AuditEvent.at < filters.end + timedelta(minutes=1))
-    return scope().filter_events(query).order_by(AuditEvent.id.desc())
+        query = query.where(AuditEvent.at < filters.end)
+    return admin_scope.filter_events(query).order_by(AuditEvent.id.desc())
 
 
 def _before(raw: str | None) -> int | None:
@@ -182,7 +188,7 @@ def _checked_filters() -> Filters | Any:
         filters = read_filters()
     except BadFilter:
         return render_error(400, message=_("Điều kiện lọc không hợp lệ."))
-    if filters.subject and _person_outside_scope(filters.subject):
+    if filters.subject and person_outside_scope(filters.subject, scope()):
         return denied(scope().actor)
     return filters
 
@@ -197,7 +203,7 @@ def audit():
         before = _before(request.args.get("before"))
     except BadFilter:
         return render_error(400, message=_("Điều kiện lọc không hợp lệ."))
-    query = filtered(filters)
+    query = filtered(filters, scope())
     if before is not None:
         query = query.where(AuditEvent.id < before)
     events = list(db.session.scalars(query.limit(PAGE_SIZE + 1)))
@@ -262,7 +268,7 @@ def audit_export():
     filters = _checked_filters()
     if not isinstance(filters, Filters):
         return filters
-    rows = stream_with_context(export_rows(filtered(filters)))
+    rows = stream_with_context(export_rows(filtered(filters, scope())))
     return Response(
         rows,
         mimetype="text/csv",
