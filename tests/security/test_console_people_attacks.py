@@ -130,3 +130,22 @@ def test_super_admin_cannot_disable_themselves_by_url(app, client, make_user):
     admin = make_admin(app, make_user, client)
     assert post_action(client, admin, "disable").status_code == 409
     assert user_status(app, admin) == "active"
+
+
+def test_api_idor_across_subtrees(app, client, make_user, districts):
+    """The same refusals through the admin API with a unit administrator's own token."""
+    from helpers.admin_api import API, bearer, make_tool_client, person_token, problem
+
+    admin = make_user("it.vt@haugiang.gov.vn", PASSWORD, unit="HG.VT")
+    grant_unit(app, "it.vt@haugiang.gov.vn", "HG.VT")
+    other = make_user("nb@haugiang.gov.vn", unit="HG.NB")
+    make_tool_client(app)
+    token = bearer(person_token(app, client, "it.vt@haugiang.gov.vn"))
+    problem(client.get(f"{API}/people/{other}", headers=token), 403)
+    for name in ("disable", "reset-factors", "end-sessions", "send-reset"):
+        problem(client.post(f"{API}/people/{other}/{name}", headers=token), 403)
+    problem(client.get(f"{API}/audit?subject=nb@haugiang.gov.vn", headers=token), 403)
+    listed = client.get(f"{API}/people?search=%25", headers=token).get_json()["items"]
+    assert listed == []
+    assert user_status(app, other) == "active"
+    assert {e["actor"] for e in events(app, "admin.denied")} == {admin}
