@@ -1020,6 +1020,31 @@ FUZZED_ROUTES = {
     "/admin/people/<sub>/<name>": "test_console_people_and_audit",
     "/admin/audit": "test_console_people_and_audit",
     "/admin/audit.csv": "test_console_people_and_audit",
+    # The admin API: schemathesis, over every operation of its document.
+    **{
+        "/admin/api/v1" + path: "tests/admin/test_api_openapi.py"
+        for path in (
+            "/openapi.json",
+            "/me",
+            "/units",
+            "/units/<code>",
+            "/people",
+            "/people/<sub>",
+            "/audit",
+            *(
+                f"/people/<sub>/{name}"
+                for name in (
+                    "disable",
+                    "enable",
+                    "unlock",
+                    "send-activation",
+                    "send-reset",
+                    "reset-factors",
+                    "end-sessions",
+                )
+            ),
+        )
+    },
     "/account/apps/withdraw": "test_documents_and_pages",
     "/account/security/recovery-codes": "test_second_factor_pages",
     "/account/security/totp": "test_second_factor_pages",
