@@ -13,7 +13,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # The people and audit pages add their views to the console's blueprint on import.
     # lazy: the views import the whole provider
-    from idp.admin import api, audit_log, console, people  # noqa: F401
+    from idp.admin import api, audit_log, cli, console, people  # noqa: F401
 
     console.init_app(app)
     api.init_app(app)
+    cli.init_app(app)
