@@ -24,6 +24,10 @@ OWNERS = {
     "idp/oidc/authorize.py": "the authorization endpoint's view",
     "idp/oidc/logout.py": "the end_session endpoint's view",
     "idp/oidc/registration.py": "the views of the registration endpoints (RFC 7591, 7592)",
+    "idp/admin/console.py": "the console's frame: a refusal's audit event (admin.denied)",
+    "idp/admin/people.py": "the console's people pages and actions",
+    "idp/admin/api/auth.py": "the admin API's refusals' audit events (admin.denied)",
+    "idp/admin/api/resources/people.py": "the admin API's actions on a person",
 }
 COMMITTING_NAMES = {"commit", "transaction"}
 

@@ -11,7 +11,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.admin import api, cli, console  # lazy: the views import the whole provider
+    # The people and audit pages add their views to the console's blueprint on import.
+    # lazy: the views import the whole provider
+    from idp.admin import api, audit_log, cli, console, people  # noqa: F401
 
     console.init_app(app)
     api.init_app(app)

@@ -81,6 +81,26 @@ class AdminScope:
             return query
         return query.where(Unit.id.in_(sorted(self.unit_ids)))
 
+    def people_units(self, within: frozenset[int] | None = None) -> frozenset[int] | None:
+        """The units whose people a search may list: `within` (a unit's subtree the
+        administrator chose, None for no choice) narrowed to this scope; None means every
+        unit and people without one (a super-administrator who chose none)."""
+        if self.everything:
+            return within
+        return self.unit_ids if within is None else within & self.unit_ids
+
+    def filter_events(self, query: sa.Select) -> sa.Select:
+        """Audit events narrowed to this scope: a unit administrator sees the events about
+        people of their units (whose subject is such a person's sub), nothing else."""
+        if self.everything:
+            return query
+        subs = sa.select(User.sub).where(User.unit_id.in_(sorted(self.unit_ids)))
+        return query.where(audit.AuditEvent.subject.in_(subs))
+
+    def may_grant(self) -> bool:
+        """Making and revoking unit administrators is the provincial super-administrators'."""
+        return self.everything
+
 
 def subtree_ids(roots: Iterable[int]) -> frozenset[int]:
     """The units given and every unit below them."""
@@ -194,6 +214,19 @@ def move_grants(source: Unit, target: Unit) -> None:
             row.unit_id = target.id
         else:
             db.session.delete(row)
+
+
+def would_lose_last_path(user: User, unit: Unit, *, actor: str) -> bool:
+    """Revoking `unit` from `user` would leave the acting administrator (`actor` is their
+    own sub) without any way into the console: refused, so nobody locks themselves out."""
+    if user.sub != actor or SUPER_ROLE in (user.roles or []):
+        return False
+    others = db.session.scalar(
+        sa.select(sa.func.count(UnitAdmin.id)).where(
+            UnitAdmin.user_id == user.id, UnitAdmin.unit_id != unit.id
+        )
+    )
+    return not others
 
 
 def record_denied(actor: str, what: str, origin: dict | None = None) -> None:

@@ -977,6 +977,37 @@ def test_passkey_factor_endpoints(world, make_user):
     fuzz.done()
 
 
+def test_console_people_and_audit(world, make_user):
+    """The console's people and audit pages (idp.admin.people, idp.admin.audit_log): every
+    search and filter parameter, a person's sub and each action's form fields, as a
+    super-administrator."""
+    from helpers.admin import make_admin
+
+    fuzz = world.fuzz
+    admin = world.app.test_client()
+    make_admin(world.app, make_user, admin)
+    person = make_user("muc.tieu@haugiang.gov.vn", PASSWORD, given_name="Tiêu")
+    fuzz.send(admin, "GET", "/admin/")
+    search = {"q": "nguyen", "unit": "", "status": "active", "offset": "0"}
+    for _name, params in variants(search, list(search), world.values):
+        fuzz.send(admin, "GET", "/admin/people", params)
+    filters = {"subject": person, "actor": "", "client": "webmail", "action": "login"}
+    filters |= {"outcome": "success", "ip": "10.", "from": "01/12/2026", "to": "", "before": ""}
+    for _name, params in variants(filters, list(filters), world.values):
+        fuzz.send(admin, "GET", "/admin/audit", params)
+        fuzz.send(admin, "GET", "/admin/audit.csv", params)
+    for value in world.values:
+        fuzz.send(admin, "GET", "/admin/people/" + quote(value, safe=""))
+        fuzz.send(admin, "GET", f"/admin/people/{person}/" + quote(value, safe=""))
+    csrf = world.csrf(admin, f"/admin/people/{person}")
+    for name in ("end-sessions", "grant-unit", "revoke-unit", "unlock"):
+        fields = {"sid": "x", "unit": "HG", "confirmed": "yes", "csrf_token": csrf}
+        for _name, params in variants(fields, ["sid", "unit", "confirmed"], world.values):
+            fuzz.send(admin, "GET", f"/admin/people/{person}/{name}", params)
+            fuzz.send(admin, "POST", f"/admin/people/{person}/{name}", params)
+    fuzz.done()
+
+
 def test_admin_api_and_console(world, make_unit):
     """The admin API with hostile credentials, parameters and bodies, and the console's
     entry page: problem objects, never a 5xx (its generated input: tests/admin, schemathesis)."""
@@ -1034,6 +1065,32 @@ FUZZED_ROUTES = {
     "/.well-known/oauth-authorization-server": "test_documents_and_pages",
     "/.well-known/openid-configuration": "test_documents_and_pages",
     "/account/": "test_documents_and_pages",
+    "/admin/people": "test_console_people_and_audit",
+    "/admin/people/<sub>": "test_console_people_and_audit",
+    "/admin/people/<sub>/<name>": "test_console_people_and_audit",
+    "/admin/audit": "test_console_people_and_audit",
+    "/admin/audit.csv": "test_console_people_and_audit",
+    # The admin API's people and audit: schemathesis, over every operation of its document.
+    **{
+        "/admin/api/v1" + path: "tests/admin/test_api_openapi.py"
+        for path in (
+            "/people",
+            "/people/<sub>",
+            "/audit",
+            *(
+                f"/people/<sub>/{name}"
+                for name in (
+                    "disable",
+                    "enable",
+                    "unlock",
+                    "send-activation",
+                    "send-reset",
+                    "reset-factors",
+                    "end-sessions",
+                )
+            ),
+        )
+    },
     "/account/apps/withdraw": "test_documents_and_pages",
     "/account/security/recovery-codes": "test_second_factor_pages",
     "/account/security/totp": "test_second_factor_pages",
