@@ -92,6 +92,10 @@ def print_summary(summary: ImportSummary) -> None:
             click.echo(f"  {name:<10}{count:>7}")
     for rejection in summary.rejected:
         click.echo(f"    line {rejection.line}: {rejection.reason}")
+    if summary.warnings:
+        click.echo(f"  warnings  {len(summary.warnings):>7}")
+    for warning in summary.warnings:
+        click.echo(f"    line {warning.line}: {warning.reason}")
     if summary.ignored_columns:
         click.echo(f"  ignored columns: {', '.join(summary.ignored_columns)}")
     if summary.dry_run:
