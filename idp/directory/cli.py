@@ -18,7 +18,7 @@ from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
-from idp.directory import records, service
+from idp.directory import records, service, units
 from idp.directory.csvfile import read_csv
 from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units
 from idp.directory.models import USER_STATUSES, User
@@ -325,6 +325,60 @@ def units_import(file: Path, dry_run: bool, as_json: bool) -> None:
     changes nothing the second time.
     """
     run_import("units", file, dry_run, as_json)
+
+
+@units_group.command("rename")
+@click.argument("code")
+@click.argument("name")
+def units_rename(code: str, name: str) -> None:
+    """Give unit CODE a new NAME (its code, people and sessions stay)."""
+    with domain_errors():
+        changed = units.rename_unit(service.get_unit(code), name, actor=cli_actor())
+    click.echo(f"Unit {code.strip()} renamed." if changed else "Nothing changed.")
+
+
+@units_group.command("move")
+@click.argument("code")
+@click.argument("parent", required=False)
+@click.option("--top", is_flag=True, help="Move the unit to the top of the tree.")
+def units_move(code: str, parent: str | None, top: bool) -> None:
+    """Put unit CODE, with the units below it, under PARENT (or at the top with --top).
+
+    Every person keeps their sub and sessions; their unit claims follow.
+    """
+    if (parent is None) == (not top):
+        raise CliError("give either a PARENT unit code or --top")
+    with domain_errors():
+        unit = service.get_unit(code)
+        target = service.get_unit(parent) if parent else None
+        changed = units.move_unit(unit, target, actor=cli_actor())
+        where = f"under {target.code}" if target else "to the top"
+    click.echo(f"Unit {unit.code} moved {where}." if changed else "Nothing changed.")
+
+
+@units_group.command("merge")
+@click.argument("source")
+@click.argument("target")
+def units_merge(source: str, target: str) -> None:
+    """Merge unit SOURCE into TARGET: its people and child units move to TARGET, SOURCE is
+    deactivated (never deleted) and its unit administrators administer TARGET."""
+    with domain_errors():
+        result = units.merge_units(
+            service.get_unit(source), service.get_unit(target), actor=cli_actor()
+        )
+    click.echo(
+        f"Unit {source.strip()} merged into {target.strip()}: {result.people} people and "
+        f"{result.children} units moved; {source.strip()} is now inactive."
+    )
+
+
+@units_group.command("deactivate")
+@click.argument("code")
+def units_deactivate(code: str) -> None:
+    """Mark unit CODE inactive; refused while active people or units are still in it."""
+    with domain_errors():
+        changed = units.deactivate_unit(service.get_unit(code), actor=cli_actor())
+    click.echo(f"Unit {code.strip()} deactivated." if changed else "Nothing changed.")
 
 
 @directory_group.command("import")
