@@ -18,7 +18,7 @@ from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
-from idp.directory import records, service, units
+from idp.directory import domains, records, service, units
 from idp.directory.csvfile import read_csv
 from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units
 from idp.directory.models import USER_STATUSES, User
@@ -390,6 +390,47 @@ def directory_import(file: Path, dry_run: bool, as_json: bool) -> None:
     Running the same file twice changes nothing the second time.
     """
     run_import("users", file, dry_run, as_json)
+
+
+@directory_group.command("rename-domain")
+@click.argument("old")
+@click.argument("new")
+@click.option("--unit", "unit_code", help="Only the people of this unit and the units below.")
+@click.option("--dry-run", is_flag=True, help="Show what would change, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def directory_rename_domain(
+    old: str, new: str, unit_code: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Move primary addresses from domain OLD to NEW; the old addresses stay as aliases.
+
+    Everyone's sub stays and both addresses sign in; the email claim becomes the new
+    address. A person whose new address belongs to someone else is left as they are and
+    listed (exit status 3).
+    """
+    with domain_errors():
+        result = domains.rename_domain(
+            old, new, actor=cli_actor(), unit_code=unit_code, dry_run=dry_run
+        )
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        _print_domain_rename(result)
+    if result.refused:
+        sys.exit(EXIT_ROWS_REJECTED)
+
+
+def _print_domain_rename(result: domains.DomainRename) -> None:
+    click.echo(
+        f"{result.old_domain} -> {result.new_domain}"
+        + (f" (unit {result.unit} and below)" if result.unit else "")
+        + (" (dry run)" if result.dry_run else "")
+    )
+    click.echo(f"  changed {len(result.changed):>7}")
+    click.echo(f"  refused {len(result.refused):>7}")
+    for clash in result.refused:
+        click.echo(f"    {clash.old}: {clash.new} {clash.reason}")
+    if result.dry_run:
+        click.echo("Dry run: nothing was written.")
 
 
 def init_app(app: Flask) -> None:
