@@ -11,6 +11,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.admin import console  # lazy: the views import the whole provider
+    # lazy: the Units pages add their routes to the console's blueprint before it is registered
+    from idp.admin import (
+        console,  # lazy: the views import the whole provider
+        units,  # noqa: F401
+    )
 
     console.init_app(app)
