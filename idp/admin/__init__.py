@@ -11,10 +11,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # lazy: the Units pages add their routes to the console's blueprint before it is registered
-    from idp.admin import (
-        console,  # lazy: the views import the whole provider
-        units,  # noqa: F401
-    )
+    # lazy: the views import the whole provider; the Units pages (units) add their routes to
+    # the console's blueprint before it is registered
+    from idp.admin import api, console, units  # noqa: F401
 
     console.init_app(app)
+    api.init_app(app)
