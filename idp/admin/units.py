@@ -96,15 +96,7 @@ def refusal_message(exc: UnitChangeRefused) -> str:
 def visible_tree() -> list[dict[str, Any]]:
     """The units the administrator may see, as nested nodes: everything for a
     super-administrator, their subtrees for a unit administrator."""
-    admin_scope = scope()
-    all_units = [u for u in records.all_units() if admin_scope.covers_unit(u.id)]
-    counts = records.user_counts_by_unit()
-    nodes = {u.id: {"unit": u, "people": counts.get(u.id, 0), "children": []} for u in all_units}
-    roots = []
-    for unit in all_units:  # ordered by code, so children are too
-        parent = nodes.get(unit.parent_id) if unit.parent_id else None
-        (parent["children"] if parent else roots).append(nodes[unit.id])
-    return roots
+    return units.tree(scope().covers_unit)
 
 
 def _unit_or_none(code: str) -> Unit | None:

@@ -11,6 +11,7 @@ unit is deactivated and keeps its code, so the audit log and old tokens still na
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,25 @@ def subtree_ids(unit: Unit) -> set[int]:
             found.add(unit_id)
             todo.extend(children.get(unit_id, ()))
     return found
+
+
+def tree(include: Callable[[int], bool] | None = None) -> list[dict[str, Any]]:
+    """The unit tree as nested nodes {"unit", "people", "children"}, ordered by code; with
+    `include`, only the units it accepts (a unit whose parent is left out is a root)."""
+    counts = dict(
+        db.session.execute(sa.select(User.unit_id, sa.func.count()).group_by(User.unit_id)).all()
+    )
+    shown = [
+        u
+        for u in db.session.scalars(sa.select(Unit).order_by(Unit.code))
+        if include is None or include(u.id)
+    ]
+    nodes = {u.id: {"unit": u, "people": counts.get(u.id, 0), "children": []} for u in shown}
+    roots = []
+    for unit in shown:  # ordered by code, so children are too
+        parent = nodes.get(unit.parent_id) if unit.parent_id else None
+        (parent["children"] if parent else roots).append(nodes[unit.id])
+    return roots
 
 
 def people_count(unit: Unit, *, active_only: bool = False) -> int:

@@ -115,3 +115,19 @@ def test_a_unit_administrator_acts_only_inside_their_subtree(app, client, make_u
     assert answer.status_code == 200
     [event] = events(app, "unit.merge")
     assert event.actor == sub
+
+
+def test_the_tree_is_the_callers_subtrees(app, client, make_unit, make_user):
+    tree(make_unit)
+    make_user("nv@haugiang.gov.vn", unit="CT-NV")
+    make_tool_client(app)
+    make_user("it.ct@haugiang.gov.vn", password=PASSWORD, unit="CT")
+    grant_unit(app, "it.ct@haugiang.gov.vn", "CT")
+    everything = client.get(f"{API}/unit-tree", headers=bearer(automation_token(app, client)))
+    [root] = everything.get_json()["roots"]
+    assert root["code"] == "HG"
+    assert [c["code"] for c in root["children"]] == ["CT", "STC"]
+    token = bearer(person_token(app, client, "it.ct@haugiang.gov.vn"))
+    [ct] = client.get(f"{API}/unit-tree", headers=token).get_json()["roots"]
+    assert (ct["code"], ct["parent"], ct["people"]) == ("CT", "HG", 1)
+    assert [(c["code"], c["people"]) for c in ct["children"]] == [("CT-NV", 1), ("CT-TC", 0)]
