@@ -11,8 +11,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # lazy: the views import the whole provider; the Units pages (units) add their routes to
-    # the console's blueprint before it is registered
+    # The Units pages (units) add their routes to the console's blueprint before it is
+    # registered.
+    # lazy: the views import the whole provider
     from idp.admin import api, console, units  # noqa: F401
 
     console.init_app(app)
