@@ -26,10 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from argon2 import extract_parameters
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from argon2.exceptions import VerificationError as Argon2VerificationError
-from argon2.low_level import Type as Argon2Type
-from argon2.low_level import verify_secret
+from argon2.exceptions import InvalidHashError
 from passlib import hash as passlib_hash
 from passlib.exc import PasslibWarning
 
@@ -42,6 +39,8 @@ MAX_CRYPT_ROUNDS = 1_000_000
 MAX_PBKDF2_ROUNDS = 1_000_000
 MAX_ARGON2_MEMORY_KIB = 262_144
 MAX_ARGON2_TIME = 10
+MIN_ARGON2_SALT_BYTES = 8
+MIN_ARGON2_HASH_BYTES = 16
 ARGON2_PREFIXES = ("$argon2id$", "$argon2i$", "$argon2d$")
 PLAINTEXT_SCHEMES = ("CLEARTEXT", "PLAIN", "PLAINTEXT", "CLEAR", "TEXT")
 
@@ -155,29 +154,19 @@ def _check_parsed(scheme: Scheme, body: str) -> None:
 
 
 def _check_argon2(body: str) -> None:
+    """Read, never computed: an import of 9,800 argon2 hashes must not cost 9,800 hashings."""
     try:
         parameters = extract_parameters(body)
-    except InvalidHashError as exc:
-        raise ValueError(f"malformed or truncated argon2 hash ({exc})") from None
+    except InvalidHashError:
+        raise ValueError("malformed or truncated argon2 hash") from None
+    if parameters.salt_len < MIN_ARGON2_SALT_BYTES or parameters.hash_len < MIN_ARGON2_HASH_BYTES:
+        raise ValueError("truncated argon2 hash: its salt or its hash is too short")
     if parameters.memory_cost > MAX_ARGON2_MEMORY_KIB or parameters.time_cost > MAX_ARGON2_TIME:
         raise ValueError(
             f"argon2 hash with m={parameters.memory_cost}, t={parameters.time_cost}, above the "
             f"m={MAX_ARGON2_MEMORY_KIB}, t={MAX_ARGON2_TIME} accepted: every sign-in would take "
             "too much memory or time"
         )
-    try:
-        # A wrong password is the expected answer; a malformed hash raises InvalidHashError.
-        verify_secret(body.encode(), b"", _argon2_type(body))
-    except VerifyMismatchError:
-        return
-    except (InvalidHashError, Argon2VerificationError) as exc:
-        raise ValueError(f"malformed or truncated argon2 hash ({exc})") from None
-
-
-def _argon2_type(body: str) -> Argon2Type:
-    if body.startswith("$argon2id$"):
-        return Argon2Type.ID
-    return Argon2Type.I if body.startswith("$argon2i$") else Argon2Type.D
 
 
 def imported_hash(value: str) -> str:

@@ -93,6 +93,8 @@ BAD = {
     "unknown scheme": ("{MD4}abcdefgh", "unknown hash scheme {MD4}"),
     "no scheme": ("hunter2hunter2", "not a password hash of a known scheme"),
     "broken brace": ("{SSHA", "'{' without a closing '}'"),
+    "argon2 without hash": ("$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$", "truncated argon2"),
+    "argon2 garbage": ("$argon2id$v=19$m=65536,t=3,p=4$abc", "malformed or truncated argon2"),
     "pbkdf2 salt only": ("{PBKDF2-SHA512}10000$MDEyMzQ1Njc4OWFiY2RlZg", "truncated pbkdf2"),
 }
 
