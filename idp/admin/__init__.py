@@ -14,7 +14,8 @@ def init_app(app: Flask) -> None:
     # The Units pages (units) add their routes to the console's blueprint before it is
     # registered.
     # lazy: the views import the whole provider
-    from idp.admin import api, console, units  # noqa: F401
+    from idp.admin import api, cli, console, units  # noqa: F401
 
     console.init_app(app)
     api.init_app(app)
+    cli.init_app(app)

@@ -977,9 +977,60 @@ def test_passkey_factor_endpoints(world, make_user):
     fuzz.done()
 
 
+def test_admin_api_and_console(world, make_unit):
+    """The admin API with hostile credentials, parameters and bodies, and the console's
+    entry page: problem objects, never a 5xx (its generated input: tests/admin, schemathesis)."""
+    fuzz = world.fuzz
+    make_unit("HG", kind="province")
+    add_client(
+        world.app,
+        "automation",
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=[],
+        scope="admin:read admin:write",
+        admin_automation=True,
+    )
+    http = world.app.test_client()
+    answer = http.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, headers=basic("automation")
+    )
+    token = answer.get_json()["access_token"]
+    paths = ["/admin/api/v1/me", "/admin/api/v1/units", "/admin/api/v1/units/HG"]
+    headers = [*AUTH_HEADERS, *("Bearer " + v for v in world.values if "\n" not in v)]
+    for header in headers:
+        fuzz.send(http, "GET", paths[0], headers={"Authorization": header})
+    bearer = {"Authorization": f"Bearer {token}"}
+    names = ["parent", "search", "active", "limit", "cursor"]
+    for _name, params in variants({"limit": "2"}, names, world.values):
+        fuzz.send(http, "GET", "/admin/api/v1/units", params, headers=bearer)
+    for value in world.values:
+        if isinstance(value, str) and "/" not in value:
+            fuzz.send(http, "GET", "/admin/api/v1/units/" + quote(value, safe=""), headers=bearer)
+    for path in [*paths, "/admin/api/v1/openapi.json", "/admin/api/v1/nothing"]:
+        for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            fuzz.send(
+                http,
+                method,
+                path,
+                body=DEEP_OBJECT,
+                content_type="application/json",
+                headers=bearer,
+            )
+    console = world.browser()
+    for _name, params in variants({}, ["next", "x"], world.values[:20]):
+        fuzz.send(console, "GET", "/admin/", params)
+    fuzz.done()
+
+
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
+    "/admin/": "test_admin_api_and_console",
+    "/admin/api/v1/me": "test_admin_api_and_console",
+    "/admin/api/v1/openapi.json": "test_admin_api_and_console",
+    "/admin/api/v1/units": "test_admin_api_and_console",
+    "/admin/api/v1/units/<code>": "test_admin_api_and_console",
     "/.well-known/oauth-authorization-server": "test_documents_and_pages",
     "/.well-known/openid-configuration": "test_documents_and_pages",
     "/account/": "test_documents_and_pages",
