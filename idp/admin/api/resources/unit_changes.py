@@ -49,7 +49,7 @@ def _named_unit(data: dict[str, Any], name: str, *, nullable: bool = False) -> U
     code = required_text(data, name, max_length=CODE_MAX_LENGTH, errors=errors)
     if errors:
         raise field_errors(errors)
-    unit = find_unit(code)
+    unit = find_unit(code) if is_plain_text(code, CODE_MAX_LENGTH) else None
     if unit is None:
         raise field_errors([{"pointer": f"/{name}", "detail": "no unit has this code"}])
     return unit
