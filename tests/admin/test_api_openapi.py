@@ -7,6 +7,8 @@ the document, which is assembled from every resource module."""
 
 from __future__ import annotations
 
+import os
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,8 +18,8 @@ from helpers.admin_api import API, automation_token, bearer, make_tool_client, p
 from helpers.people import PASSWORD
 from hypothesis import HealthCheck, given, settings
 
-# Short: the suite runs it on every change (more examples: SCHEMATHESIS_EXAMPLES=200).
-MAX_EXAMPLES = 12
+# Short: the suite runs it on every change (a longer run: SCHEMATHESIS_EXAMPLES=200).
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
 # Methods Flask adds to every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 
@@ -32,11 +34,8 @@ def _routes(app) -> dict[str, set[str]]:
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("admin_api.") and rule.endpoint != "admin_api.openapi_document":
-            path = rule.rule.removeprefix(API)
-            for name in rule.arguments:
-                path = path.replace(f"<{name}>", f"{{{name}}}").replace(
-                    f"<path:{name}>", f"{{{name}}}"
-                )
+            # Flask's <name> and <converter:name> are OpenAPI's {name}.
+            path = re.sub(r"<(?:[^:<>]+:)?([^:<>]+)>", r"{\1}", rule.rule.removeprefix(API))
             routes.setdefault(path, set()).update(
                 m.lower() for m in rule.methods - IMPLICIT_METHODS
             )
