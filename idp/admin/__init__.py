@@ -11,9 +11,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # The people and audit pages add their views to the console's blueprint on import.
+    # The people, audit and units pages add their views to the console's blueprint on
+    # import, before it is registered.
     # lazy: the views import the whole provider
-    from idp.admin import api, audit_log, cli, console, people  # noqa: F401
+    from idp.admin import api, audit_log, cli, console, people, units  # noqa: F401
 
     console.init_app(app)
     api.init_app(app)

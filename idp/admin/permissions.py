@@ -238,3 +238,25 @@ def record_denied(actor: str, what: str, origin: dict | None = None) -> None:
         outcome="failure",
         **(origin or {}),
     )
+
+
+# -- units (the console's Units page and the admin API ask here) ----------------------------
+
+
+def may_change_unit(scope: AdminScope, unit: Unit) -> bool:
+    """Rename or deactivate a unit: one of the administrator's units."""
+    return scope.covers_unit(unit.id)
+
+
+def may_move_unit(scope: AdminScope, unit: Unit, parent: Unit | None) -> bool:
+    """Put a unit under `parent` (None: the top of the tree, for a super-administrator
+    only): both inside the administrator's units, so nothing leaves their subtree."""
+    if parent is None:
+        return scope.is_super
+    return scope.covers_unit(unit.id) and scope.covers_unit(parent.id)
+
+
+def may_merge_units(scope: AdminScope, source: Unit, target: Unit) -> bool:
+    """Merge `source` into `target`: both inside the administrator's units (a district's
+    people never go to another district by its administrator's hand)."""
+    return scope.covers_unit(source.id) and scope.covers_unit(target.id)

@@ -21,7 +21,7 @@ from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
-from idp.directory import listing, records, service
+from idp.directory import domains, listing, records, service, units
 from idp.directory.csvfile import read_csv
 from idp.directory.importer import (
     UNIT_COLUMNS,
@@ -109,6 +109,10 @@ def print_summary(summary: ImportSummary) -> None:
             click.echo(f"  {name:<10}{count:>7}")
     for rejection in summary.rejected:
         click.echo(f"    line {rejection.line}: {rejection.reason}")
+    if summary.warnings:
+        click.echo(f"  warnings  {len(summary.warnings):>7}")
+    for warning in summary.warnings:
+        click.echo(f"    line {warning.line}: {warning.reason}")
     if summary.ignored_columns:
         click.echo(f"  ignored columns: {', '.join(summary.ignored_columns)}")
     if summary.dry_run:
@@ -380,6 +384,60 @@ def units_import(file: Path, dry_run: bool, as_json: bool) -> None:
     run_import("units", file, dry_run, as_json)
 
 
+@units_group.command("rename")
+@click.argument("code")
+@click.argument("name")
+def units_rename(code: str, name: str) -> None:
+    """Give unit CODE a new NAME (its code, people and sessions stay)."""
+    with domain_errors():
+        changed = units.rename_unit(service.get_unit(code), name, actor=cli_actor())
+    click.echo(f"Unit {code.strip()} renamed." if changed else "Nothing changed.")
+
+
+@units_group.command("move")
+@click.argument("code")
+@click.argument("parent", required=False)
+@click.option("--top", is_flag=True, help="Move the unit to the top of the tree.")
+def units_move(code: str, parent: str | None, top: bool) -> None:
+    """Put unit CODE, with the units below it, under PARENT (or at the top with --top).
+
+    Every person keeps their sub and sessions; their unit claims follow.
+    """
+    if (parent is None) == (not top):
+        raise CliError("give either a PARENT unit code or --top")
+    with domain_errors():
+        unit = service.get_unit(code)
+        target = service.get_unit(parent) if parent else None
+        changed = units.move_unit(unit, target, actor=cli_actor())
+        where = f"under {target.code}" if target else "to the top"
+    click.echo(f"Unit {unit.code} moved {where}." if changed else "Nothing changed.")
+
+
+@units_group.command("merge")
+@click.argument("source")
+@click.argument("target")
+def units_merge(source: str, target: str) -> None:
+    """Merge unit SOURCE into TARGET: its people and child units move to TARGET, SOURCE is
+    deactivated (never deleted) and its unit administrators administer TARGET."""
+    with domain_errors():
+        result = units.merge_units(
+            service.get_unit(source), service.get_unit(target), actor=cli_actor()
+        )
+    click.echo(
+        f"Unit {source.strip()} merged into {target.strip()}: {result.people} people and "
+        f"{result.children} units moved; {source.strip()} is now inactive."
+    )
+
+
+@units_group.command("deactivate")
+@click.argument("code")
+def units_deactivate(code: str) -> None:
+    """Mark unit CODE inactive; refused while active people or units are still in it."""
+    with domain_errors():
+        changed = units.deactivate_unit(service.get_unit(code), actor=cli_actor())
+    click.echo(f"Unit {code.strip()} deactivated." if changed else "Nothing changed.")
+
+
 @directory_group.command("import")
 @import_options
 def directory_import(file: Path, dry_run: bool, as_json: bool) -> None:
@@ -502,6 +560,40 @@ def directory_sync(dry_run: bool, force: bool, as_json: bool) -> None:
         _print_sync(summary, show_changes=dry_run)
     if summary.rejected:
         sys.exit(EXIT_ROWS_REJECTED)
+
+
+@directory_group.command("rename-domain")
+@click.argument("old")
+@click.argument("new")
+@click.option("--unit", "unit_code", help="Only the people of this unit and the units below.")
+@click.option("--dry-run", is_flag=True, help="Show what would change, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def directory_rename_domain(
+    old: str, new: str, unit_code: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Move primary addresses from domain OLD to NEW; the old addresses stay as aliases.
+
+    Everyone's sub stays and both addresses sign in; the email claim becomes the new
+    address. A person whose new address belongs to someone else is left as they are and
+    listed (exit status 3).
+    with domain_errors():
+        result = domains.rename_domain(
+            old, new, actor=cli_actor(), unit_code=unit_code, dry_run=dry_run
+        )
+        emit_json(result.as_dict())
+        _print_domain_rename(result)
+    if result.refused:
+
+
+def _print_domain_rename(result: domains.DomainRename) -> None:
+        f"{result.old_domain} -> {result.new_domain}"
+        + (f" (unit {result.unit} and below)" if result.unit else "")
+        + (" (dry run)" if result.dry_run else "")
+    click.echo(f"  changed {len(result.changed):>7}")
+    click.echo(f"  refused {len(result.refused):>7}")
+    for clash in result.refused:
+        click.echo(f"    {clash.old}: {clash.new} {clash.reason}")
+    if result.dry_run:
 
 
 def init_app(app: Flask) -> None:

@@ -50,6 +50,7 @@ class UserRecord:
     unit_id: int | None
     roles: list[str]
     status: str
+    has_password: bool = False
 
 
 @dataclass
@@ -88,9 +89,10 @@ def load_users() -> list[UserRecord]:
             User.unit_id,
             User.roles,
             User.status,
+            User.password_hash.is_not(None),
         ).order_by(User.id)
     )
-    return [UserRecord(*row[:9], list(row[9] or []), row[10]) for row in rows]
+    return [UserRecord(*row[:9], list(row[9] or []), row[10], bool(row[11])) for row in rows]
 
 
 def load_addresses() -> list[AddressRecord]:

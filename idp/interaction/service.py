@@ -15,6 +15,7 @@ from typing import Any
 from idp import audit
 from idp.assurance import ACR_PASSWORD, AMR_PASSWORD  # noqa: F401 (the sign-in's names)
 from idp.directory.ldap.bind import SourceUnavailable, check_with_source, checks_with_source
+from idp.directory.legacy import legacy_scheme
 from idp.directory.models import User
 from idp.directory.passwords import hash_password, needs_rehash, verify_password
 from idp.directory.store import find_user_by_address
@@ -196,6 +197,9 @@ def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
         record_locks(attempt, locks)
         return SignInResult(None)
 
+    # A legacy hash imported from the mail system (idp.directory.legacy) is replaced here,
+    # in the sign-in's own transaction: it is never kept past its owner's first sign-in.
+    replaced = legacy_scheme(user.password_hash)
     if needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
     user.last_login_at = now
@@ -211,6 +215,10 @@ def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
         subject=user.sub,
         ip=attempt.ip,
         user_agent=attempt.user_agent,
-        detail={"amr": [AMR_PASSWORD], "trusted_device": keys[0].startswith("dev:")},
+        detail={
+            "amr": [AMR_PASSWORD],
+            "trusted_device": keys[0].startswith("dev:"),
+            **({"legacy_hash_replaced": replaced} if replaced else {}),
+        },
     )
     return SignInResult(user, device_cookie=issue_device(attempt.device, user.sub))

@@ -1054,6 +1054,78 @@ def test_admin_api_and_console(world, make_unit):
     fuzz.done()
 
 
+def _automation_bearer(app, http) -> dict[str, str]:
+    add_client(
+        app,
+        "automation",
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=[],
+        scope="admin:read admin:write",
+        admin_automation=True,
+    )
+    answer = http.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, headers=basic("automation")
+    )
+    return {"Authorization": "Bearer " + answer.get_json()["access_token"]}
+
+
+def test_units_console_and_api(world, make_unit, make_user):
+    """The Units pages (a super-administrator at the console's level) and the units' write
+    endpoints of the admin API, with hostile codes, names and bodies: never a 5xx."""
+    from helpers.admin import make_admin
+
+    fuzz = world.fuzz
+    make_unit("HG", kind="province")
+    make_unit("STC", parent="HG")
+    make_unit("CT", kind="district", parent="HG")
+    console = world.app.test_client()
+    make_admin(world.app, make_user, console)
+    token = csrf_token(console.get("/admin/units/STC").get_data(as_text=True))
+    texts = [v for v in world.values if isinstance(v, str)]
+    fuzz.send(console, "GET", "/admin/units")
+    for value in texts:
+        quoted = quote(value, safe="")
+        if "/" not in value:
+            fuzz.send(console, "GET", "/admin/units/" + quoted)
+            fuzz.send(console, "POST", f"/admin/units/{quoted}/deactivate", [("csrf_token", token)])
+        for action, name in (("rename", "name"), ("move", "parent"), ("merge", "target")):
+            for confirmed in ("", "yes"):
+                fields = [("csrf_token", token), (name, value), ("confirmed", confirmed)]
+                fuzz.send(console, "POST", f"/admin/units/STC/{action}", fields)
+    fuzz.send(
+        console,
+        "POST",
+        "/admin/units/STC/rename",
+        body=DEEP_OBJECT,
+        content_type="application/json",
+    )
+    http = world.app.test_client()
+    bearer = _automation_bearer(world.app, http)
+    fuzz.send(http, "GET", "/admin/api/v1/unit-tree", headers=bearer)
+    bodies = [DEEP_OBJECT, "[]", "null", "1", '"x"', "{"]
+    for value in [*texts[:40], None, 1, [], {}, True]:
+        for name in ("name", "parent", "into"):
+            bodies.append(json.dumps({name: value}))
+    for action in ("rename", "move", "merge", "deactivate"):
+        for body in bodies:
+            fuzz.send(
+                http,
+                "POST",
+                f"/admin/api/v1/units/CT/{action}",
+                body=body,
+                content_type="application/json",
+                headers=bearer,
+            )
+        for value in texts[:40]:
+            if "/" not in value:
+                path = f"/admin/api/v1/units/{quote(value, safe='')}/{action}"
+                fuzz.send(
+                    http, "POST", path, body="{}", content_type="application/json", headers=bearer
+                )
+    fuzz.done()
+
+
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
@@ -1062,6 +1134,17 @@ FUZZED_ROUTES = {
     "/admin/api/v1/openapi.json": "test_admin_api_and_console",
     "/admin/api/v1/units": "test_admin_api_and_console",
     "/admin/api/v1/units/<code>": "test_admin_api_and_console",
+    "/admin/api/v1/unit-tree": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/rename": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/move": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/merge": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/deactivate": "test_units_console_and_api",
+    "/admin/units": "test_units_console_and_api",
+    "/admin/units/<code>": "test_units_console_and_api",
+    "/admin/units/<code>/rename": "test_units_console_and_api",
+    "/admin/units/<code>/move": "test_units_console_and_api",
+    "/admin/units/<code>/merge": "test_units_console_and_api",
+    "/admin/units/<code>/deactivate": "test_units_console_and_api",
     "/.well-known/oauth-authorization-server": "test_documents_and_pages",
     "/.well-known/openid-configuration": "test_documents_and_pages",
     "/account/": "test_documents_and_pages",

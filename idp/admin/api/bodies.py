@@ -19,7 +19,10 @@ def json_object() -> dict[str, Any]:
     """The body as a JSON object (RFC 8259), or 415 / 400 / 422."""
     if request.mimetype != "application/json":
         raise Problem(415, "Send a JSON body (Content-Type: application/json).")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes: not a body we read
+        data = None
     if data is None:
         raise Problem(400, "The body is not valid JSON.")
     if not isinstance(data, dict):
