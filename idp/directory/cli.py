@@ -576,24 +576,31 @@ def directory_rename_domain(
     Everyone's sub stays and both addresses sign in; the email claim becomes the new
     address. A person whose new address belongs to someone else is left as they are and
     listed (exit status 3).
+    """
     with domain_errors():
         result = domains.rename_domain(
             old, new, actor=cli_actor(), unit_code=unit_code, dry_run=dry_run
         )
+    if as_json:
         emit_json(result.as_dict())
+    else:
         _print_domain_rename(result)
     if result.refused:
+        sys.exit(EXIT_ROWS_REJECTED)
 
 
 def _print_domain_rename(result: domains.DomainRename) -> None:
+    click.echo(
         f"{result.old_domain} -> {result.new_domain}"
         + (f" (unit {result.unit} and below)" if result.unit else "")
         + (" (dry run)" if result.dry_run else "")
+    )
     click.echo(f"  changed {len(result.changed):>7}")
     click.echo(f"  refused {len(result.refused):>7}")
     for clash in result.refused:
         click.echo(f"    {clash.old}: {clash.new} {clash.reason}")
     if result.dry_run:
+        click.echo("Dry run: nothing was written.")
 
 
 def init_app(app: Flask) -> None:
