@@ -32,7 +32,7 @@ from joserfc.jwk import KeySet, import_key
 from joserfc.jws import extract_compact
 
 from idp import jsontext, jwkset
-from idp.outbound import DEADLINE, OutboundError, fetch
+from idp.outbound import DEADLINE, PROTOCOL, REDIRECT, TOO_LARGE, OutboundError, fetch
 from idp.upstreams.config import ENDPOINTS, Upstream
 
 # What went wrong, as the error page and the audit event name it.
@@ -40,7 +40,8 @@ UPSTREAM_DENIED = "upstream_error"  # the upstream answered with error=...
 STATE = "state"  # missing, wrong, expired or replayed state
 ISSUER = "issuer"  # wrong iss in the answer or the token, a mix-up
 METADATA = "metadata"  # discovery document or JWKS unusable
-UNREACHABLE = "unreachable"  # the upstream could not be called
+UNREACHABLE = "unreachable"  # the upstream could not be called (or may not be)
+BAD_ANSWER = "bad_answer"  # too large, a redirect, broken HTTP
 SLOW = "slow"  # the upstream did not answer in time
 TOKEN = "token"  # the token endpoint refused or answered nonsense
 ID_TOKEN = "id_token"  # the ID token is malformed, its signature or a claim is wrong
@@ -135,6 +136,8 @@ def call(
         )
     except OutboundError as exc:
         code = SLOW if exc.reason == DEADLINE else UNREACHABLE
+        if exc.reason in (TOO_LARGE, REDIRECT, PROTOCOL):
+            code = BAD_ANSWER
         raise UpstreamError(code, f"{urlsplit(url).path}: {exc.message}") from None
     return answer.status, answer.headers, answer.body
 

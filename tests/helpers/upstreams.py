@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -217,7 +218,9 @@ class HostileUpstream:
             back["code"] = code
         if not self.bends.omit_response_iss:
             back["iss"] = self.bends.response_iss or self.issuer
-        return Response(status=302, headers={"Location": args["redirect_uri"] + "?" + urlencode(back)})
+        return Response(
+            status=302, headers={"Location": args["redirect_uri"] + "?" + urlencode(back)}
+        )
 
     def token(self, request: Request) -> Response:
         if self.bends.token_delay:
@@ -305,3 +308,46 @@ class UpstreamBrowser:
 
 def query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query))
+
+
+# ------------------------------------------------------------------ fixtures
+# Registered by the conftest.py of each folder that uses them (tests/upstreams,
+# tests/security): `from helpers.upstreams import provider_upstream, ...`.
+
+
+@pytest.fixture
+def fresh_upstream_caches():
+    """Discovery documents and keys are cached per process, by upstream name: each test
+    starts without them."""
+    from idp.upstreams import client
+
+    client.forget_cached()
+    yield
+    client.forget_cached()
+
+
+@pytest.fixture(scope="module")
+def provider_upstream(sqlite_template, tmp_path_factory):
+    upstream = ProviderUpstream(sqlite_template, tmp_path_factory.mktemp("upstream"))
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.fixture
+def hostile_upstream():
+    upstream = HostileUpstream()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.fixture
+def person(client, fresh_upstream_caches):
+    browser = UpstreamBrowser(client)
+    try:
+        yield browser
+    finally:
+        browser.close()
