@@ -292,6 +292,7 @@ def authorization_url(
     nonce: str,
     code_challenge: str,
     acr_values: tuple[str, ...],
+    prompt: str | None = None,
 ) -> str:
     params = {
         "response_type": "code",
@@ -305,6 +306,8 @@ def authorization_url(
     }
     if acr_values:
         params["acr_values"] = " ".join(acr_values)
+    if prompt:
+        params["prompt"] = prompt
     endpoint = meta.endpoint("authorization_endpoint")
     return endpoint + ("&" if urlsplit(endpoint).query else "?") + urlencode(params)
 

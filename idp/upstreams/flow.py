@@ -128,8 +128,10 @@ def begin(
     next_url: str,
     goal: str | None,
     config: Mapping[str, Any],
+    force: bool = False,
 ) -> tuple[str, str]:
-    """(the upstream's authorization URL, the sealed flow cookie's value)."""
+    """(the upstream's authorization URL, the sealed flow cookie's value). `force`: our
+    sign-in must be fresh (prompt=login, max_age), so the upstream is sent prompt=login."""
     flow = FlowState(
         upstream=upstream.name,
         state=secrets.token_urlsafe(32),
@@ -146,6 +148,7 @@ def begin(
         nonce=flow.nonce,
         code_challenge=code_challenge(flow.verifier),
         acr_values=acr_values_to_send(upstream, goal),
+        prompt="login" if force else None,
     )
     return url, seal_flow(flow, config)
 

@@ -140,6 +140,7 @@ def start(name: str):
         redirect_uri=callback_url(upstream),
         next_url=next_url,
         goal=request.args.get("acr"),
+        force=request.args.get("force") == "1",
         config=current_app.config,
     )
     response = redirect(location)

@@ -262,6 +262,8 @@ class UpstreamBrowser:
     def __init__(self, broker) -> None:
         self.broker = broker
         self.http = requests.Session()
+        # How many times the upstream asked for the password.
+        self.upstream_logins = 0
 
     def start(self, name: str, next_url: str | None = None, **params: str):
         query = urlencode({k: v for k, v in {"next": next_url, **params}.items() if v})
@@ -286,6 +288,7 @@ class UpstreamBrowser:
             if answer.status_code == 200 and "/login" in urlsplit(answer.url).path:
                 fields = form_fields(answer.text, "/login")
                 fields.update(email=email, password=password)
+                self.upstream_logins += 1
                 base = f"{urlsplit(answer.url).scheme}://{urlsplit(answer.url).netloc}"
                 answer = self.http.post(
                     base + "/login", data=fields, allow_redirects=False, timeout=15

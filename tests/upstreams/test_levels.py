@@ -162,3 +162,27 @@ def test_acr_values_are_forwarded_only_when_configured(app, hostile_upstream, pe
 def test_forwarded_acr_values_are_mapped_back_through_the_table(person):
     assert query(person.to_upstream("national", "/account/", acr=LOA2))["acr_values"] == "LoA2"
     assert query(person.to_upstream("national", "/account/"))["acr_values"] == "LoA1"
+
+
+def test_a_fresh_sign_in_asked_by_a_relying_party_is_asked_of_the_upstream_too(
+    app, client, make_user, provider_upstream, person
+):
+    sub = make_user()
+    make_client(app)
+    link(app, sub, "corp", provider_upstream.sub)
+    rp = RelyingParty(client)
+    assert person.sign_in("corp", "/account/", **CREDENTIALS).status_code == 302
+    first = id_token_claims(rp, rp.authorize(nonce=NONCE, state="s"))
+    response = rp.authorize(nonce=NONCE, state="s", prompt="login")
+    login_url = response.headers["Location"]
+    assert query_of(login_url)["force"] == "1"
+    page = client.get(login_url).get_data(as_text=True)
+    assert "force=1" in page.split('id="upstream-corp" href="')[1].split('"')[0]
+    location = person.to_upstream("corp", query_of(login_url)["next"], force="1")
+    assert query(location)["prompt"] == "login"
+    # The upstream asks for the password again (its own session notwithstanding).
+    back = person.back_at_broker(person.follow_upstream(location, **CREDENTIALS))
+    assert person.upstream_logins == 2
+    assert back.status_code == 302 and back.headers["Location"].startswith("/oauth2/authorize")
+    again = id_token_claims(rp, client.get(back.headers["Location"]))
+    assert again["sid"] == first["sid"] and again["auth_time"] >= first["auth_time"]
