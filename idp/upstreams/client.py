@@ -28,12 +28,12 @@ from urllib.parse import urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, import_key
+from joserfc.jwk import KeySet, OctKey, import_key
 from joserfc.jws import extract_compact
 
 from idp import jsontext, jwkset
 from idp.outbound import DEADLINE, PROTOCOL, REDIRECT, TOO_LARGE, OutboundError, fetch
-from idp.upstreams.config import ENDPOINTS, Upstream
+from idp.upstreams.config import ENDPOINTS, HMAC_ALGS, Upstream, upstream_needs_no_jwks
 
 # What went wrong, as the error page and the audit event name it.
 UPSTREAM_DENIED = "upstream_error"  # the upstream answered with error=...
@@ -221,9 +221,11 @@ def discover(upstream: Upstream, limits: Limits) -> Metadata:
         if document.get(key) not in (None, "")
     }
     endpoints.update(given)
-    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+    for key in ("authorization_endpoint", "token_endpoint"):
         if key not in endpoints:
             raise UpstreamError(METADATA, f"the discovery document has no {key}")
+    if "jwks_uri" not in endpoints and not upstream_needs_no_jwks(upstream.id_token_algs):
+        raise UpstreamError(METADATA, "the discovery document has no jwks_uri")
     iss_supported = upstream.iss_parameter_supported
     if iss_supported is None:
         iss_supported = document.get("authorization_response_iss_parameter_supported") is True
@@ -413,15 +415,20 @@ def _header(token: str) -> dict[str, Any]:
 def verify_signature(
     upstream: Upstream, limits: Limits, meta: Metadata, token: str
 ) -> dict[str, Any]:
-    """The ID token's claims once its signature checks against the upstream's keys with an
-    algorithm of its allowed list (never `none`, never an HMAC)."""
+    """The ID token's claims once its signature checks against the upstream's keys (or, for
+    HS256 where the settings allow it, our client secret) with an algorithm of its allowed
+    list (never `none`)."""
     header = _header(token)
     alg = header.get("alg")
     if alg not in upstream.id_token_algs:
         raise UpstreamError(ID_TOKEN, f"the ID token's algorithm {str(alg)[:16]!r} is not allowed")
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
-    keys = signing_keys(upstream, limits, meta.endpoint("jwks_uri"), kid)
-    candidates = [k for k in keys.keys if kid is None or k.kid == kid]
+    if alg in HMAC_ALGS:
+        # OIDC Core 10.1: the octets of our client secret are the key.
+        candidates = [OctKey.import_key(upstream.client_secret.encode())]
+    else:
+        keys = signing_keys(upstream, limits, meta.endpoint("jwks_uri"), kid)
+        candidates = [k for k in keys.keys if kid is None or k.kid == kid]
     if not candidates:
         raise UpstreamError(ID_TOKEN, "the ID token's key is not in the upstream's JWKS")
     for key in candidates:

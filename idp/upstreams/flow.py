@@ -13,8 +13,6 @@ injected from another browser cannot be redeemed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 import time
@@ -22,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from idp import sealing
 from idp.assurance import ACR_RANK
@@ -105,9 +105,8 @@ def open_flow(
 
 
 def code_challenge(verifier: str) -> str:
-    """RFC 7636 4.2, S256."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    """RFC 7636 4.2, S256 (Authlib's client side)."""
+    return create_s256_code_challenge(verifier)
 
 
 def acr_values_to_send(upstream: Upstream, goal: str | None) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import shutil
@@ -111,7 +112,8 @@ class Bends:
     error: str | None = None  # answer the authorization request with this error
     id_token_claims: dict[str, Any] = field(default_factory=dict)  # override / add
     drop_claims: tuple[str, ...] = ()
-    signing: str = "good"  # good | none | hs256-public | other-key | unknown-kid
+    # good | none | hs256-public | hs256-secret | other-key | unknown-kid
+    signing: str = "good"
     userinfo: dict[str, Any] = field(default_factory=dict)
     token_delay: float = 0.0
     token_body: bytes | None = None  # answer the token request with this body
@@ -178,13 +180,14 @@ class HostileUpstream:
         if how == "none":
             header = _b64(json.dumps({"alg": "none", "kid": "up-1"}).encode())
             return f"{header}.{_b64(json.dumps(claims).encode())}."
-        if how == "hs256-public":
-            # The classic confusion: the public key's PEM as an HMAC secret.
+        if how in ("hs256-public", "hs256-secret"):
+            # The classic confusion: the public key's PEM as an HMAC secret; or the
+            # legitimate HS256 keyed with the client secret (OIDC Core 10.1).
             header = _b64(json.dumps({"alg": "HS256", "kid": "up-1"}).encode())
             body = _b64(json.dumps(claims).encode())
-            import hmac
-
-            secret = self.key.as_pem(private=False)
+            secret = (
+                self.key.as_pem(private=False) if how == "hs256-public" else BROKER_SECRET.encode()
+            )
             mac = hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
             return f"{header}.{body}.{_b64(mac)}"
         key = self.other_key if how == "other-key" else self.key

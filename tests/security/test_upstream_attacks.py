@@ -123,6 +123,18 @@ def test_a_bad_id_token_signs_nobody_in(app, linked, hostile_upstream, person, b
     assert_refused(app, attempt(person, hostile_upstream, **bends), code)
 
 
+HS256_ALLOWED = {"id_token_signing_alg_values": ["RS256", "HS256"]}
+
+
+@pytest.mark.parametrize("app_config", [HS256_ALLOWED], indirect=True)
+def test_hs256_where_allowed_is_keyed_with_the_client_secret_never_the_public_key(
+    app, linked, hostile_upstream, person
+):
+    assert_refused(app, attempt(person, hostile_upstream, signing="hs256-public"), "id_token")
+    answer = attempt(person, hostile_upstream, signing="hs256-secret")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/account/"
+
+
 USERINFO_ALWAYS = {"userinfo": "always", "claims": {"name": "name"}}
 
 
