@@ -268,15 +268,18 @@ def signing_keys(upstream: Upstream, limits: Limits, jwks_uri: str, kid: str | N
     if cached is not None:
         fresh = now - cached[0] < limits.cache_seconds
         known = kid is None or any(k.kid == kid for k in cached[1].keys)
-        if fresh and known:
+        # Stale or missing the kid: refetch, but never twice within the floor (a stream of
+        # forged kids, or an upstream that is down, costs one call per interval).
+        if (fresh and known) or now - last_attempt < limits.refetch_min_seconds:
             return cached[1]
-        if not fresh or now - last_attempt >= limits.refetch_min_seconds:
-            pass
-        else:
-            return cached[1]  # an unknown kid, but refetched too recently: no new call
     with _cache_lock:
         _jwks_attempts[upstream.name] = now
-    keys = fetch_jwks(upstream, limits, jwks_uri)
+    try:
+        keys = fetch_jwks(upstream, limits, jwks_uri)
+    except UpstreamError:
+        if cached is None:
+            raise
+        return cached[1]  # the upstream is down: the keys we had may still verify
     with _cache_lock:
         _jwks_cache[upstream.name] = (now, keys)
     return keys
