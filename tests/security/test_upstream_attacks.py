@@ -290,3 +290,56 @@ def test_a_rolled_over_key_is_fetched_once_its_kid_is_seen(app, linked, hostile_
     time.sleep(0.1)
     answer = attempt(person, hostile_upstream, kid="up-2")
     assert answer.status_code == 302, answer.get_data(as_text=True)[:400]
+
+
+# ---------------------------------------------------------------- hostile parameters
+
+HOSTILE_VALUES = [
+    "",
+    " ",
+    "x" * 20000,
+    "\x00",
+    "a\x00b",
+    "\r\n",
+    "//evil.example/",
+    "/\\evil.example",
+    "javascript:alert(1)",
+    "urn:hg:loa:9",
+    "Đăng nhập",
+]
+# Sent as they are: percent-encodings that are not UTF-8 (a lone surrogate, bad bytes).
+RAW_VALUES = ["%ff%fe", "%ed%a0%80", "%", "%zz"]
+
+
+def test_hostile_parameters_never_break_the_pages(app, hostile_upstream, caplog):
+    """Every parameter of the three routes gets every hostile value (with and without a
+    sign-in started in the browser): an answer below 500, nothing logged at ERROR.
+    (tests/security/test_no_server_errors.py lists these routes as fuzzed here.)"""
+    import logging
+
+    problems = []
+    params_of = {
+        "/login/upstream/hostile": ["next", "acr", "force"],
+        "/login/upstream/hostile/callback": ["state", "code", "iss", "error"],
+        "/login/upstream/hostile/link": ["next"],
+    }
+    for path, names in params_of.items():
+        for name in names:
+            for value in HOSTILE_VALUES:
+                for started in (False, True):
+                    http = app.test_client()
+                    if started:
+                        http.get("/login/upstream/hostile?next=/account/")
+                    for method in ("GET", "POST") if path.endswith("/link") else ("GET",):
+                        answer = http.open(path, method=method, query_string=[(name, value)])
+                        if answer.status_code >= 500:
+                            problems.append(f"{answer.status_code} {method} {path} {name}")
+                    for raw in RAW_VALUES:
+                        answer = http.get(path, query_string=f"{name}={raw}&state={raw}")
+                        if answer.status_code >= 500:
+                            problems.append(f"{answer.status_code} {method} {path} {name}")
+    for path in ("/login/upstream/%00", "/login/upstream/" + "x" * 5000 + "/callback"):
+        if app.test_client().get(path).status_code >= 500:
+            problems.append(path)
+    logged = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not problems and not logged, (problems[:10], [r.getMessage() for r in logged][:5])
