@@ -174,13 +174,18 @@ _metadata_cache: dict[str, tuple[float, Metadata]] = {}
 # name -> (fetched at, key set, last fetch attempt)
 _jwks_cache: dict[str, tuple[float, KeySet]] = {}
 _jwks_attempts: dict[str, float] = {}
+# name -> (failed at, the error): an upstream that is down is not asked again, on every
+# click of its button, for this long; each such call could hold a request thread for
+# the whole deadline.
+_metadata_failures: dict[str, tuple[float, UpstreamError]] = {}
+METADATA_RETRY_SECONDS = 10.0
 
 
 def forget_cached(name: str | None = None) -> None:
     """Drop cached metadata and keys (of one upstream, or all): `idp upstreams test` and
     tests start from nothing."""
     with _cache_lock:
-        for cache in (_metadata_cache, _jwks_cache, _jwks_attempts):
+        for cache in (_metadata_cache, _jwks_cache, _jwks_attempts, _metadata_failures):
             for key in [k for k in cache if name is None or k == name]:
                 del cache[key]
 
@@ -231,15 +236,30 @@ def discover(upstream: Upstream, limits: Limits) -> Metadata:
 
 
 def metadata(upstream: Upstream, limits: Limits) -> Metadata:
-    """discover(), cached for UPSTREAM_METADATA_CACHE_SECONDS (failures are not cached)."""
+    """discover(), cached for UPSTREAM_METADATA_CACHE_SECONDS. When it fails, the metadata
+    held (stale) is used if there is any; otherwise the failure is answered again, without
+    a call, for METADATA_RETRY_SECONDS."""
     now = time.monotonic()
     with _cache_lock:
         cached = _metadata_cache.get(upstream.name)
+        failed = _metadata_failures.get(upstream.name)
     if cached is not None and now - cached[0] < limits.cache_seconds:
         return cached[1]
-    found = discover(upstream, limits)
+    if failed is not None and now - failed[0] < METADATA_RETRY_SECONDS:
+        if cached is not None:
+            return cached[1]
+        raise UpstreamError(failed[1].code, failed[1].detail)
+    try:
+        found = discover(upstream, limits)
+    except UpstreamError as exc:
+        with _cache_lock:
+            _metadata_failures[upstream.name] = (now, exc)
+        if cached is not None and exc.code in (UNREACHABLE, SLOW, BAD_ANSWER):
+            return cached[1]  # the upstream is down: what it said before still holds
+        raise
     with _cache_lock:
         _metadata_cache[upstream.name] = (now, found)
+        _metadata_failures.pop(upstream.name, None)
     return found
 
 
