@@ -28,6 +28,8 @@ OWNERS = {
     "idp/admin/people.py": "the console's people pages and actions",
     "idp/admin/api/auth.py": "the admin API's refusals' audit events (admin.denied)",
     "idp/admin/api/resources/people.py": "the admin API's actions on a person",
+    "idp/admin/units.py": "the console's units pages and changes",
+    "idp/admin/api/resources/unit_changes.py": "the admin API's changes to units",
 }
 COMMITTING_NAMES = {"commit", "transaction"}
 

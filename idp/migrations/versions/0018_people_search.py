@@ -1,7 +1,7 @@
 """people search: users.search_name, the folded full name the console searches
 
 Revision ID: 0018_people_search
-Revises: 0016_directory_sync
+Revises: 0017_upstreams
 Create Date: 2026-12-06 11:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0018_people_search'
-down_revision = '0016_directory_sync'
+down_revision = '0017_upstreams'
 branch_labels = None
 depends_on = None
 
