@@ -17,6 +17,7 @@ from idp.oidc.token_models import (
 )
 from idp.passkeys.models import Passkey, PasskeyUsedChallenge
 from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
+from idp.upstreams.models import UpstreamLink, UpstreamPendingLink, UpstreamSession
 
 __all__ = [
     "AccountToken",
@@ -40,6 +41,9 @@ __all__ = [
     "TotpFactor",
     "Unit",
     "UnitAdmin",
+    "UpstreamLink",
+    "UpstreamPendingLink",
+    "UpstreamSession",
     "UsedAssertion",
     "User",
     "UserEmail",
