@@ -20,7 +20,11 @@ FRAMES_TIMEOUT_SECONDS = 4
 
 
 def signed_out_response(result: LogoutResult | None, continue_url: str | None) -> Response:
-    """The answer to a sign-out in this browser; the caller clears the SSO cookie."""
+    """The answer to a sign-out in this browser; the caller clears the SSO cookie.
+    An upstream provider's own sign-out (LogoutResult.continue_through) comes after the
+    frames, before `continue_url`."""
+    if result is not None and result.continue_through is not None:
+        continue_url = result.continue_through(continue_url)
     frames = result.frames if result else []
     if not frames:
         return redirect(continue_url or url_for("interaction.logged_out"))

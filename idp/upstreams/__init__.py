@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.upstreams import signout
 from idp.upstreams.config import Upstream, check_upstream_settings, load_upstreams
 
 EXTENSION = "idp.upstreams"
@@ -28,3 +29,4 @@ def configured(app: Flask) -> dict[str, Upstream]:
 def init_app(app: Flask) -> None:
     check_upstream_settings(app.config)
     app.extensions[EXTENSION] = load_upstreams(app.config)
+    signout.init_app(app)

@@ -201,31 +201,39 @@ class NationalPortal:
 def portal_settings(
     portal: NationalPortal, *, client_id: str, secret: str, **overrides: Any
 ) -> dict[str, Any]:
-    """The UPSTREAMS entry for the stand-in, as docs/integration-upstream.md tells the
-    province to write it for the national portal: endpoints one by one, PascalCase claims."""
+    """The [UPSTREAMS.<name>] table for the stand-in, as docs/integration-upstream.md tells
+    the province to write it for the national portal: endpoints one by one (no discovery),
+    PascalCase claims mapped to ours, SoDinhDanh as the link key, LoA1/LoA2 as our levels."""
     entry: dict[str, Any] = {
-        "display_name": "Cổng Dịch vụ công quốc gia",
-        "button": NATIONAL_PORTAL_BUTTON,
+        "display_name": "tài khoản Cổng Dịch vụ công quốc gia",
         "issuer": portal.issuer,
+        "discovery": False,
         "authorization_endpoint": portal.authorization_endpoint,
         "token_endpoint": portal.token_endpoint,
         "userinfo_endpoint": portal.userinfo_endpoint,
         "jwks_uri": portal.jwks_uri,
         "logout_url": portal.end_session_endpoint
-        + "?id_token_hint={id_token_hint}&post_logout_redirect_uri={post_logout_redirect_uri}",
+        + "?id_token_hint={id_token_hint}&post_logout_redirect_uri={post_logout_redirect_uri}"
+        + "&state={state}",
+        "backchannel_logout_supported": True,
         "client_id": client_id,
         "client_secret": secret,
         "scopes": ["openid"],
         "acr_values": ["LoA2"],
-        "link_key": "SoDinhDanh",
+        "link_claim": "SoDinhDanh",
+        "level_claims": ["acr", "loAs"],
+        "levels": {"LoA1": "urn:hg:loa:1", "LoA2": "urn:hg:loa:2"},
         "claims": {
             "name": "HoVaTen",
-            "birthdate": "NgayThangNamSinh|date:%Y%m%d",
+            "birthdate": {"claim": "NgayThangNamSinh", "date_format": "%Y%m%d"},
             "email": "ThuDienTu",
             "phone_number": "SoDienThoai",
-            "national_id": "SoDinhDanh",
+            "identification_number": "SoDinhDanh",
+            "account_type": "LoaiTaiKhoan",
+            "tech_id": "TechID",
         },
-        "levels": {"LoA1": "urn:hg:loa:1", "LoA2": "urn:hg:loa:2"},
+        # The stand-in listens on 127.0.0.1.
+        "allow_private_addresses": True,
     }
     entry.update(overrides)
     return entry
