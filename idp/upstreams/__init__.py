@@ -13,7 +13,9 @@ it (pyproject.toml's contracts).
 
 from __future__ import annotations
 
-from flask import Flask
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request, url_for
 
 from idp.upstreams import signout
 from idp.upstreams.config import Upstream, check_upstream_settings, load_upstreams
@@ -26,7 +28,40 @@ def configured(app: Flask) -> dict[str, Upstream]:
     return app.extensions[EXTENSION]
 
 
+@dataclass(frozen=True)
+class SignInButton:
+    name: str
+    display_name: str
+    logo: str
+    url: str
+
+
+def sign_in_buttons(next_url: str | None) -> list[SignInButton]:
+    """The sign-in page's "Đăng nhập bằng ..." buttons, carrying `next` and the level the
+    relying party asked for (the page's `acr`)."""
+    acr = request.args.get("acr") or None
+    return [
+        SignInButton(
+            name=upstream.name,
+            display_name=upstream.display_name,
+            logo=upstream.logo,
+            url=url_for("upstreams.start", name=upstream.name, next=next_url or None, acr=acr),
+        )
+        for upstream in configured(current_app).values()
+    ]
+
+
 def init_app(app: Flask) -> None:
+    # lazy: the views import this package's configured() and need the app's blueprints
+    from idp.upstreams import cli, views
+
     check_upstream_settings(app.config)
     app.extensions[EXTENSION] = load_upstreams(app.config)
+    app.register_blueprint(views.bp)
     signout.init_app(app)
+    cli.init_app(app)
+
+    @app.context_processor
+    def _upstream_buttons() -> dict:
+        # The sign-in page (interaction/login.html) shows one button per upstream.
+        return {"upstream_sign_in_buttons": sign_in_buttons}

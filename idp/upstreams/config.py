@@ -197,7 +197,7 @@ def _url(name: str, key: str, value: Any, *, required: bool = False) -> str:
 def _claim_rules(name: str, table: Mapping[str, Any]) -> dict[str, ClaimRule]:
     given = table.get("claims", {})
     if not isinstance(given, Mapping):
-        raise _problem(name, "claims must be a table: our attribute = \"upstream.claim.path\"")
+        raise _problem(name, 'claims must be a table: our attribute = "upstream.claim.path"')
     rules = {}
     for attribute, spec in given.items():
         if attribute not in ATTRIBUTES:
@@ -223,7 +223,7 @@ def _claim_rules(name: str, table: Mapping[str, Any]) -> dict[str, ClaimRule]:
 def _levels(name: str, table: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     levels = table.get("levels", {})
     if not isinstance(levels, Mapping):
-        raise _problem(name, "levels must be a table: upstream value = \"urn:hg:loa:N\"")
+        raise _problem(name, 'levels must be a table: upstream value = "urn:hg:loa:N"')
     for value, ours in levels.items():
         if ours not in ACR_RANK:
             raise _problem(
@@ -257,9 +257,7 @@ def _private_key(name: str, table: Mapping[str, Any]) -> str:
     try:
         pem = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise _problem(
-            name, f"private_key_file {path!r} cannot be read: {exc.strerror}"
-        ) from None
+        raise _problem(name, f"private_key_file {path!r} cannot be read: {exc.strerror}") from None
     if "PRIVATE KEY" not in pem:
         raise _problem(name, f"private_key_file {path!r} holds no PEM private key")
     return pem
@@ -351,6 +349,9 @@ def parse_upstream(name: str, table: Any, environ: Mapping[str, str]) -> Upstrea
     if not display_name or not client_id:
         raise _problem(name, "display_name and client_id must be given")
     levels, default_level = _levels(name, table)
+    logo = _text(name, table, "logo")
+    if logo and (not logo.startswith("/") or logo.startswith("//") or "\\" in logo):
+        raise _problem(name, "logo must be a path on this site (/static/...)")
     link_claim = _text(name, table, "link_claim", "sub")
     if not link_claim:
         raise _problem(name, "link_claim must name a claim")
@@ -359,7 +360,7 @@ def parse_upstream(name: str, table: Any, environ: Mapping[str, str]) -> Upstrea
         display_name=display_name,
         issuer=_url(name, "issuer", table.get("issuer"), required=True),
         client_id=client_id,
-        logo=_text(name, table, "logo"),
+        logo=logo,
         discovery=discovery,
         discovery_url=_url(name, "discovery_url", table.get("discovery_url")),
         endpoints=_endpoints(name, table, discovery),
@@ -386,9 +387,7 @@ def _from_file(path: str) -> Mapping[str, Any]:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise SettingsError(
-            f"IDP_UPSTREAMS_FILE {path!r} cannot be read: {exc.strerror}"
-        ) from None
+        raise SettingsError(f"IDP_UPSTREAMS_FILE {path!r} cannot be read: {exc.strerror}") from None
     try:
         data = json.loads(raw) if path.endswith(".json") else tomllib.loads(raw.decode())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -451,9 +450,9 @@ def link_key_secret(config: Mapping[str, Any]) -> bytes:
     a database dump alone does not give a personal identification number back, nor lets
     anyone test guesses against it."""
     secret = key_encryption_key(config).encode()
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=LINK_KEY_SALT, info=b"link-key"
-    ).derive(secret)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=LINK_KEY_SALT, info=b"link-key").derive(
+        secret
+    )
 
 
 def link_key_for(upstream: Upstream, value: str, config: Mapping[str, Any]) -> str:

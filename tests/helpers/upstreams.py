@@ -1,252 +1,307 @@
-"""Upstream identity providers on 127.0.0.1 for the broker's tests.
+"""Upstream providers for brokered sign-in tests, real servers on 127.0.0.1:
 
-`NationalPortal`: tests/upstreams/national_portal (panva's oidc-provider in Node.js), a
-stand-in for the national public-service portal's sign-in: no discovery document,
-endpoints under /oauth2/, PascalCase Vietnamese userinfo claims, `acr` LoA1/LoA2 in a thin
-ID token, back-channel logout toward its relying parties. Its signing key is made here and
-handed to it, so a test can also forge tokens "from the upstream" (`sign`) with claims the
-real software would never put in them.
+- `ProviderUpstream`: a second instance of this provider (its own app and database, on a
+  werkzeug server), with a client registered for the broker and a person who signs in;
+  the standard upstream (discovery, JWKS, userinfo).
+- `HostileUpstream`: a small OpenID provider whose answers a test bends (wrong issuer,
+  bad signatures, missing nonce, expired tokens, userinfo of someone else, slow or huge
+  answers, a discovery document pointing at internal addresses).
 
-The npm packages are installed once from package-lock.json (`npm ci`) and kept in
-node_modules (ignored by git), so later runs start at once; without node or network the
-tests are skipped, except with CI=true, where they fail.
+`broker_settings()` is the [UPSTREAMS.<name>] table the broker (the app under test) needs
+for either; `UpstreamBrowser` walks a person from the broker's button to the callback.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-import os
-import subprocess
+import secrets
+import shutil
 import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
-from helpers.ci import unavailable
-from helpers.live import ROOT, free_port, node_available, npm_ci, stop_process, wait_until
+from helpers.live import LiveIdp, QuietHandler, form_fields
 
-NATIONAL_PORTAL_DIR = ROOT / "tests" / "upstreams" / "national_portal"
-# The button's text on our sign-in page, as the province names the national portal.
-NATIONAL_PORTAL_BUTTON = "Đăng nhập bằng tài khoản Cổng Dịch vụ công quốc gia"
-# The citizen who signs in at the stand-in in the tests (username "an").
-CITIZEN_USERNAME = "an"
-CITIZEN = {
-    "sub": "np-7f3c2a10-an",
-    "SoDinhDanh": "001090001234",
-    "HoVaTen": "Nguyễn Văn An",
-    "NgayThangNamSinh": "19900115",
-    "LoaiTaiKhoan": "1",
-    "ThuDienTu": "nguyen.van.an@example.vn",
-    "SoDienThoai": "0912345678",
-    "TechID": "a1b2c3d4-0000-4000-8000-000000000001",
-    "loAs": "LoA2",
-}
-EVENT_BACKCHANNEL_LOGOUT = "http://schemas.openid.net/event/backchannel-logout"
+# The broker's issuer: on loopback (never listened on: the broker is the Flask test
+# client), since this provider accepts http redirect URIs on loopback only.
+BROKER_ISSUER = "http://127.0.0.1:9"
+BROKER_CLIENT_ID = "broker"
+BROKER_SECRET = "broker-secret-" + "z" * 32
+UPSTREAM_EMAIL = "tran.van.binh@upstream.test"
+UPSTREAM_PASSWORD = "Mật-khẩu-ở-nhà-cung-cấp-2026"
 
 
-def national_portal_ready() -> None:
-    """node and npm present and the stand-in's packages installed (skip or, in CI, fail)."""
-    reason = node_available() or npm_ci(NATIONAL_PORTAL_DIR, "oidc-provider")
-    if reason:
-        unavailable(reason)
+def callback_path(name: str) -> str:
+    return f"/login/upstream/{name}/callback"
 
 
-def portal_client(
-    client_id: str,
-    secret: str,
-    *,
-    redirect_uri: str,
-    post_logout_redirect_uri: str | None = None,
-    backchannel_logout_uri: str | None = None,
-) -> dict[str, Any]:
-    """A relying party of the stand-in, as the portal registers one (code flow, basic auth)."""
-    client: dict[str, Any] = {
-        "client_id": client_id,
-        "client_secret": secret,
-        "redirect_uris": [redirect_uri],
-        "response_types": ["code"],
-        "grant_types": ["authorization_code"],
-        "token_endpoint_auth_method": "client_secret_basic",
-    }
-    if post_logout_redirect_uri:
-        client["post_logout_redirect_uris"] = [post_logout_redirect_uri]
-    if backchannel_logout_uri:
-        client["backchannel_logout_uri"] = backchannel_logout_uri
-        client["backchannel_logout_session_required"] = True
-    return client
+def broker_config(upstreams: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The broker's settings (app_config) with these upstream tables."""
+    return {"ISSUER": BROKER_ISSUER, "UPSTREAMS": upstreams}
 
 
-class NationalPortal:
-    """The stand-in in a subprocess on a free port of 127.0.0.1; `stop()` ends it."""
-
-    def __init__(
-        self,
-        clients: list[dict[str, Any]],
-        accounts: dict[str, dict[str, Any]] | None = None,
-        *,
-        port: int | None = None,
-    ) -> None:
-        self.port = port or free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "np-1", "use": "sig"})
-        self.accounts = accounts if accounts is not None else {CITIZEN_USERNAME: dict(CITIZEN)}
-        env = {
-            **os.environ,
-            "PORT": str(self.port),
-            "ISSUER": self.issuer,
-            "CLIENTS": json.dumps(clients),
-            "ACCOUNTS": json.dumps(self.accounts, ensure_ascii=False),
-            "JWKS": json.dumps({"keys": [self.key.as_dict(private=True, alg="RS256")]}),
-        }
-        self.process = subprocess.Popen(
-            ["node", "server.js"],
-            cwd=NATIONAL_PORTAL_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not wait_until(self._answers, seconds=20) or self.process.poll() is not None:
-            self.stop()
-            raise RuntimeError(f"the national portal stand-in did not start:\n{self.log()}")
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            return True
-        try:
-            return requests.get(self.jwks_uri, timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    # What the province is given out of band (no discovery document).
-    @property
-    def authorization_endpoint(self) -> str:
-        return self.issuer + "/oauth2/authorize"
-
-    @property
-    def token_endpoint(self) -> str:
-        return self.issuer + "/oauth2/token"
-
-    @property
-    def userinfo_endpoint(self) -> str:
-        return self.issuer + "/oauth2/userinfo"
-
-    @property
-    def jwks_uri(self) -> str:
-        return self.issuer + "/oauth2/jwks"
-
-    @property
-    def end_session_endpoint(self) -> str:
-        return self.issuer + "/oauth2/logout"
-
-    def sessions(self) -> list[dict[str, Any]]:
-        """The stand-in's live sessions: [{uid, accountId, clients: {client_id: sid}}]."""
-        return requests.get(self.issuer + "/test/sessions", timeout=5).json()
-
-    def end_sessions_of(self, sub: str) -> dict[str, Any]:
-        """End `sub`'s sessions at the portal as if signed out elsewhere: a logout token
-        goes to every relying party of them. Its answer: {sent, failed}."""
-        answer = requests.post(
-            self.issuer + "/test/backchannel-logout", data={"sub": sub}, timeout=15
-        )
-        answer.raise_for_status()
-        return answer.json()
-
-    def sign(self, claims: dict[str, Any], *, typ: str = "logout+jwt") -> str:
-        """A JWT signed with the portal's own key: what only the portal could have made."""
-        header = {"alg": "RS256", "kid": self.key.kid, "typ": typ}
-        return jwt.encode(header, claims, self.key)
-
-    def logout_token(
-        self, *, aud: str, sub: str | None = None, sid: str | None = None, **extra
-    ) -> dict[str, Any]:
-        """The claims of a valid logout token for relying party `aud` (change them to attack)."""
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": aud,
-            "iat": now,
-            "exp": now + 120,
-            "jti": os.urandom(12).hex(),
-            "events": {EVENT_BACKCHANNEL_LOGOUT: {}},
-        }
-        if sub is not None:
-            claims["sub"] = sub
-        if sid is not None:
-            claims["sid"] = sid
-        claims.update(extra)
-        return claims
-
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-    def stop(self) -> None:
-        stop_process(self.process)
-        self._reader.join(5)
-        if self.process.stdout:
-            self.process.stdout.close()
-
-
-def portal_settings(
-    portal: NationalPortal, *, client_id: str, secret: str, **overrides: Any
-) -> dict[str, Any]:
-    """The [UPSTREAMS.<name>] table for the stand-in, as docs/integration-upstream.md tells
-    the province to write it for the national portal: endpoints one by one (no discovery),
-    PascalCase claims mapped to ours, SoDinhDanh as the link key, LoA1/LoA2 as our levels."""
-    entry: dict[str, Any] = {
-        "display_name": "tài khoản Cổng Dịch vụ công quốc gia",
-        "issuer": portal.issuer,
-        "discovery": False,
-        "authorization_endpoint": portal.authorization_endpoint,
-        "token_endpoint": portal.token_endpoint,
-        "userinfo_endpoint": portal.userinfo_endpoint,
-        "jwks_uri": portal.jwks_uri,
-        "logout_url": portal.end_session_endpoint
-        + "?id_token_hint={id_token_hint}&post_logout_redirect_uri={post_logout_redirect_uri}"
-        + "&state={state}",
-        "backchannel_logout_supported": True,
-        "client_id": client_id,
-        "client_secret": secret,
-        "scopes": ["openid"],
-        "acr_values": ["LoA2"],
-        "link_claim": "SoDinhDanh",
-        "level_claims": ["acr", "loAs"],
-        "levels": {"LoA1": "urn:hg:loa:1", "LoA2": "urn:hg:loa:2"},
-        "claims": {
-            "name": "HoVaTen",
-            "birthdate": {"claim": "NgayThangNamSinh", "date_format": "%Y%m%d"},
-            "email": "ThuDienTu",
-            "phone_number": "SoDienThoai",
-            "identification_number": "SoDinhDanh",
-            "account_type": "LoaiTaiKhoan",
-            "tech_id": "TechID",
-        },
-        # The stand-in listens on 127.0.0.1.
+def broker_settings(issuer: str, **changes: Any) -> dict[str, Any]:
+    """The broker's settings table for an upstream at `issuer` (on loopback)."""
+    table = {
+        "display_name": "Nhà cung cấp thử nghiệm",
+        "issuer": issuer,
+        "client_id": BROKER_CLIENT_ID,
+        "client_secret": BROKER_SECRET,
+        "scopes": ["openid", "profile", "email"],
+        "claims": {"name": "name", "email": "email", "email_verified": "email_verified"},
+        "levels": {"urn:hg:loa:1": "urn:hg:loa:1", "urn:hg:loa:2": "urn:hg:loa:2"},
         "allow_private_addresses": True,
     }
-    entry.update(overrides)
-    return entry
+    table.update(changes)
+    return {k: v for k, v in table.items() if v is not None}
 
 
-__all__ = [
-    "CITIZEN",
-    "CITIZEN_USERNAME",
-    "EVENT_BACKCHANNEL_LOGOUT",
-    "NATIONAL_PORTAL_BUTTON",
-    "NATIONAL_PORTAL_DIR",
-    "NationalPortal",
-    "national_portal_ready",
-    "portal_client",
-    "portal_settings",
-]
+# ------------------------------------------------------------------ this provider upstream
+
+
+class ProviderUpstream:
+    """This provider as an upstream, on its own port and database (a copy of the migrated
+    SQLite template), with the broker registered as a first-party client."""
+
+    def __init__(self, template: Path, directory: Path, *, names: tuple[str, ...] = ("corp",)):
+        path = directory / "upstream.sqlite3"
+        shutil.copy(template, path)
+        self.live = LiveIdp(f"sqlite:///{path}")
+        self.issuer = self.live.issuer
+        self.live.add_client(
+            BROKER_CLIENT_ID,
+            BROKER_SECRET,
+            {
+                "client_name": "Broker",
+                "redirect_uris": [BROKER_ISSUER + callback_path(name) for name in names],
+                "scope": "openid profile email",
+            },
+        )
+        self.sub = self.live.add_user(
+            UPSTREAM_EMAIL, UPSTREAM_PASSWORD, family="Trần", middle="Văn", given="Bình"
+        )
+
+    def stop(self) -> None:
+        self.live.stop()
+
+
+# ------------------------------------------------------------------ hostile upstream
+
+
+@dataclass
+class Bends:
+    """How the hostile upstream misbehaves (all off: a correct provider)."""
+
+    discovery_issuer: str | None = None  # the issuer its discovery document names
+    discovery_extra: dict[str, Any] = field(default_factory=dict)
+    response_iss: str | None = None  # `iss` in the authorization response (RFC 9207)
+    omit_response_iss: bool = False
+    error: str | None = None  # answer the authorization request with this error
+    id_token_claims: dict[str, Any] = field(default_factory=dict)  # override / add
+    drop_claims: tuple[str, ...] = ()
+    signing: str = "good"  # good | none | hs256-public | other-key | unknown-kid
+    userinfo: dict[str, Any] = field(default_factory=dict)
+    token_delay: float = 0.0
+    token_body: bytes | None = None  # answer the token request with this body
+    kid: str = "up-1"
+
+
+class HostileUpstream:
+    """An OpenID provider on 127.0.0.1 that misbehaves as `bends` says."""
+
+    def __init__(self) -> None:
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "up-1", "use": "sig"})
+        self.other_key = RSAKey.generate_key(2048, parameters={"kid": "up-1", "use": "sig"})
+        self.bends = Bends()
+        self.codes: dict[str, dict[str, str]] = {}
+        self.hits: list[str] = []
+        self.stopping = threading.Event()
+        self.sub = "hostile-sub-1"
+        self._server = make_server(
+            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=QuietHandler
+        )
+        self.issuer = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+    # ---- documents
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "issuer": self.bends.discovery_issuer or self.issuer,
+            "authorization_endpoint": self.issuer + "/authorize",
+            "token_endpoint": self.issuer + "/token",
+            "userinfo_endpoint": self.issuer + "/userinfo",
+            "jwks_uri": self.issuer + "/jwks",
+            "authorization_response_iss_parameter_supported": True,
+            **self.bends.discovery_extra,
+        }
+
+    def id_token(self, nonce: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": self.sub,
+            "aud": BROKER_CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "acr": "urn:hg:loa:1",
+            "sid": "up-sid-1",
+            "name": "Người Thử",
+        }
+        claims.update(self.bends.id_token_claims)
+        for name in self.bends.drop_claims:
+            claims.pop(name, None)
+        return self.sign(claims)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        how = self.bends.signing
+        if how == "none":
+            header = _b64(json.dumps({"alg": "none", "kid": "up-1"}).encode())
+            return f"{header}.{_b64(json.dumps(claims).encode())}."
+        if how == "hs256-public":
+            # The classic confusion: the public key's PEM as an HMAC secret.
+            header = _b64(json.dumps({"alg": "HS256", "kid": "up-1"}).encode())
+            body = _b64(json.dumps(claims).encode())
+            import hmac
+
+            secret = self.key.as_pem(private=False)
+            mac = hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
+            return f"{header}.{body}.{_b64(mac)}"
+        key = self.other_key if how == "other-key" else self.key
+        kid = "unknown-kid" if how == "unknown-kid" else self.bends.kid
+        return jwt.encode({"alg": "RS256", "kid": kid}, claims, key)
+
+    # ---- the WSGI app
+
+    def wsgi(self, environ, start_response):
+        request = Request(environ)
+        self.hits.append(request.path)
+        handlers = {
+            "/.well-known/openid-configuration": lambda: _json(self.discovery()),
+            "/jwks": lambda: _json({"keys": [self.key.as_dict(private=False)]}),
+            "/authorize": lambda: self.authorize(request),
+            "/token": lambda: self.token(request),
+            "/userinfo": lambda: _json({"sub": self.sub, **self.bends.userinfo}),
+        }
+        handler = handlers.get(request.path)
+        response = handler() if handler else Response("not found", 404)
+        return response(environ, start_response)
+
+    def authorize(self, request: Request) -> Response:
+        args = request.args
+        back: dict[str, str] = {"state": args.get("state", "")}
+        if self.bends.error:
+            back["error"] = self.bends.error
+        else:
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = dict(args)
+            back["code"] = code
+        if not self.bends.omit_response_iss:
+            back["iss"] = self.bends.response_iss or self.issuer
+        return Response(status=302, headers={"Location": args["redirect_uri"] + "?" + urlencode(back)})
+
+    def token(self, request: Request) -> Response:
+        if self.bends.token_delay:
+            self.stopping.wait(self.bends.token_delay)
+        if self.bends.token_body is not None:
+            return Response(self.bends.token_body, 200, content_type="application/json")
+        asked = self.codes.pop(request.form.get("code", ""), None)
+        if asked is None:
+            return _json({"error": "invalid_grant"}, 400)
+        verifier = request.form.get("code_verifier", "")
+        challenge = _b64(hashlib.sha256(verifier.encode()).digest())
+        if challenge != asked.get("code_challenge"):
+            return _json({"error": "invalid_grant", "error_description": "PKCE"}, 400)
+        return _json(
+            {
+                "access_token": secrets.token_urlsafe(16),
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "id_token": self.id_token(asked.get("nonce", "")),
+            }
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(json.dumps(value), status, content_type="application/json")
+
+
+# ------------------------------------------------------------------ the person's browser
+
+
+class UpstreamBrowser:
+    """Walks a person through a brokered sign-in: the broker is the Flask test client
+    `broker`, the upstream a real server reached with `requests`."""
+
+    def __init__(self, broker) -> None:
+        self.broker = broker
+        self.http = requests.Session()
+
+    def start(self, name: str, next_url: str | None = None, **params: str):
+        query = urlencode({k: v for k, v in {"next": next_url, **params}.items() if v})
+        return self.broker.get(f"/login/upstream/{name}" + (f"?{query}" if query else ""))
+
+    def to_upstream(self, name: str, next_url: str | None = None, **params: str) -> str:
+        """Press the button: the upstream's authorization URL the broker sends us to."""
+        response = self.start(name, next_url, **params)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response.headers["Location"]
+
+    def follow_upstream(self, location: str, email: str = "", password: str = "") -> str:
+        """At the upstream: sign in when asked; the callback URL it sends us back with."""
+        answer = self.http.get(location, allow_redirects=False, timeout=15)
+        while answer.status_code == 302 and not answer.headers["Location"].startswith(
+            BROKER_ISSUER
+        ):
+            target = answer.headers["Location"]
+            if target.startswith("/"):
+                target = location.split("/", 3)[0] + "//" + urlsplit(location).netloc + target
+            answer = self.http.get(target, allow_redirects=False, timeout=15)
+            if answer.status_code == 200 and "/login" in urlsplit(answer.url).path:
+                fields = form_fields(answer.text, "/login")
+                fields.update(email=email, password=password)
+                base = f"{urlsplit(answer.url).scheme}://{urlsplit(answer.url).netloc}"
+                answer = self.http.post(
+                    base + "/login", data=fields, allow_redirects=False, timeout=15
+                )
+        assert answer.status_code == 302, (answer.status_code, answer.text[:500])
+        return answer.headers["Location"]
+
+    def back_at_broker(self, callback: str):
+        parts = urlsplit(callback)
+        return self.broker.get(parts.path + "?" + parts.query)
+
+    def sign_in(self, name: str, next_url: str | None = None, **credentials: str):
+        """The whole round: button, upstream, callback; the broker's answer to the callback."""
+        location = self.to_upstream(name, next_url)
+        return self.back_at_broker(self.follow_upstream(location, **credentials))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
