@@ -15,8 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from helpers.live import wait_until
-from helpers.receiver import LogoutReceiver
-from helpers.upstreams import (
+from helpers.national_portal import (
     CITIZEN,
     CITIZEN_USERNAME,
     EVENT_BACKCHANNEL_LOGOUT,
@@ -24,6 +23,7 @@ from helpers.upstreams import (
     national_portal_ready,
     portal_client,
 )
+from helpers.receiver import LogoutReceiver
 from joserfc import jwt
 from joserfc.jwk import KeySet
 

@@ -35,6 +35,8 @@ const LEVELS = ['LoA1', 'LoA2'];
 const USERINFO_CLAIMS = [
   'sub', 'SoDinhDanh', 'HoVaTen', 'NgayThangNamSinh', 'LoaiTaiKhoan', 'ThuDienTu',
   'SoDienThoai', 'TechID', 'loAs',
+  // Not the portal's: lets a test play a standard upstream that vouches for an address.
+  'email', 'email_verified',
 ];
 
 // ------------------------------------------------------------------ storage (in memory)
