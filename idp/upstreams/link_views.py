@@ -48,8 +48,9 @@ from idp.upstreams.views import LINK_COOKIE, find_upstream, pending_identity, si
 
 bp = Blueprint("upstream_link", __name__)
 
-# The page session's key: {"upstream": name, "since": epoch seconds} from the moment the
-# person chose to prove an account; a sign-in before it proves nothing.
+# The page session's key: {"upstream": name, "since": epoch seconds, "sid" and "times" of
+# the browser's session then} from the moment the person chose to prove an account; a
+# sign-in before it proves nothing.
 PROOF_KEY = "upstream_link_proof"
 
 
@@ -124,7 +125,13 @@ def prove(name: str):
     upstream = find_upstream(name)
     if pending_identity(upstream.name) is None:
         return _gone(upstream)
-    session[PROOF_KEY] = {"upstream": upstream.name, "since": int(utcnow().timestamp())}
+    start = linking.ProofStart.of(current_session())
+    session[PROOF_KEY] = {
+        "upstream": upstream.name,
+        "since": int(utcnow().timestamp()),
+        "sid": start.sid,
+        "times": dict(start.times),
+    }
     confirm = url_for("upstream_link.confirm", name=upstream.name, next=_next() or None)
     return redirect(url_for("interaction.login", next=confirm))
 
@@ -141,7 +148,9 @@ def _proved_session(upstream: Upstream):
     ):
         return None
     since = datetime.fromtimestamp(marker["since"], UTC)
-    return sso if linking.proved_since(sso, since) else None
+    times = marker.get("times") if isinstance(marker.get("times"), dict) else {}
+    before = linking.ProofStart(marker.get("sid"), times)
+    return sso if linking.proved_since(sso, since, before) else None
 
 
 @bp.route("/login/upstream/<name>/link/confirm", methods=["GET", "POST"])

@@ -24,6 +24,7 @@ The caller commits.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,20 +72,43 @@ class LinkRefused(IdpError):
 # ---------------------------------------------------------------- proof of the account
 
 
-def _done_since(auth_times: Mapping[str, Any] | None, names: tuple[str, ...], since: int) -> bool:
+def _done_after(
+    auth_times: Mapping[str, Any] | None, names: tuple[str, ...], after: Mapping[str, int]
+) -> bool:
     times = auth_times or {}
-    return any(isinstance(times.get(n), int) and times[n] >= since for n in names)
+    return any(isinstance(times.get(n), int) and times[n] >= after.get(n, 0) for n in names)
 
 
-def proved_since(sso: SsoSession, since: datetime) -> bool:
+def proved_since(sso: SsoSession, since: datetime, before: ProofStart | None = None) -> bool:
     """Whether the session's person proved the account at or after `since`: a first factor
-    then, and a second factor then too when the account has one."""
+    then, and a second factor then too when the account has one. `before`: the browser's
+    session when the person chose to prove an account; if it is this same session, each
+    method must have been done again since (its times are whole seconds, so a sign-in a
+    moment before `since` would otherwise pass)."""
     moment = int(since.replace(tzinfo=since.tzinfo or UTC).timestamp())
-    if not _done_since(sso.auth_times, FIRST_FACTORS, moment):
+    after = {n: moment for n in (*FIRST_FACTORS, *SECOND_FACTORS)}
+    if before is not None and before.sid == sso.sid:
+        after = {n: max(moment, before.times.get(n, -1) + 1) for n in after}
+    if not _done_after(sso.auth_times, FIRST_FACTORS, after):
         return False
     if methods.has_second_factor(sso.user):
-        return _done_since(sso.auth_times, (*SECOND_FACTORS, AMR_HARDWARE_KEY), moment)
+        return _done_after(sso.auth_times, (*SECOND_FACTORS, AMR_HARDWARE_KEY), after)
     return True
+
+
+@dataclass(frozen=True)
+class ProofStart:
+    """The browser's session (if any) when the person chose to prove an account."""
+
+    sid: str | None
+    times: Mapping[str, int]
+
+    @classmethod
+    def of(cls, sso: SsoSession | None) -> ProofStart:
+        if sso is None:
+            return cls(None, {})
+        times = {k: v for k, v in (sso.auth_times or {}).items() if isinstance(v, int)}
+        return cls(sso.sid, times)
 
 
 # ---------------------------------------------------------------- e-mail

@@ -276,7 +276,12 @@ def start_brokered(
     """Our provider with the stand-in as upstream `national` (`overrides`: its settings),
     and the stand-in with us registered as its relying party: redirect URI, post-logout
     URI and back-channel logout URI, as docs/integration-upstream.md asks the portal for.
-    Both on free ports of 127.0.0.1; the caller stops both."""
+    Both on free ports of 127.0.0.1; the caller stops both. The broker's cache of upstream
+    metadata and keys (per process, by upstream name) starts empty: an earlier test's
+    stand-in had other ports and keys."""
+    from idp.upstreams import client
+
+    client.forget_cached()
     port = free_port()
     settings = portal_settings(
         f"http://127.0.0.1:{port}", client_id=OUR_CLIENT_ID, secret=OUR_SECRET, **overrides
