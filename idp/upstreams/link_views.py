@@ -39,7 +39,7 @@ from idp.extensions import commit, rollback, utcnow
 from idp.factors import methods
 from idp.factors import service as factors
 from idp.pages import PageForm, is_local_path
-from idp.security import delete_cookie, read_cookie
+from idp.security import allow_form_redirects, delete_cookie, read_cookie
 from idp.sessions import current_session
 from idp.upstreams import configured, linking, store
 from idp.upstreams.config import Upstream
@@ -183,11 +183,13 @@ def _confirm_page(upstream, identity, user, form, action: str) -> Response:
         form=form,
         action=url_for(f"upstream_link.{action}", name=upstream.name, next=_next() or None),
         by_email=action == "email",
+        creating=action == "create",
         cancel=url_for("interaction.login"),
     )
     response = make_response(page, 200)
     response.headers["Cache-Control"] = "no-store"
-    return response
+    # The form ends, through redirects, at the relying party that asked for the sign-in.
+    return allow_form_redirects(response)
 
 
 # ---------------------------------------------------------------- a trusted e-mail
@@ -217,13 +219,18 @@ def email(name: str):
 # ---------------------------------------------------------------- a new account
 
 
-@bp.post("/login/upstream/<name>/link/create")
+@bp.route("/login/upstream/<name>/link/create", methods=["GET", "POST"])
 def create(name: str):
     upstream = find_upstream(name)
     identity = pending_identity(upstream.name)
     if identity is None:
         return _gone(upstream)
-    if not PageForm().validate_on_submit():
+    if not upstream.create_accounts:
+        return _refused(upstream, linking.NOT_ALLOWED)
+    form = PageForm()
+    if request.method == "GET":
+        return _confirm_page(upstream, identity, None, form, "create")
+    if not form.validate_on_submit():
         return _bad_form()
     try:
         user = linking.create_account(upstream, identity, audit.request_origin())

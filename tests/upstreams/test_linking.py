@@ -194,7 +194,10 @@ def test_an_account_is_created_in_the_configured_unit_flagged_with_its_upstream(
     idp, _portal = brokered
     add_person(idp, units=(("UBND-HG", "Ủy ban nhân dân tỉnh Hậu Giang"),))
     link_page = through_portal(browser, idp)
-    done = post_form(browser, link_page, f"{LINK}/create?next=%2Faccount%2F")
+    assert 'id="link-create"' in link_page.text
+    page = browser.get(idp.issuer + f"{LINK}/create?next=/account/")
+    assert "Tạo tài khoản mới" in page.text
+    done = post_form(browser, page, f"{LINK}/create?next=%2Faccount%2F")
     assert done.url == idp.issuer + "/account/"
     [link] = links(idp)
     assert link.linked_by == "created"
