@@ -37,15 +37,20 @@ class SignInButton:
 
 
 def sign_in_buttons(next_url: str | None) -> list[SignInButton]:
-    """The sign-in page's "Đăng nhập bằng ..." buttons, carrying `next` and the level the
-    relying party asked for (the page's `acr`)."""
+    """The sign-in page's "Đăng nhập bằng ..." buttons, carrying `next`, the level the
+    relying party asked for (the page's `acr`) and whether credentials must be given afresh
+    (`force`)."""
     acr = request.args.get("acr") or None
+    # prompt=login, max_age, a step-up: the upstream is asked to authenticate afresh too.
+    force = "1" if request.args.get("force") == "1" else None
     return [
         SignInButton(
             name=upstream.name,
             display_name=upstream.display_name,
             logo=upstream.logo,
-            url=url_for("upstreams.start", name=upstream.name, next=next_url or None, acr=acr),
+            url=url_for(
+                "upstreams.start", name=upstream.name, next=next_url or None, acr=acr, force=force
+            ),
         )
         for upstream in configured(current_app).values()
     ]

@@ -97,6 +97,9 @@ def _check_metadata(upstream: Upstream, limits: Limits, report: Report) -> clien
 
 
 def _check_keys(upstream: Upstream, limits: Limits, meta: client.Metadata, report: Report) -> None:
+    if not meta.endpoint("jwks_uri"):
+        report.notes.append("no jwks_uri: ID tokens are checked with our client secret (HS256)")
+        return
     try:
         keys = client.fetch_jwks(upstream, limits, meta.endpoint("jwks_uri"))
     except UpstreamError as exc:

@@ -28,19 +28,20 @@ from urllib.parse import urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, import_key
+from joserfc.jwk import KeySet, OctKey, import_key
 from joserfc.jws import extract_compact
 
 from idp import jsontext, jwkset
-from idp.outbound import DEADLINE, OutboundError, fetch
-from idp.upstreams.config import ENDPOINTS, Upstream
+from idp.outbound import DEADLINE, PROTOCOL, REDIRECT, TOO_LARGE, OutboundError, fetch
+from idp.upstreams.config import ENDPOINTS, HMAC_ALGS, Upstream, upstream_needs_no_jwks
 
 # What went wrong, as the error page and the audit event name it.
 UPSTREAM_DENIED = "upstream_error"  # the upstream answered with error=...
 STATE = "state"  # missing, wrong, expired or replayed state
 ISSUER = "issuer"  # wrong iss in the answer or the token, a mix-up
 METADATA = "metadata"  # discovery document or JWKS unusable
-UNREACHABLE = "unreachable"  # the upstream could not be called
+UNREACHABLE = "unreachable"  # the upstream could not be called (or may not be)
+BAD_ANSWER = "bad_answer"  # too large, a redirect, broken HTTP
 SLOW = "slow"  # the upstream did not answer in time
 TOKEN = "token"  # the token endpoint refused or answered nonsense
 ID_TOKEN = "id_token"  # the ID token is malformed, its signature or a claim is wrong
@@ -135,6 +136,8 @@ def call(
         )
     except OutboundError as exc:
         code = SLOW if exc.reason == DEADLINE else UNREACHABLE
+        if exc.reason in (TOO_LARGE, REDIRECT, PROTOCOL):
+            code = BAD_ANSWER
         raise UpstreamError(code, f"{urlsplit(url).path}: {exc.message}") from None
     return answer.status, answer.headers, answer.body
 
@@ -218,9 +221,11 @@ def discover(upstream: Upstream, limits: Limits) -> Metadata:
         if document.get(key) not in (None, "")
     }
     endpoints.update(given)
-    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+    for key in ("authorization_endpoint", "token_endpoint"):
         if key not in endpoints:
             raise UpstreamError(METADATA, f"the discovery document has no {key}")
+    if "jwks_uri" not in endpoints and not upstream_needs_no_jwks(upstream.id_token_algs):
+        raise UpstreamError(METADATA, "the discovery document has no jwks_uri")
     iss_supported = upstream.iss_parameter_supported
     if iss_supported is None:
         iss_supported = document.get("authorization_response_iss_parameter_supported") is True
@@ -263,15 +268,18 @@ def signing_keys(upstream: Upstream, limits: Limits, jwks_uri: str, kid: str | N
     if cached is not None:
         fresh = now - cached[0] < limits.cache_seconds
         known = kid is None or any(k.kid == kid for k in cached[1].keys)
-        if fresh and known:
+        # Stale or missing the kid: refetch, but never twice within the floor (a stream of
+        # forged kids, or an upstream that is down, costs one call per interval).
+        if (fresh and known) or now - last_attempt < limits.refetch_min_seconds:
             return cached[1]
-        if not fresh or now - last_attempt >= limits.refetch_min_seconds:
-            pass
-        else:
-            return cached[1]  # an unknown kid, but refetched too recently: no new call
     with _cache_lock:
         _jwks_attempts[upstream.name] = now
-    keys = fetch_jwks(upstream, limits, jwks_uri)
+    try:
+        keys = fetch_jwks(upstream, limits, jwks_uri)
+    except UpstreamError:
+        if cached is None:
+            raise
+        return cached[1]  # the upstream is down: the keys we had may still verify
     with _cache_lock:
         _jwks_cache[upstream.name] = (now, keys)
     return keys
@@ -289,6 +297,7 @@ def authorization_url(
     nonce: str,
     code_challenge: str,
     acr_values: tuple[str, ...],
+    prompt: str | None = None,
 ) -> str:
     params = {
         "response_type": "code",
@@ -302,6 +311,8 @@ def authorization_url(
     }
     if acr_values:
         params["acr_values"] = " ".join(acr_values)
+    if prompt:
+        params["prompt"] = prompt
     endpoint = meta.endpoint("authorization_endpoint")
     return endpoint + ("&" if urlsplit(endpoint).query else "?") + urlencode(params)
 
@@ -407,15 +418,20 @@ def _header(token: str) -> dict[str, Any]:
 def verify_signature(
     upstream: Upstream, limits: Limits, meta: Metadata, token: str
 ) -> dict[str, Any]:
-    """The ID token's claims once its signature checks against the upstream's keys with an
-    algorithm of its allowed list (never `none`, never an HMAC)."""
+    """The ID token's claims once its signature checks against the upstream's keys (or, for
+    HS256 where the settings allow it, our client secret) with an algorithm of its allowed
+    list (never `none`)."""
     header = _header(token)
     alg = header.get("alg")
     if alg not in upstream.id_token_algs:
         raise UpstreamError(ID_TOKEN, f"the ID token's algorithm {str(alg)[:16]!r} is not allowed")
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
-    keys = signing_keys(upstream, limits, meta.endpoint("jwks_uri"), kid)
-    candidates = [k for k in keys.keys if kid is None or k.kid == kid]
+    if alg in HMAC_ALGS:
+        # OIDC Core 10.1: the octets of our client secret are the key.
+        candidates = [OctKey.import_key(upstream.client_secret.encode())]
+    else:
+        keys = signing_keys(upstream, limits, meta.endpoint("jwks_uri"), kid)
+        candidates = [k for k in keys.keys if kid is None or k.kid == kid]
     if not candidates:
         raise UpstreamError(ID_TOKEN, "the ID token's key is not in the upstream's JWKS")
     for key in candidates:

@@ -33,11 +33,15 @@ from idp.settings import SettingsError
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 PRIVATE_KEY_ALGS = ("RS256", "PS256", "ES256")
-# Asymmetric signatures only: `none` is no signature, and an HMAC "verified" with a key
-# anyone can read (the upstream's public key, or our client secret shared with others)
-# proves nothing about the upstream.
-ID_TOKEN_ALGS_ALLOWED = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+# Asymmetric signatures, and HS256 keyed with our client secret (OIDC Core 10.1) only when
+# asked for: `none` is no signature, and an HMAC "verified" with a key anyone can read
+# (the upstream's public key) proves nothing. The secret must then be at least as long as
+# the hash (RFC 7518 3.2).
+ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+HMAC_ALGS = ("HS256",)
+ID_TOKEN_ALGS_ALLOWED = ASYMMETRIC_ALGS + HMAC_ALGS
 ID_TOKEN_ALGS_DEFAULT = ("RS256", "PS256", "ES256")
+HMAC_SECRET_MIN_BYTES = 32
 USERINFO_MODES = ("auto", "always", "never")
 # Our attributes a claim mapping may fill (the person's record, and what account creation
 # and linking by e-mail read).
@@ -266,7 +270,7 @@ def _private_key(name: str, table: Mapping[str, Any]) -> str:
 def _endpoints(name: str, table: Mapping[str, Any], discovery: bool) -> dict[str, str]:
     endpoints = {key: _url(name, key, table.get(key)) for key in ENDPOINTS if table.get(key)}
     if not discovery:
-        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        for key in ("authorization_endpoint", "token_endpoint"):
             if key not in endpoints:
                 raise _problem(name, f"without discovery, {key} must be given")
     return endpoints
@@ -297,22 +301,44 @@ def _client(name: str, table: Mapping[str, Any], environ: Mapping[str, str]) -> 
     return found
 
 
-def _choices(name: str, table: Mapping[str, Any]) -> dict[str, Any]:
+def _algorithms(name: str, table: Mapping[str, Any], client: Mapping[str, Any]) -> tuple:
     algs = _words(name, table, "id_token_signing_alg_values", ID_TOKEN_ALGS_DEFAULT)
     refused = [a for a in algs if a not in ID_TOKEN_ALGS_ALLOWED]
     if refused or not algs:
         raise _problem(
             name,
             f"id_token_signing_alg_values may hold only {', '.join(ID_TOKEN_ALGS_ALLOWED)} "
-            "(never none, never an HMAC)",
+            "(never none)",
         )
+    secret = client.get("client_secret", "")
+    if set(algs) & set(HMAC_ALGS) and len(secret.encode()) < HMAC_SECRET_MIN_BYTES:
+        raise _problem(
+            name,
+            "HS256 ID tokens are keyed with our client secret, which must then be given and "
+            f"at least {HMAC_SECRET_MIN_BYTES} bytes long",
+        )
+    if (
+        not upstream_needs_no_jwks(algs)
+        and not table.get("jwks_uri")
+        and not table.get("discovery", True)
+    ):
+        raise _problem(name, "without discovery, jwks_uri must be given")
+    return algs
+
+
+def upstream_needs_no_jwks(algs: tuple[str, ...]) -> bool:
+    """True when every allowed algorithm is an HMAC (keyed with our client secret)."""
+    return all(a in HMAC_ALGS for a in algs)
+
+
+def _choices(name: str, table: Mapping[str, Any]) -> dict[str, Any]:
     userinfo = table.get("userinfo", "auto")
     if userinfo not in USERINFO_MODES:
         raise _problem(name, f"userinfo must be one of {', '.join(USERINFO_MODES)}")
     scopes = _words(name, table, "scopes", ("openid",))
     if "openid" not in scopes:
         raise _problem(name, "scopes must include openid")
-    return {"id_token_algs": algs, "userinfo": userinfo, "scopes": scopes}
+    return {"userinfo": userinfo, "scopes": scopes}
 
 
 def _accounts(name: str, table: Mapping[str, Any]) -> dict[str, Any]:
@@ -352,6 +378,7 @@ def parse_upstream(name: str, table: Any, environ: Mapping[str, str]) -> Upstrea
     logo = _text(name, table, "logo")
     if logo and (not logo.startswith("/") or logo.startswith("//") or "\\" in logo):
         raise _problem(name, "logo must be a path on this site (/static/...)")
+    client = _client(name, table, environ)
     link_claim = _text(name, table, "link_claim", "sub")
     if not link_claim:
         raise _problem(name, "link_claim must name a claim")
@@ -377,7 +404,8 @@ def parse_upstream(name: str, table: Any, environ: Mapping[str, str]) -> Upstrea
         levels=levels,
         default_level=default_level,
         allow_private_addresses=bool(_flag(name, table, "allow_private_addresses", False)),
-        **_client(name, table, environ),
+        **client,
+        id_token_algs=_algorithms(name, table, client),
         **_choices(name, table),
         **_accounts(name, table),
     )

@@ -13,8 +13,6 @@ injected from another browser cannot be redeemed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 import time
@@ -22,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from idp import sealing
 from idp.assurance import ACR_RANK
@@ -105,9 +105,8 @@ def open_flow(
 
 
 def code_challenge(verifier: str) -> str:
-    """RFC 7636 4.2, S256."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    """RFC 7636 4.2, S256 (Authlib's client side)."""
+    return create_s256_code_challenge(verifier)
 
 
 def acr_values_to_send(upstream: Upstream, goal: str | None) -> tuple[str, ...]:
@@ -128,8 +127,10 @@ def begin(
     next_url: str,
     goal: str | None,
     config: Mapping[str, Any],
+    force: bool = False,
 ) -> tuple[str, str]:
-    """(the upstream's authorization URL, the sealed flow cookie's value)."""
+    """(the upstream's authorization URL, the sealed flow cookie's value). `force`: our
+    sign-in must be fresh (prompt=login, max_age), so the upstream is sent prompt=login."""
     flow = FlowState(
         upstream=upstream.name,
         state=secrets.token_urlsafe(32),
@@ -146,6 +147,7 @@ def begin(
         nonce=flow.nonce,
         code_challenge=code_challenge(flow.verifier),
         acr_values=acr_values_to_send(upstream, goal),
+        prompt="login" if force else None,
     )
     return url, seal_flow(flow, config)
 

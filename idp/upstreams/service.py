@@ -88,16 +88,21 @@ def start_upstream_session(
     session's acr is what the settings' table gave, never more; the upstream's words are
     kept in upstream_sessions. Returns (cookie handle, session); the caller commits."""
     now = now or utcnow()
-    methods = [federated_method(identity.level)]
+    method = federated_method(identity.level)
+    # When the person authenticated: the upstream's auth_time (its own session may be
+    # older than this sign-in, and max_age must see that), never later than now.
+    stamp = int(now.timestamp())
+    when = {method: min(identity.auth_time or stamp, stamp)}
     if existing is not None and existing.user_id == user.id:
-        handle = reauthenticate(existing, amr=methods, now=now)
+        handle = reauthenticate(existing, amr=[], auth_times=when, now=now)
         sso = existing
     else:
         if existing is not None:
             end_sessions([existing.id], reason=REASON_REPLACED)
         handle, sso = start_session(
             user,
-            amr=methods,
+            amr=[method],
+            auth_times=when,
             remember=remember,
             now=now,
             ip=origin.get("ip"),

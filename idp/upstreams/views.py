@@ -46,6 +46,9 @@ FLOW_COOKIE = "idp_upstream"
 # The handle of a verified identity waiting for the link step (upstream_pending_links).
 LINK_COOKIE = "idp_upstream_link"
 
+# Our redirect URI at an upstream, under the issuer (as every endpoint of discovery).
+CALLBACK_PATH = "/login/upstream/{name}/callback"
+
 # HTTP status of the error page by kind: the person's own doing or a stale page is 400,
 # the upstream's misbehaviour 502, its silence 504, a refused account 403.
 ERROR_STATUS = {
@@ -122,7 +125,7 @@ def find_upstream(name: str) -> Upstream:
 
 def callback_url(upstream: Upstream) -> str:
     """Our redirect URI at the upstream: the issuer's origin, never the request's Host."""
-    return current_app.config["ISSUER"] + url_for("upstreams.callback", name=upstream.name)
+    return current_app.config["ISSUER"] + CALLBACK_PATH.format(name=upstream.name)
 
 
 @bp.route("/login/upstream/<name>")
@@ -140,6 +143,7 @@ def start(name: str):
         redirect_uri=callback_url(upstream),
         next_url=next_url,
         goal=request.args.get("acr"),
+        force=request.args.get("force") == "1",
         config=current_app.config,
     )
     response = redirect(location)
@@ -149,7 +153,7 @@ def start(name: str):
     return response
 
 
-@bp.route("/login/upstream/<name>/callback")
+@bp.route(CALLBACK_PATH.replace("{name}", "<name>"))
 def callback(name: str):
     upstream = find_upstream(name)
     config = current_app.config

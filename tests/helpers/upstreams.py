@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import shutil
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -110,7 +112,8 @@ class Bends:
     error: str | None = None  # answer the authorization request with this error
     id_token_claims: dict[str, Any] = field(default_factory=dict)  # override / add
     drop_claims: tuple[str, ...] = ()
-    signing: str = "good"  # good | none | hs256-public | other-key | unknown-kid
+    # good | none | hs256-public | hs256-secret | other-key | unknown-kid
+    signing: str = "good"
     userinfo: dict[str, Any] = field(default_factory=dict)
     token_delay: float = 0.0
     token_body: bytes | None = None  # answer the token request with this body
@@ -177,13 +180,14 @@ class HostileUpstream:
         if how == "none":
             header = _b64(json.dumps({"alg": "none", "kid": "up-1"}).encode())
             return f"{header}.{_b64(json.dumps(claims).encode())}."
-        if how == "hs256-public":
-            # The classic confusion: the public key's PEM as an HMAC secret.
+        if how in ("hs256-public", "hs256-secret"):
+            # The classic confusion: the public key's PEM as an HMAC secret; or the
+            # legitimate HS256 keyed with the client secret (OIDC Core 10.1).
             header = _b64(json.dumps({"alg": "HS256", "kid": "up-1"}).encode())
             body = _b64(json.dumps(claims).encode())
-            import hmac
-
-            secret = self.key.as_pem(private=False)
+            secret = (
+                self.key.as_pem(private=False) if how == "hs256-public" else BROKER_SECRET.encode()
+            )
             mac = hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
             return f"{header}.{body}.{_b64(mac)}"
         key = self.other_key if how == "other-key" else self.key
@@ -217,7 +221,9 @@ class HostileUpstream:
             back["code"] = code
         if not self.bends.omit_response_iss:
             back["iss"] = self.bends.response_iss or self.issuer
-        return Response(status=302, headers={"Location": args["redirect_uri"] + "?" + urlencode(back)})
+        return Response(
+            status=302, headers={"Location": args["redirect_uri"] + "?" + urlencode(back)}
+        )
 
     def token(self, request: Request) -> Response:
         if self.bends.token_delay:
@@ -259,6 +265,8 @@ class UpstreamBrowser:
     def __init__(self, broker) -> None:
         self.broker = broker
         self.http = requests.Session()
+        # How many times the upstream asked for the password.
+        self.upstream_logins = 0
 
     def start(self, name: str, next_url: str | None = None, **params: str):
         query = urlencode({k: v for k, v in {"next": next_url, **params}.items() if v})
@@ -283,6 +291,7 @@ class UpstreamBrowser:
             if answer.status_code == 200 and "/login" in urlsplit(answer.url).path:
                 fields = form_fields(answer.text, "/login")
                 fields.update(email=email, password=password)
+                self.upstream_logins += 1
                 base = f"{urlsplit(answer.url).scheme}://{urlsplit(answer.url).netloc}"
                 answer = self.http.post(
                     base + "/login", data=fields, allow_redirects=False, timeout=15
@@ -305,3 +314,46 @@ class UpstreamBrowser:
 
 def query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query))
+
+
+# ------------------------------------------------------------------ fixtures
+# Registered by the conftest.py of each folder that uses them (tests/upstreams,
+# tests/security): `from helpers.upstreams import provider_upstream, ...`.
+
+
+@pytest.fixture
+def fresh_upstream_caches():
+    """Discovery documents and keys are cached per process, by upstream name: each test
+    starts without them."""
+    from idp.upstreams import client
+
+    client.forget_cached()
+    yield
+    client.forget_cached()
+
+
+@pytest.fixture(scope="module")
+def provider_upstream(sqlite_template, tmp_path_factory):
+    upstream = ProviderUpstream(sqlite_template, tmp_path_factory.mktemp("upstream"))
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.fixture
+def hostile_upstream():
+    upstream = HostileUpstream()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.fixture
+def person(client, fresh_upstream_caches):
+    browser = UpstreamBrowser(client)
+    try:
+        yield browser
+    finally:
+        browser.close()

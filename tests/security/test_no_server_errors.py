@@ -977,6 +977,8 @@ def test_passkey_factor_endpoints(world, make_user):
     fuzz.done()
 
 
+# Brokered sign-in's pages need an upstream provider running: fuzzed beside its attacks.
+UPSTREAM_PAGES = "test_upstream_attacks.py::test_hostile_parameters_never_break_the_pages"
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
@@ -1009,6 +1011,9 @@ FUZZED_ROUTES = {
     "/login/factor/passkey/options": "test_passkey_factor_endpoints",
     "/login/passkey": "test_passkey_endpoints",
     "/login/passkey/options": "test_passkey_endpoints",
+    "/login/upstream/<name>": UPSTREAM_PAGES,
+    "/login/upstream/<name>/callback": UPSTREAM_PAGES,
+    "/login/upstream/<name>/link": UPSTREAM_PAGES,
     "/logout": "test_documents_and_pages",
     "/oauth2/authorize": "test_authorization_endpoint, test_consent_form",
     "/oauth2/introspect": "test_introspection_and_revocation",

@@ -68,8 +68,10 @@ def test_an_upstream_without_discovery_is_parsed_with_its_endpoints_and_mapping(
         ({"claims": {"shoe_size": "x"}}, "unknown attribute 'shoe_size'"),
         ({"claims": {"birthdate": {"claim": "a..b"}}}, "is not a claim path"),
         ({"claims": {"birthdate": {"claim": "d", "date_format": "YYYY"}}}, "strptime"),
-        ({"id_token_signing_alg_values": ["none"]}, "never none, never an HMAC"),
-        ({"id_token_signing_alg_values": ["HS256"]}, "never none, never an HMAC"),
+        ({"id_token_signing_alg_values": ["none"]}, "(never none)"),
+        ({"id_token_signing_alg_values": ["HS512"]}, "(never none)"),
+        ({"id_token_signing_alg_values": ["HS256"]}, "at least 32 bytes long"),
+        ({"jwks_uri": None}, "without discovery, jwks_uri must be given"),
         ({"scopes": ["profile"]}, "scopes must include openid"),
         ({"create_accounts": True}, "create_accounts needs create_in_unit"),
         ({"forward_acr_values": "yes"}, "forward_acr_values must be true or false"),
@@ -82,6 +84,11 @@ def test_each_mistake_is_a_settings_error_naming_the_upstream_and_setting(change
         parse(**changes)
     assert "upstream 'dvcqg'" in str(caught.value)
     assert words in str(caught.value)
+
+
+def test_hs256_keyed_with_a_long_client_secret_needs_no_jwks():
+    upstream = parse(id_token_signing_alg_values=["HS256"], client_secret="k" * 32, jwks_uri=None)
+    assert upstream.id_token_algs == ("HS256",) and "jwks_uri" not in upstream.endpoints
 
 
 def test_a_bad_name_is_refused():
