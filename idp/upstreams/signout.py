@@ -41,6 +41,7 @@ from idp import audit
 from idp.extensions import commit, csrf, db, rollback, utcnow
 from idp.sessions import hooks
 from idp.sessions.logout import LogoutResult, with_query
+from idp.settings import SettingsError
 from idp.upstreams import backchannel
 from idp.upstreams.config import Upstream
 from idp.upstreams.models import UpstreamSession
@@ -65,7 +66,9 @@ def _upstreams() -> dict[str, Upstream]:
 
 
 def logout_url(upstream: Upstream, id_token: str | None, state: str) -> str | None:
-    """The upstream's sign-out URL for this session, or None when it offers none."""
+    """The upstream's sign-out URL for this session: its end_session_endpoint (settings or
+    discovery) with the RP-Initiated Logout parameters, else its `logout_url` template;
+    None when it offers neither."""
     back = url_for("upstream_signout.logged_out", name=upstream.name, _external=True)
     values = {
         "id_token_hint": id_token or "",
@@ -73,13 +76,30 @@ def logout_url(upstream: Upstream, id_token: str | None, state: str) -> str | No
         "state": state,
         "client_id": upstream.client_id,
     }
+    endpoint = _end_session_endpoint(upstream)
+    if endpoint:
+        return with_query(endpoint, {k: v for k, v in values.items() if v})
     template = upstream.logout_url
-    if template and "{" in template:
-        return template.format(**{k: quote(v, safe="") for k, v in values.items()})
-    endpoint = template or upstream.endpoints.get("end_session_endpoint", "")
-    if not endpoint:
+    if not template:
         return None
-    return with_query(endpoint, {k: v for k, v in values.items() if v})
+    if "{" not in template:
+        return with_query(template, {k: v for k, v in values.items() if v})
+    return template.format(**{k: quote(v, safe="") for k, v in values.items()})
+
+
+def _end_session_endpoint(upstream: Upstream) -> str:
+    """From the settings, else the (cached) discovery document; "" when unknown."""
+    given = upstream.endpoints.get("end_session_endpoint", "")
+    if given or not upstream.discovery:
+        return given
+    # lazy: the client module imports the package, whose init_app imports this module
+    from idp.upstreams import client
+
+    try:
+        meta = client.metadata(upstream, client.Limits.of(current_app.config))
+    except client.UpstreamError:  # unreachable now: the logout_url template, if any
+        return ""
+    return meta.endpoint("end_session_endpoint")
 
 
 def on_session_ended(sender: Flask, *, ended, reason: str, browser_sid, result: LogoutResult, **_):
@@ -196,5 +216,10 @@ def _keys_for(upstream: Upstream, kid: str | None) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    max_age = app.config.get("UPSTREAM_LOGOUT_TOKEN_MAX_AGE_SECONDS")
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
+        raise SettingsError(
+            "IDP_UPSTREAM_LOGOUT_TOKEN_MAX_AGE_SECONDS must be a positive number of seconds"
+        )
     app.register_blueprint(bp)
     hooks.session_ended.connect(on_session_ended, app)
