@@ -11,12 +11,26 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import html
+import secrets
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import sqlalchemy as sa
-from helpers.live import EMAIL, PASSWORD, Browser, LiveIdp, form_fields, wait_until
+from helpers.ci import unavailable
+from helpers.live import (
+    EMAIL,
+    PASSWORD,
+    Browser,
+    LiveIdp,
+    NodeRP,
+    form_fields,
+    free_port,
+    install_demo_rp,
+    node_available,
+    node_client_metadata,
+    wait_until,
+)
 from helpers.national_portal import (
     CITIZEN,
     UPSTREAM,
@@ -115,3 +129,35 @@ def test_the_portal_ending_its_session_ends_ours(brokered, browser):
     assert refused_logout_tokens(idp) == []
     # The browser is signed out here: the account page asks to sign in.
     assert "/login" in browser.get(idp.issuer + "/account/").url
+
+
+def test_the_portal_ending_its_session_signs_the_person_out_of_our_relying_parties(
+    brokered, browser
+):
+    """The fan-out: the Node sample relying party, signed in through us and the portal,
+    gets our back-channel logout token when the portal ends its session."""
+    idp, portal, _sub = brokered
+    reason = node_available() or install_demo_rp()
+    if reason:
+        unavailable(reason)
+    port = free_port()
+    secret = secrets.token_urlsafe(32)
+    base = f"http://127.0.0.1:{port}"
+    idp.add_client(
+        "node-rp", secret, node_client_metadata(base, logout="backchannel", name="Ứng dụng")
+    )
+    node = NodeRP(issuer=idp.issuer, client_id="node-rp", secret=secret, port=port, title="RP")
+    try:
+        sign_in_page = browser.get(base + "/login")
+        assert sign_in_page.url.startswith(idp.issuer + "/login?")
+        button = sign_in_page.text.split(f'id="upstream-{UPSTREAM}" href="')[1].split('"')[0]
+        at_portal = browser.get(idp.issuer + html.unescape(button))
+        landed = browser.post(at_portal.url.rstrip("/") + "/login", data={"username": "an"})
+        assert landed.url == base + "/", landed.url
+        assert browser.node_session(node)["signed_in"] is True
+
+        assert portal.end_sessions_of(CITIZEN["sub"])["sent"] == 1
+        assert wait_until(lambda: browser.node_session(node)["signed_in"] is False), node.log()
+        assert open_sessions(idp) == []
+    finally:
+        node.stop()
