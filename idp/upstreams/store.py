@@ -128,6 +128,25 @@ def upstream_session_of(sso_session_id: int) -> UpstreamSession | None:
     ).scalar_one_or_none()
 
 
+def upstream_sessions_of(
+    upstream: str, *, sub: str | None = None, sid: str | None = None
+) -> list[UpstreamSession]:
+    """The upstream sessions an upstream's back-channel logout token names (OIDC
+    Back-Channel Logout 2.4: by `sid`, by `sub`, or both), live SSO sessions only."""
+    if sub is None and sid is None:
+        return []
+    query = (
+        sa.select(UpstreamSession)
+        .join(SsoSession, SsoSession.id == UpstreamSession.sso_session_id)
+        .where(UpstreamSession.upstream == upstream, SsoSession.ended_at.is_(None))
+    )
+    if sub is not None:
+        query = query.where(UpstreamSession.sub == sub)
+    if sid is not None:
+        query = query.where(UpstreamSession.sid == sid)
+    return list(db.session.execute(query).scalars())
+
+
 # ---------------------------------------------------------------- pending links
 
 

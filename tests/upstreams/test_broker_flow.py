@@ -109,3 +109,24 @@ def test_a_disabled_linked_person_is_refused(app, client, make_user, provider_up
 
 def test_an_unknown_upstream_is_not_found(client):
     assert client.get("/login/upstream/nobody").status_code == 404
+
+
+def test_upstream_sessions_are_found_by_sub_and_sid_while_live(
+    app, client, make_user, provider_upstream, person
+):
+    from idp.sessions.store import end_session
+    from idp.upstreams.store import upstream_sessions_of
+
+    sub = make_user()
+    link_person(app, sub, provider_upstream.sub)
+    assert person.sign_in("corp", "/account/", **CREDENTIALS).status_code == 302
+    with app.app_context():
+        row = db.session.execute(sa.select(UpstreamSession)).scalar_one()
+        assert upstream_sessions_of("corp", sub=provider_upstream.sub) == [row]
+        assert upstream_sessions_of("corp", sid=row.sid) == [row]
+        assert upstream_sessions_of("corp", sub=provider_upstream.sub, sid="other") == []
+        assert upstream_sessions_of("other", sub=provider_upstream.sub) == []
+        assert upstream_sessions_of("corp") == []
+        end_session(row.sso_session, "logout")
+        db.session.commit()
+        assert upstream_sessions_of("corp", sub=provider_upstream.sub) == []

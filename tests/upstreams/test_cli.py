@@ -54,3 +54,26 @@ def test_an_upstream_on_a_private_address_needs_explicit_permission(runner):
 def test_an_unknown_name_is_an_error(runner):
     result = runner.invoke(args=["upstreams", "test", "nobody"])
     assert result.exit_code == 1 and "no upstream named 'nobody'" in result.output
+
+
+def test_cleanup_removes_expired_pending_links(app, runner):
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from idp.extensions import db, utcnow
+    from idp.upstreams.flow import VerifiedIdentity
+    from idp.upstreams.models import UpstreamPendingLink
+    from idp.upstreams.store import begin_pending_link
+
+    identity = VerifiedIdentity(upstream="corp", sub="s", sid=None, link_key="k")
+    with app.app_context():
+        begin_pending_link(identity, app.config, utcnow() - timedelta(days=1))
+        begin_pending_link(identity, app.config)
+        db.session.commit()
+    result = runner.invoke(args=["upstreams", "cleanup"])
+    assert result.exit_code == 0 and "1 removed" in result.output
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count(UpstreamPendingLink.id))).scalar() == 1
+    jobs = [job.name for job in app.extensions["idp.worker.periodic"]]
+    assert "remove expired upstream pending links" in jobs
