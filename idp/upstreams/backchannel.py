@@ -37,10 +37,9 @@ from joserfc.jwk import KeySet
 from idp import audit, jsontext
 from idp.extensions import db
 from idp.sessions.logout import end_sessions
-from idp.sessions.models import SsoSession
+from idp.upstreams import store
 from idp.upstreams.config import Upstream
 from idp.upstreams.logout_models import UpstreamLogoutToken
-from idp.upstreams.models import UpstreamSession
 
 EVENT_BACKCHANNEL_LOGOUT = "http://schemas.openid.net/event/backchannel-logout"
 MAX_TOKEN_BYTES = 16 * 1024
@@ -191,29 +190,12 @@ def note_token(upstream: str, claims: LogoutClaims, now: datetime) -> bool:
 # ---------------------------------------------------------------- ending sessions
 
 
-def linked_session_ids(upstream: str, sub: str | None, sid: str | None, now: datetime) -> list[int]:
-    """Our open sessions the upstream started for this `sid` (and `sub`, when both are
-    given), or for every session of `sub` when only it is given."""
-    query = (
-        sa.select(SsoSession.id)
-        .join(UpstreamSession, UpstreamSession.sso_session_id == SsoSession.id)
-        .where(
-            UpstreamSession.upstream == upstream,
-            SsoSession.ended_at.is_(None),
-            SsoSession.expires_at > now,
-        )
-    )
-    if sid is not None:
-        query = query.where(UpstreamSession.sid == sid)
-    if sub is not None:
-        query = query.where(UpstreamSession.sub == sub)
-    return list(db.session.execute(query).scalars())
-
-
 def end_linked_sessions(upstream: Upstream, claims: LogoutClaims, now: datetime) -> list[str]:
     """End the sessions the token names, with single sign-out; the sids ended."""
-    ids = linked_session_ids(upstream.name, claims.sub, claims.sid, now)
-    result = end_sessions(ids, reason=REASON_UPSTREAM_LOGOUT, now=now)
+    rows = store.upstream_sessions_of(upstream.name, sub=claims.sub, sid=claims.sid)
+    result = end_sessions(
+        [row.sso_session_id for row in rows], reason=REASON_UPSTREAM_LOGOUT, now=now
+    )
     audit.record(
         "upstream.backchannel_logout",
         actor=f"upstream:{upstream.name}",

@@ -65,8 +65,8 @@ def fresh_key_cache():
     upstream_client.forget_cached()
 
 
-def open_upstream_session(app, sub: str, upstream_sid: str) -> str:
-    """An SSO session the stand-in started for our person `sub`: its sid."""
+def open_upstream_session(app, sub: str, upstream_sid: str, upstream: str = "national") -> str:
+    """An SSO session the stand-in (or `upstream`) started for our person `sub`: its sid."""
     with app.app_context():
         user = find_user_by_sub(sub)
         _handle, sso = start_session(user, amr=["ext"], acr="urn:hg:loa:2")
@@ -74,7 +74,7 @@ def open_upstream_session(app, sub: str, upstream_sid: str) -> str:
         db.session.add(
             UpstreamSession(
                 sso_session_id=sso.id,
-                upstream="national",
+                upstream=upstream,
                 sub=PORTAL_SUB,
                 sid=upstream_sid,
                 acr="LoA2",
@@ -232,3 +232,11 @@ def test_an_unknown_upstream_is_not_found(client, portal):
     token = portal.sign(portal.logout_token(aud=CLIENT_ID, sid="x"))
     answer = client.post("/login/upstream/nobody/backchannel-logout", data={"logout_token": token})
     assert answer.status_code == 404
+
+
+def test_a_token_ends_only_sessions_its_own_upstream_started(app, client, portal, person):
+    """The same sub and sid from another upstream's session: untouched."""
+    other = open_upstream_session(app, person, "np-sid-1", upstream="another")
+    token = portal.sign(portal.logout_token(aud=CLIENT_ID, sub=PORTAL_SUB, sid="np-sid-1"))
+    assert post(client, token).status_code == 200
+    assert is_open(app, other)
