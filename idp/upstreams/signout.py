@@ -40,7 +40,7 @@ from flask import (
 from idp import audit
 from idp.extensions import commit, csrf, db, rollback, utcnow
 from idp.sessions import hooks
-from idp.sessions.logout import LogoutResult, with_query
+from idp.sessions.logout import REASON_LOGOUT, REASON_RP_LOGOUT, LogoutResult, with_query
 from idp.settings import SettingsError
 from idp.upstreams import backchannel
 from idp.upstreams.config import Upstream
@@ -52,7 +52,7 @@ bp = Blueprint("upstream_signout", __name__)
 RETURN_KEY = "upstream_logout_return"
 # Our sign-outs that send the browser upstream (SsoSession.end_reason values): the person's
 # own, here or at a relying party.
-BROWSER_REASONS = ("logout", "rp_logout")
+BROWSER_REASONS = (REASON_LOGOUT, REASON_RP_LOGOUT)
 
 
 def _upstreams() -> dict[str, Upstream]:
