@@ -115,7 +115,7 @@ def test_an_address_the_upstream_may_not_vouch_for_links_nothing(brokered, brows
     idp, _portal = brokered
     idp.add_user(VICTIM, PASSWORD, family="Phạm", middle="Thị", given="Mai")
     link_page = through_portal(browser, idp)
-    assert "id=\"link-email\"" not in link_page.text
+    assert 'id="link-email"' not in link_page.text
     page = browser.get(idp.issuer + f"{LINK}/email")
     assert page.status_code == 403
     answer = browser.post(idp.issuer + f"{LINK}/email", data={"csrf_token": csrf(browser, idp)})
@@ -197,4 +197,21 @@ def test_a_session_open_before_the_link_step_proves_nothing(brokered, browser):
     assert "Xác nhận liên kết tài khoản" not in answer.text
     token = csrf(browser, idp)
     browser.post(idp.issuer + f"{LINK}/confirm", data={"csrf_token": token})
+    assert links(idp) == []
+
+
+def test_guessing_the_password_through_the_link_step_is_throttled(brokered, browser):
+    """Proving an account is our own sign-in page: the same counters, the same delays."""
+    idp, _portal = brokered
+    idp.add_user(EMAIL, PASSWORD, family="Lê", middle="Thị", given="Hoa")
+    through_portal(browser, idp)
+    prove = browser.get(idp.issuer + f"{LINK}/prove?next=/account/")
+    statuses = []
+    for attempt in range(7):
+        answer = browser.sign_in(prove, EMAIL, f"sai-{attempt}")
+        statuses.append(answer.status_code)
+    assert statuses[:5] == [401] * 5 and statuses[-1] == 429, statuses
+    # Held back: even the right password is refused now, and nothing is linked.
+    assert browser.sign_in(prove, EMAIL, PASSWORD).status_code == 429
+    assert browser.get(idp.issuer + f"{LINK}/confirm").url.startswith(idp.issuer + "/login?")
     assert links(idp) == []
