@@ -231,3 +231,35 @@ def test_removing_a_link_needs_a_fresh_password_and_is_audited(brokered, browser
     post_form(other, account, action)
     assert links(idp) == []
     assert any(a == "upstream.unlink" for a, _o, _d in audit_actions(idp))
+
+
+@pytest.mark.parametrize(
+    ("upstream_settings", "portal_accounts"),
+    [
+        (
+            {"create_accounts": True, "create_in_unit": "UBND-HG", "claims": EMAIL_CLAIMS},
+            {"an": {**CITIZEN, "email": "moi.tao@example.vn", "email_verified": True}},
+        ),
+        (
+            {"create_accounts": True, "create_in_unit": "UBND-HG", "claims": EMAIL_CLAIMS},
+            VOUCHING,
+        ),
+    ],
+    ids=["free-verified-address", "someone-elses-address"],
+)
+def test_a_created_account_takes_a_verified_address_only_if_nobody_has_it(
+    brokered, browser, portal_accounts
+):
+    idp, _portal = brokered
+    owner = add_person(idp, units=(("UBND-HG", "Ủy ban nhân dân tỉnh Hậu Giang"),))
+    through_portal(browser, idp)
+    page = browser.get(idp.issuer + f"{LINK}/create?next=/account/")
+    post_form(browser, page, f"{LINK}/create?next=%2Faccount%2F")
+    [link] = links(idp)
+    offered = portal_accounts["an"]["email"]
+    with idp.app.app_context():
+        created = db.session.get(User, link.user_id)
+        assert created.sub != owner
+        assert created.email == ("" if offered == EMAIL else offered)
+        people = db.session.execute(sa.select(User).order_by(User.id)).scalars().all()
+        assert people[0].email == EMAIL  # the owner keeps their address
