@@ -1,8 +1,9 @@
 """Signing in through upstream OpenID Connect providers (brokering; docs/upstreams.md).
 
 config: the upstreams of the settings, checked at start-up; models: links, upstream
-sessions, pending links; client: the strict OIDC client toward an upstream (discovery,
-JWKS, token, ID token, userinfo; every call through idp.outbound); flow: the state of one
+sessions, pending links; client: the strict OIDC client toward an upstream (calls through
+idp.outbound, discovery, JWKS, the authorization request); tokens: the token request, the
+ID token's checks, userinfo; flow: the state of one
 sign-in in the browser, and the verified identity it ends with; service: finding the
 linked person and starting the session; views: the button's route, the callback, the
 link step's seam; cli: `idp upstreams list/test`.

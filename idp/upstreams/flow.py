@@ -25,7 +25,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from idp import sealing
 from idp.assurance import ACR_RANK
-from idp.upstreams import client
+from idp.upstreams import client, tokens
 from idp.upstreams.client import (
     CLAIMS,
     ID_TOKEN_ONLY,
@@ -323,14 +323,14 @@ def finish(
     """The callback's answer checked and turned into a VerifiedIdentity; UpstreamError
     with the reason otherwise."""
     code = check_response(upstream, meta, flow, args)
-    tokens = client.exchange_code(
+    answer = tokens.exchange_code(
         upstream, limits, meta, code=code, verifier=flow.verifier, redirect_uri=redirect_uri
     )
-    id_claims = client.check_id_token(upstream, limits, meta, tokens["id_token"], nonce=flow.nonce)
+    id_claims = tokens.check_id_token(upstream, limits, meta, answer["id_token"], nonce=flow.nonce)
     claims = dict(id_claims)
     if needs_userinfo(upstream, meta, id_claims):
-        userinfo = client.fetch_userinfo(
-            upstream, limits, meta, tokens["access_token"], id_claims["sub"]
+        userinfo = tokens.fetch_userinfo(
+            upstream, limits, meta, answer["access_token"], id_claims["sub"]
         )
         claims.update({k: v for k, v in userinfo.items() if k not in ID_TOKEN_ONLY})
     acr, loas, level = level_of(upstream, id_claims, claims)
@@ -344,6 +344,6 @@ def finish(
         loas=loas,
         amr=_words(id_claims.get("amr")),
         level=level,
-        id_token=tokens["id_token"],
+        id_token=answer["id_token"],
         auth_time=_auth_time(id_claims),
     )

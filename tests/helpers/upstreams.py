@@ -107,6 +107,7 @@ class Bends:
 
     discovery_issuer: str | None = None  # the issuer its discovery document names
     discovery_extra: dict[str, Any] = field(default_factory=dict)
+    discovery_status: int = 200
     response_iss: str | None = None  # `iss` in the authorization response (RFC 9207)
     omit_response_iss: bool = False
     error: str | None = None  # answer the authorization request with this error
@@ -200,7 +201,9 @@ class HostileUpstream:
         request = Request(environ)
         self.hits.append(request.path)
         handlers = {
-            "/.well-known/openid-configuration": lambda: _json(self.discovery()),
+            "/.well-known/openid-configuration": lambda: _json(
+                self.discovery(), self.bends.discovery_status
+            ),
             "/jwks": lambda: _json({"keys": [self.key.as_dict(private=False)]}),
             "/authorize": lambda: self.authorize(request),
             "/token": lambda: self.token(request),

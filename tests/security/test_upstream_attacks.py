@@ -343,3 +343,19 @@ def test_hostile_parameters_never_break_the_pages(app, hostile_upstream, caplog)
             problems.append(path)
     logged = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert not problems and not logged, (problems[:10], [r.getMessage() for r in logged][:5])
+
+
+def test_an_upstream_that_fails_is_not_asked_again_on_every_click(
+    app, linked, hostile_upstream, person, monkeypatch
+):
+    from idp.upstreams import client
+
+    monkeypatch.setattr(client, "METADATA_RETRY_SECONDS", 1.0)
+    hostile_upstream.bends.discovery_status = 500
+    for _ in range(3):
+        assert person.start("hostile", "/account/").status_code == 502
+    assert hostile_upstream.hits.count("/.well-known/openid-configuration") == 1
+    # Once it answers again (after the retry interval), sign-in works.
+    hostile_upstream.bends.discovery_status = 200
+    time.sleep(1.2)
+    assert attempt(person, hostile_upstream).status_code == 302
