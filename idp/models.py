@@ -17,7 +17,9 @@ from idp.oidc.token_models import (
 )
 from idp.passkeys.models import Passkey, PasskeyUsedChallenge
 from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
+from idp.upstreams.logout_models import UpstreamLogoutToken
 from idp.upstreams.models import UpstreamLink, UpstreamPendingLink, UpstreamSession
+from idp.upstreams.origin_models import UpstreamAccountOrigin
 
 __all__ = [
     "AccountToken",
@@ -42,7 +44,9 @@ __all__ = [
     "TotpFactor",
     "Unit",
     "UnitAdmin",
+    "UpstreamAccountOrigin",
     "UpstreamLink",
+    "UpstreamLogoutToken",
     "UpstreamPendingLink",
     "UpstreamSession",
     "UsedAssertion",

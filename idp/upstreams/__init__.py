@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, request, url_for
 
+from idp.upstreams import signout
 from idp.upstreams.config import Upstream, check_upstream_settings, load_upstreams
 
 EXTENSION = "idp.upstreams"
@@ -58,11 +59,13 @@ def sign_in_buttons(next_url: str | None) -> list[SignInButton]:
 
 def init_app(app: Flask) -> None:
     # lazy: the views import this package's configured() and need the app's blueprints
-    from idp.upstreams import cli, views
+    from idp.upstreams import cli, link_views, views
 
     check_upstream_settings(app.config)
     app.extensions[EXTENSION] = load_upstreams(app.config)
     app.register_blueprint(views.bp)
+    signout.init_app(app)
+    link_views.init_app(app)
     cli.init_app(app)
 
     @app.context_processor

@@ -1128,6 +1128,10 @@ def test_units_console_and_api(world, make_unit, make_user):
 
 # Brokered sign-in's pages need an upstream provider running: fuzzed beside its attacks.
 UPSTREAM_PAGES = "test_upstream_attacks.py::test_hostile_parameters_never_break_the_pages"
+# The link step, linked accounts and upstream sign-out, with the national portal stand-in.
+UPSTREAM_LINK_PAGES = (
+    "test_upstream_link_fuzz.py::test_hostile_values_never_break_the_link_and_sign_out_pages"
+)
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
@@ -1186,6 +1190,7 @@ FUZZED_ROUTES = {
     "/account/passkeys/options": "test_passkey_endpoints",
     "/account/sessions/end": "test_documents_and_pages",
     "/account/sessions/end-all": "test_documents_and_pages",
+    "/account/upstream-links/<int:link_id>/remove": UPSTREAM_LINK_PAGES,
     "/dev/mail": "test_documents_and_pages",
     "/dev/mail/<int:message_id>": "test_documents_and_pages",
     "/dev/mail/<int:message_id>/html": "test_documents_and_pages",
@@ -1205,6 +1210,12 @@ FUZZED_ROUTES = {
     "/login/upstream/<name>": UPSTREAM_PAGES,
     "/login/upstream/<name>/callback": UPSTREAM_PAGES,
     "/login/upstream/<name>/link": UPSTREAM_PAGES,
+    "/login/upstream/<name>/link/confirm": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/link/create": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/link/email": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/link/prove": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/logged-out": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/backchannel-logout": UPSTREAM_LINK_PAGES,
     "/logout": "test_documents_and_pages",
     "/oauth2/authorize": "test_authorization_endpoint, test_consent_form",
     "/oauth2/introspect": "test_introspection_and_revocation",
