@@ -11,6 +11,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.admin import console  # lazy: the views import the whole provider
+    # lazy: the views import the whole provider; the pages add theirs to console.bp
+    from idp.admin import (  # noqa: F401
+        clients_pages,
+        console,
+        deliveries_pages,
+        keys_pages,
+        manifests_pages,
+        tokens_pages,
+    )
 
     console.init_app(app)

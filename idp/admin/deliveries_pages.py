@@ -1,0 +1,122 @@
+"""The outboxes in the console: back-channel logout notices and e-mail, pending and failed,
+with "retry now" for one failed row or all of them (idp.sessions.outbox.requeue,
+idp.mail.outbox.requeue: due now, with a fresh retry period)."""
+
+from __future__ import annotations
+
+from flask import current_app, g, redirect, render_template, request, url_for
+
+from idp import audit
+from idp.admin.console import bp, console_page, super_only
+from idp.extensions import commit, utcnow
+from idp.mail import outbox as mail_outbox
+from idp.mail.models import MAIL_STATUSES
+from idp.sessions import outbox as logout_outbox
+from idp.sessions.models import DELIVERY_STATUSES
+
+LIST_LIMIT = 100
+DEFAULT_STATUS = "failed"
+
+
+def _filters() -> dict[str, str]:
+    args = request.args
+    return {
+        "logout_status": args.get("logout_status", DEFAULT_STATUS)[:16],
+        "client_id": args.get("client_id", "").strip()[:128],
+        "mail_status": args.get("mail_status", DEFAULT_STATUS)[:16],
+        "recipient": args.get("recipient", "").strip()[:254],
+    }
+
+
+def _status(value: str, allowed) -> str | None:
+    return value if value in allowed else None
+
+
+@bp.get("/deliveries")
+@console_page
+@super_only
+def deliveries():
+    filters = _filters()
+    logout_rows = logout_outbox.list_deliveries(
+        status=_status(filters["logout_status"], DELIVERY_STATUSES),
+        client_id=filters["client_id"] or None,
+        limit=LIST_LIMIT,
+    )
+    mail_rows = mail_outbox.list_messages(
+        status=_status(filters["mail_status"], MAIL_STATUSES),
+        recipient=filters["recipient"] or None,
+        limit=LIST_LIMIT,
+    )
+    return render_template(
+        "admin/deliveries.html",
+        filters=filters,
+        logout_rows=logout_rows,
+        logout_counts=logout_outbox.counts_by_status(),
+        logout_statuses=DELIVERY_STATUSES,
+        mail_rows=mail_rows,
+        mail_counts=mail_outbox.counts_by_status(),
+        mail_statuses=MAIL_STATUSES,
+        mail_retryable=mail_outbox.retryable,
+    )
+
+
+def _target() -> tuple[str, list[int] | None]:
+    """("one", [id]) or ("all", None) from the form."""
+    row_id = request.values.get("id", "")
+    if row_id.isdigit():
+        return "one", [int(row_id)]
+    return "all", None
+
+
+@bp.route("/deliveries/logout/retry", methods=["GET", "POST"])
+@console_page
+@super_only
+def deliveries_logout_retry():
+    which, ids = _target()
+    client_id = request.values.get("client_id", "").strip()[:128] or None
+    if request.method == "GET":
+        return render_template(
+            "admin/deliveries_retry.html", box="logout", which=which, ids=ids, client_id=client_id
+        )
+    requeued = logout_outbox.requeue(
+        now=utcnow(),
+        retry_seconds=int(current_app.config["LOGOUT_RETRY_SECONDS"]),
+        ids=ids,
+        client_id=client_id,
+    )
+    audit.record(
+        "deliveries.retry",
+        actor=g.admin_user.sub,
+        subject=client_id,
+        detail={"outbox": "logout", "ids": requeued[:100], "count": len(requeued)},
+        **audit.request_origin(),
+    )
+    commit()
+    return redirect(url_for("admin.deliveries", retried=len(requeued), logout_status="pending"))
+
+
+@bp.route("/deliveries/mail/retry", methods=["GET", "POST"])
+@console_page
+@super_only
+def deliveries_mail_retry():
+    which, ids = _target()
+    if request.method == "GET":
+        return render_template("admin/deliveries_retry.html", box="mail", which=which, ids=ids)
+    requeued, skipped = mail_outbox.requeue(
+        now=utcnow(), retry_seconds=int(current_app.config["MAIL_RETRY_SECONDS"]), ids=ids
+    )
+    audit.record(
+        "deliveries.retry",
+        actor=g.admin_user.sub,
+        detail={
+            "outbox": "mail",
+            "ids": requeued[:100],
+            "count": len(requeued),
+            "not_resendable": skipped[:100],
+        },
+        **audit.request_origin(),
+    )
+    commit()
+    return redirect(
+        url_for("admin.deliveries", mail_retried=len(requeued), not_resendable=len(skipped))
+    )
