@@ -98,7 +98,7 @@ def test_register_shows_the_secret_once_and_stores_its_hash(app, client, make_us
         ("redirect_uris", "http://rp.example/cb", "redirect_uris-error"),
         ("post_logout_redirect_uris", "javascript:alert(1)", "post_logout_redirect_uris-error"),
         ("backchannel_logout_uri", "ftp://rp.example/logout", "backchannel_logout_uri-error"),
-        ("scope", "openid \"quoted\"", "scope-error"),
+        ("scope", 'openid "quoted"', "scope-error"),
         ("access_token_ttl", "soon", "access_token_ttl-error"),
         ("access_token_ttl", "99999999999", "access_token_ttl-error"),
         ("default_acr_values", ["urn:made:up"], "default_acr_values-error"),
@@ -233,7 +233,10 @@ def test_rotate_asks_first_then_shows_the_new_secret_once(app, client, make_user
     insert_client(
         app,
         "motcua",
-        {"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic"},
+        {
+            "redirect_uris": ["https://a.example/cb"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        },
         secret="s" * 43,
     )
     path = "/admin/clients/motcua/rotate-secret"
@@ -301,7 +304,12 @@ def test_registration_tokens_created_once_listed_and_revoked(app, client, make_u
     path = "/admin/clients/registration-tokens"
     answer = client.post(
         path,
-        data={"csrf_token": csrf_of(client, path), "expires_in": "7d", "uses": "3", "note": "Sở Y tế"},
+        data={
+            "csrf_token": csrf_of(client, path),
+            "expires_in": "7d",
+            "uses": "3",
+            "note": "Sở Y tế",
+        },
     )
     assert answer.status_code == 200
     token = re.search(r'<code id="issued-token">([^<]+)</code>', answer.get_data(as_text=True))[1]
