@@ -28,8 +28,17 @@ def _filters() -> dict[str, str]:
     }
 
 
-def _status(value: str, allowed) -> str | None:
-    return value if value in allowed else None
+def _statuses(value: str, allowed) -> list[str | None]:
+    """The statuses to list: "failed" means failed and given up (both wait for a person)."""
+    if value == DEFAULT_STATUS:
+        return [DEFAULT_STATUS, "gave_up"]
+    return [value if value in allowed else None]
+
+
+def _listed(list_rows, statuses: list[str | None], **filters) -> list:
+    rows = [row for status in statuses for row in list_rows(status=status, **filters)]
+    rows.sort(key=lambda row: (row.created_at, row.id), reverse=True)
+    return rows[:LIST_LIMIT]
 
 
 @bp.get("/deliveries")
@@ -37,13 +46,15 @@ def _status(value: str, allowed) -> str | None:
 @super_only
 def deliveries():
     filters = _filters()
-    logout_rows = logout_outbox.list_deliveries(
-        status=_status(filters["logout_status"], DELIVERY_STATUSES),
+    logout_rows = _listed(
+        logout_outbox.list_deliveries,
+        _statuses(filters["logout_status"], DELIVERY_STATUSES),
         client_id=filters["client_id"] or None,
         limit=LIST_LIMIT,
     )
-    mail_rows = mail_outbox.list_messages(
-        status=_status(filters["mail_status"], MAIL_STATUSES),
+    mail_rows = _listed(
+        mail_outbox.list_messages,
+        _statuses(filters["mail_status"], MAIL_STATUSES),
         recipient=filters["recipient"] or None,
         limit=LIST_LIMIT,
     )
