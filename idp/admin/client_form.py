@@ -124,7 +124,7 @@ def _ttl(values: Mapping[str, Any], name: str) -> int | None:
     text = str(values.get(name) or "").strip()
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise FormInvalid(name, "must be a whole number of seconds")
     return int(text)
 

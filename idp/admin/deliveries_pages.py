@@ -16,6 +16,8 @@ from idp.sessions.models import DELIVERY_STATUSES
 
 LIST_LIMIT = 100
 DEFAULT_STATUS = "failed"
+# Row ids fit in a 64-bit integer column; a longer number names no row.
+MAX_ID_DIGITS = 18
 
 
 def _filters() -> dict[str, str]:
@@ -74,7 +76,7 @@ def deliveries():
 def _target() -> tuple[str, list[int] | None]:
     """("one", [id]) or ("all", None) from the form."""
     row_id = request.values.get("id", "")
-    if row_id.isdigit():
+    if row_id.isascii() and row_id.isdigit() and len(row_id) <= MAX_ID_DIGITS:
         return "one", [int(row_id)]
     return "all", None
 

@@ -3,12 +3,15 @@ create (shown once), list, revoke. The same functions as `idp registration-token
 
 from __future__ import annotations
 
-from flask import g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 
 from idp.admin.console import bp, console_page, super_only
 from idp.clients import initial_access
 from idp.errors import NotFound, ValidationFailed
 from idp.extensions import commit, rollback
+
+# Ids fit in a 64-bit integer column; a larger number names no token.
+MAX_TOKEN_ID = 2**62
 
 
 def _page(**context):
@@ -24,7 +27,7 @@ def _uses(text: str) -> int | None:
     text = (text or "").strip().lower()
     if text in ("", "unlimited"):
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise ValidationFailed("uses")
     return int(text)
 
@@ -54,6 +57,8 @@ def clients_tokens():
 @console_page
 @super_only
 def clients_tokens_revoke(token_id: int):
+    if token_id > MAX_TOKEN_ID:
+        abort(404)
     if request.method == "GET":
         return render_template("admin/clients/token_revoke.html", token_id=token_id)
     try:

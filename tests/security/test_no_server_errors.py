@@ -977,9 +977,101 @@ def test_passkey_factor_endpoints(world, make_user):
     fuzz.done()
 
 
+def test_admin_application_pages(world, make_user):
+    """The console's applications, keys and deliveries pages (idp.admin): hostile values in
+    every form field, filter and path, signed in as a super-administrator."""
+    from helpers.admin import make_admin
+
+    fuzz = world.fuzz
+    http = world.app.test_client()
+    make_admin(world.app, make_user, http)
+    csrf = world.csrf(http, "/admin/clients/new")
+    form = {
+        "client_id": "moi",
+        "client_name": "Ứng dụng",
+        "application_type": "web",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "redirect_uris": "https://moi.example/cb",
+        "post_logout_redirect_uris": "https://moi.example/",
+        "grant_types": "authorization_code",
+        "scope": "openid",
+        "allowed_audiences": "https://api.example",
+        "backchannel_logout_uri": "https://moi.example/bc",
+        "backchannel_logout_session_required": "1",
+        "default_acr_values": "urn:hg:loa:2",
+        "first_party": "1",
+        "access_token_ttl": "600",
+        "jwks_uri": "https://moi.example/jwks",
+        "contacts": "it@haugiang.gov.vn",
+    }
+    fuzz.send(http, "GET", "/admin/")
+    for path in ("/admin/clients/new", "/admin/clients/webmail/edit"):
+        for _name, params in variants(form, list(form), world.values):
+            fuzz.send(http, "POST", path, [*params, ("csrf_token", csrf)])
+    for value in world.values:
+        if isinstance(value, str) and value:
+            segment = quote(value, safe="")[:3000]
+            for suffix in ("", "/edit", "/rotate-secret", "/disable", "/manifest.json"):
+                fuzz.send(http, "GET", f"/admin/clients/{segment}{suffix}")
+        for path, fields in (
+            ("/admin/clients/import", ("manifest_name", "manifest_body", "confirm")),
+            ("/admin/clients/registration-tokens", ("expires_in", "uses", "note")),
+            ("/admin/keys/rotate", ("alg", "force")),
+            ("/admin/deliveries/logout/retry", ("id", "client_id")),
+            ("/admin/deliveries/mail/retry", ("id",)),
+        ):
+            for name in fields:
+                fuzz.send(http, "POST", path, [(name, value), ("csrf_token", csrf)])
+                fuzz.send(http, "GET", path, [(name, value)])
+        for name in ("logout_status", "client_id", "mail_status", "recipient"):
+            fuzz.send(http, "GET", "/admin/deliveries", [(name, value)])
+    encoded = base64.b64encode(b'client_id = "x"\nredirect_uris = ["javascript:1"]').decode()
+    fuzz.send(
+        http,
+        "POST",
+        "/admin/clients/import",
+        [("manifest_name", "../../x.toml"), ("manifest_body", encoded), ("csrf_token", csrf)],
+    )
+    for content in (b"", b"x" * 300_000, b"\xff\x00", b"[[[[", b'{"client_id": 1}'):
+        for name in ("a.toml", "a.json", "../a.yaml", ".hidden", ""):
+            data = {"csrf_token": csrf, "manifests": (io.BytesIO(content), name)}
+            response = http.post(
+                "/admin/clients/import", data=data, content_type="multipart/form-data"
+            )
+            fuzz.check(response, f"POST /admin/clients/import with file {name!r}")
+    for path in (
+        "/admin/clients",
+        "/admin/clients/export.zip",
+        "/admin/keys",
+        "/admin/clients/registration-tokens/99/revoke",
+        "/admin/clients/registration-tokens/99999999999999999999999/revoke",
+    ):
+        fuzz.send(http, "GET", path)
+        fuzz.send(http, "POST", path, [("csrf_token", csrf)])
+    fuzz.done()
+
+
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
+    "/admin/": "test_admin_application_pages",
+    "/admin/clients": "test_admin_application_pages",
+    "/admin/clients/<client_id>": "test_admin_application_pages",
+    "/admin/clients/<client_id>/disable": "test_admin_application_pages",
+    "/admin/clients/<client_id>/edit": "test_admin_application_pages",
+    "/admin/clients/<client_id>/enable": "test_admin_application_pages",
+    "/admin/clients/<client_id>/manifest.json": "test_admin_application_pages",
+    "/admin/clients/<client_id>/rotate-secret": "test_admin_application_pages",
+    "/admin/clients/export.zip": "test_admin_application_pages",
+    "/admin/clients/import": "test_admin_application_pages",
+    "/admin/clients/new": "test_admin_application_pages",
+    "/admin/clients/registration-tokens": "test_admin_application_pages",
+    "/admin/clients/registration-tokens/<int:token_id>/revoke": "test_admin_application_pages",
+    "/admin/deliveries": "test_admin_application_pages",
+    "/admin/deliveries/logout/retry": "test_admin_application_pages",
+    "/admin/deliveries/mail/retry": "test_admin_application_pages",
+    "/admin/keys": "test_admin_application_pages",
+    "/admin/keys/rotate": "test_admin_application_pages",
     "/.well-known/oauth-authorization-server": "test_documents_and_pages",
     "/.well-known/openid-configuration": "test_documents_and_pages",
     "/account/": "test_documents_and_pages",
