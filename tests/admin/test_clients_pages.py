@@ -377,3 +377,30 @@ def test_super_admin_menu_offers_applications_keys_and_deliveries(app, client, m
     home = client.get("/admin/").get_data(as_text=True)
     for path in ("/admin/clients", "/admin/keys", "/admin/deliveries"):
         assert f'href="{path}"' in home
+
+
+def test_a_disabled_client_gets_no_tokens_and_its_tokens_are_inactive(app, client, make_user):
+    from helpers.clients import make_machine_client
+    from helpers.oidc_flow import basic
+
+    make_admin(app, make_user, client)
+    make_machine_client(app, "lgsp", "lgsp.read")
+    http = app.test_client()
+    grant = {"grant_type": "client_credentials", "scope": "lgsp.read"}
+    issued = http.post("/oauth2/token", data=grant, headers=basic("lgsp"))
+    assert issued.status_code == 200
+    token = issued.get_json()["access_token"]
+    introspect = {"token": token}
+    assert http.post("/oauth2/introspect", data=introspect, headers=basic("lgsp")).get_json()[
+        "active"
+    ]
+    make_machine_client(app, "rs", "x", resource_server_audiences=["lgsp"])
+    before = http.post("/oauth2/introspect", data=introspect, headers=basic("rs"))
+    assert before.get_json()["active"] is True
+    path = "/admin/clients/lgsp/disable"
+    client.post(path, data={"csrf_token": csrf_of(client, path)})
+    refused = http.post("/oauth2/token", data=grant, headers=basic("lgsp"))
+    assert refused.status_code == 401
+    # Another resource server asking about the disabled client's token hears it is inactive.
+    answer = http.post("/oauth2/introspect", data=introspect, headers=basic("rs"))
+    assert answer.get_json() == {"active": False}
