@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from idp.admin import activity, client_form
 from idp.admin.console import bp, console_page, super_only
@@ -24,6 +25,40 @@ from idp.extensions import commit, rollback
 # Where the policy's field names are shown on the form (the response types follow the
 # grant types, so their errors are shown there).
 FIELD_ON_FORM = {"response_types": "grant_types", "metadata": "form"}
+_WEB_URI = _l("Một địa chỉ https đầy đủ (http chỉ cho máy cục bộ khi phát triển).")
+_REDIRECT = _l(
+    "Mỗi dòng một địa chỉ đầy đủ: https (http chỉ cho máy cục bộ), không có phần #..., "
+    "không dùng javascript: hay data:."
+)
+_TTL = _l("Một số nguyên giây, từ 1 đến 31622400 (366 ngày), hoặc để trống.")
+# What each field needs, in the reader's language; the policy's exact reason follows.
+FIELD_HINTS = {
+    "client_id": _l("Từ 1 đến 128 ký tự A-Z a-z 0-9 . _ ~ -, chưa ứng dụng nào dùng."),
+    "client_name": _l("Văn bản in được, tối đa 300 ký tự."),
+    "redirect_uris": _REDIRECT,
+    "post_logout_redirect_uris": _REDIRECT,
+    "grant_types": _l(
+        "Các kiểu cấp quyền phải đi cùng nhau: refresh_token cần authorization_code; "
+        "ứng dụng không có khóa bí mật không dùng client_credentials."
+    ),
+    "scope": _l("Các phạm vi cách nhau bởi dấu cách; offline_access cần refresh_token."),
+    "default_acr_values": _l("Chỉ các mức bảo đảm mà hệ thống biết."),
+    "token_endpoint_auth_method": _l("private_key_jwt cần jwks_uri."),
+    "frontchannel_logout_uri": _l(
+        "Một địa chỉ https đầy đủ, cùng giao thức, máy và cổng với một địa chỉ chuyển hướng."
+    ),
+    "backchannel_logout_uri": _WEB_URI,
+    "jwks_uri": _WEB_URI,
+    "client_uri": _WEB_URI,
+    "logo_uri": _WEB_URI,
+    "policy_uri": _WEB_URI,
+    "tos_uri": _WEB_URI,
+    "initiate_login_uri": _WEB_URI,
+    "access_token_ttl": _TTL,
+    "id_token_ttl": _TTL,
+    "refresh_token_ttl": _TTL,
+    "first_party": _l("Ứng dụng tự đăng ký không thể là ứng dụng của tỉnh."),
+}
 
 
 def admin_policy():
@@ -48,6 +83,8 @@ def form_errors(exc: Exception) -> dict[str, str]:
         return {name: exc.reason}
     if isinstance(exc, service.ClientExists):
         return {"client_id": str(exc)}
+    if isinstance(exc, service.ClientError) and "first-party" in str(exc):
+        return {"first_party": str(exc)}
     return {"form": str(exc)}
 
 
@@ -59,6 +96,7 @@ def render_form(form: client_form.ClientForm, *, client: Client | None, errors: 
             form=form,
             client=client,
             errors=errors,
+            hints=FIELD_HINTS,
             grant_choices=client_form.GRANT_CHOICES,
             acr_choices=ACR_VALUES,
             auth_methods=client_form.AUTH_METHODS,

@@ -404,3 +404,14 @@ def test_a_disabled_client_gets_no_tokens_and_its_tokens_are_inactive(app, clien
     # Another resource server asking about the disabled client's token hears it is inactive.
     answer = http.post("/oauth2/introspect", data=introspect, headers=basic("rs"))
     assert answer.get_json() == {"active": False}
+
+
+def test_errors_are_explained_in_the_readers_language(app, client, make_user):
+    make_admin(app, make_user, client)
+    bad = {**WEB, "client_id": "motcua", "redirect_uris": "javascript:alert(1)"}
+    vietnamese = register(client, bad).get_data(as_text=True)
+    assert "Mỗi dòng một địa chỉ đầy đủ" in vietnamese
+    client.get("/lang/en")
+    english = register(client, bad).get_data(as_text=True)
+    assert "One full address per line" in english
+    assert "Not saved: please correct the marked fields." in english
