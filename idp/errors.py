@@ -39,6 +39,25 @@ class ValidationFailed(IdpError):
 API_PREFIXES = ("/oauth2/", "/api/", "/.well-known/", "/healthz", "/readyz", "/jwks", "/connect/")
 
 
+# Parts of the site whose errors take a form of their own (the admin API's RFC 9457 problem
+# objects): path prefix -> function(exception) -> response, registered by `own_errors`. The
+# part's blueprint handles errors raised in its views; this also reaches the errors raised
+# before any view is found (an unknown path: 404, a method not allowed: 405).
+OWN_ERRORS_KEY = "idp.errors.own"
+
+
+def own_errors(app: Flask, prefix: str, handler) -> None:
+    """Answer every error under `prefix` with `handler(exception)`."""
+    app.extensions.setdefault(OWN_ERRORS_KEY, {})[prefix] = handler
+
+
+def _own_handler(app: Flask):
+    for prefix, handler in app.extensions.get(OWN_ERRORS_KEY, {}).items():
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return handler
+    return None
+
+
 def wants_json() -> bool:
     if request.path.startswith(API_PREFIXES):
         return True
@@ -125,6 +144,9 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        own = _own_handler(app)
+        if own is not None:
+            return own(exc)
         return render_error(exc.code)
 
     @app.errorhandler(Exception)
@@ -136,4 +158,7 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # the session may itself be broken
             log.debug("rollback after error failed", exc_info=True)
+        own = _own_handler(app)
+        if own is not None:
+            return own(InternalServerError())
         return render_error(InternalServerError.code)

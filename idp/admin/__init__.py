@@ -13,6 +13,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # lazy: the views import the whole provider; the pages add theirs to console.bp
     from idp.admin import (  # noqa: F401
+        api,
         clients_pages,
         console,
         deliveries_pages,
@@ -22,3 +23,4 @@ def init_app(app: Flask) -> None:
     )
 
     console.init_app(app)
+    api.init_app(app)

@@ -7,6 +7,17 @@
 - Anyone else administers nothing: the console and the API answer 403, and the refusal is an
   audit event ("admin.denied").
 
+The admin API (idp.admin.api) asks here too. A token carries the admin scopes
+(ADMIN_READ, ADMIN_WRITE) its client was registered for by an administrator; what it may
+act on is `scope_for_token`:
+
+- a token issued to a person (authorization code) acts as that person: their scope, read
+  again at every call (a person disabled or demoted since the token was issued loses access
+  at once), and only for the operations the token's scopes allow (`token_allows`);
+- a client_credentials token (automation) acts as a super-administrator only when the
+  client is marked `admin_automation` in its registration (a manifest or `idp clients`,
+  i.e. by a super-administrator); any other client's token administers nothing.
+
 A scope is computed once per request from the directory's unit tree (about 700 units: one
 query of (id, parent_id) pairs) and then answers every question of the request.
 """
@@ -18,12 +29,21 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from idp import audit
+from idp import audit, profile
 from idp.admin.models import UnitAdmin
+from idp.clients import Client
 from idp.directory.models import Unit, User
 from idp.extensions import db
 
 SUPER_ROLE = "admin"
+# The admin API's scopes (OAuth 2.0 scope tokens, RFC 6749 3.3). A client obtains them only
+# when an administrator registered them for it; dynamic registration refuses them
+# (idp.clients.metadata). Writing implies reading.
+ADMIN_SCOPES = profile.ADMIN_API_SCOPES
+ADMIN_READ, ADMIN_WRITE = ADMIN_SCOPES
+# The client metadata field (set by administrators only) that lets a client's
+# client_credentials tokens act as a super-administrator.
+AUTOMATION_FIELD = "admin_automation"
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,30 @@ def scope_for_user(user: User | None) -> AdminScope | None:
     if not units:
         return None
     return AdminScope(actor=user.sub, unit_ids=units)
+
+
+def token_allows(token_scopes: Iterable[str], needed: str) -> bool:
+    """Whether a token with `token_scopes` may call an operation that needs `needed`
+    (ADMIN_READ or ADMIN_WRITE): admin:write covers reading too."""
+    scopes = set(token_scopes)
+    if needed == ADMIN_READ:
+        return bool(scopes & {ADMIN_READ, ADMIN_WRITE})
+    return needed in scopes
+
+
+def is_automation_client(client: Client) -> bool:
+    """A client whose client_credentials tokens act as a super-administrator."""
+    return client.active and client.meta(AUTOMATION_FIELD) is True
+
+
+def scope_for_token(user: User | None, client: Client, *, for_person: bool) -> AdminScope | None:
+    """What a token may act on: its person's scope (read now), or for a client_credentials
+    token, everything when its client is marked for admin automation; None otherwise."""
+    if for_person:
+        return scope_for_user(user)
+    if is_automation_client(client):
+        return AdminScope(actor=client.client_id, everything=True)
+    return None
 
 
 def administered_units(user: User) -> list[Unit]:
