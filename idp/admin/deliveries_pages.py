@@ -4,7 +4,7 @@ idp.mail.outbox.requeue: due now, with a fresh retry period)."""
 
 from __future__ import annotations
 
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 
 from idp import audit
 from idp.admin.console import bp, console_page, super_only
@@ -16,8 +16,8 @@ from idp.sessions.models import DELIVERY_STATUSES
 
 LIST_LIMIT = 100
 DEFAULT_STATUS = "failed"
-# Row ids fit in a 64-bit integer column; a longer number names no row.
-MAX_ID_DIGITS = 18
+# Row ids are INTEGER columns (32 bits on PostgreSQL): a larger number names no row.
+MAX_ROW_ID = 2**31 - 1
 
 
 def _filters() -> dict[str, str]:
@@ -74,11 +74,16 @@ def deliveries():
 
 
 def _target() -> tuple[str, list[int] | None]:
-    """("one", [id]) or ("all", None) from the form."""
+    """("one", [id]) or, without an id, ("all", None); an id that names no row is a 404
+    (never "all")."""
+    if "id" not in request.values:
+        return "all", None
     row_id = request.values.get("id", "")
-    if row_id.isascii() and row_id.isdigit() and len(row_id) <= MAX_ID_DIGITS:
-        return "one", [int(row_id)]
-    return "all", None
+    if not (row_id.isascii() and row_id.isdigit() and len(row_id) <= 10):
+        abort(404)
+    if not 0 < int(row_id) <= MAX_ROW_ID:
+        abort(404)
+    return "one", [int(row_id)]
 
 
 @bp.route("/deliveries/logout/retry", methods=["GET", "POST"])

@@ -10,8 +10,8 @@ from idp.clients import initial_access
 from idp.errors import NotFound, ValidationFailed
 from idp.extensions import commit, rollback
 
-# Ids fit in a 64-bit integer column; a larger number names no token.
-MAX_TOKEN_ID = 2**62
+# Ids are INTEGER columns (32 bits on PostgreSQL): a larger number names no token.
+MAX_TOKEN_ID = 2**31 - 1
 
 
 def _page(**context):
@@ -65,5 +65,6 @@ def clients_tokens_revoke(token_id: int):
         initial_access.revoke_token(token_id, actor=g.admin_user.sub)
     except NotFound:
         rollback()
+        abort(404)
     commit()
     return redirect(url_for("admin.clients_tokens"))

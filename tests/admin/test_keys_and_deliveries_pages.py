@@ -187,3 +187,17 @@ def test_failed_mail_is_retried_but_a_removed_link_is_not(app, client, make_user
     assert actor == sub and detail["ids"] == [notice] and detail["not_resendable"] == [link]
     shown = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert 'id="mail-retried"' in shown
+
+
+@pytest.mark.parametrize("row_id", ["4294967296", "0", "x", "99999999999999999999", "١"])
+def test_an_id_that_names_no_row_is_404_never_every_row(app, client, make_user, row_id):
+    make_admin(app, make_user, client)
+    insert_client(app, "motcua", {"backchannel_logout_uri": "https://motcua.example/bc"})
+    failed = _failed_delivery(app, "motcua")
+    token = csrf_of(client, "/admin/deliveries/logout/retry")
+    for box in ("logout", "mail"):
+        path = f"/admin/deliveries/{box}/retry"
+        assert client.post(path, data={"id": row_id, "csrf_token": token}).status_code == 404
+    assert _delivery(app, failed)[0] == "gave_up"
+    revoke = f"/admin/clients/registration-tokens/{row_id}/revoke"
+    assert client.post(revoke, data={"csrf_token": token}).status_code == 404
