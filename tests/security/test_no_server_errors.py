@@ -1119,8 +1119,17 @@ FUZZED_ROUTES = {
 }
 
 
+# The admin API's routes are fuzzed by schemathesis from the API's own document
+# (tests/admin/test_api_openapi.py, which also checks every API route is in the document).
+SCHEMATHESIS_FUZZED_PREFIX = "/admin/api/v1/"
+
+
 def test_every_route_is_fuzzed(sqlite_app):
-    routes = {rule.rule for rule in sqlite_app.url_map.iter_rules()}
+    routes = {
+        rule.rule
+        for rule in sqlite_app.url_map.iter_rules()
+        if not rule.rule.startswith(SCHEMATHESIS_FUZZED_PREFIX)
+    }
     assert routes == set(FUZZED_ROUTES), "fuzz the new routes here: " + ", ".join(
         sorted(routes ^ set(FUZZED_ROUTES))
     )
