@@ -37,7 +37,12 @@ TEXT_FIELDS = (
     "jwks_uri",
     "initiate_login_uri",
 )
-FLAG_FIELDS = ("backchannel_logout_session_required", "frontchannel_logout_session_required")
+FLAG_FIELDS = (
+    "backchannel_logout_session_required",
+    "frontchannel_logout_session_required",
+    # Its client_credentials tokens act as a super-administrator in the admin API.
+    "admin_automation",
+)
 CHOICE_FIELDS = {
     "application_type": APPLICATION_TYPES,
     "token_endpoint_auth_method": AUTH_METHODS,

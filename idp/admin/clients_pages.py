@@ -58,6 +58,9 @@ FIELD_HINTS = {
     "id_token_ttl": _TTL,
     "refresh_token_ttl": _TTL,
     "first_party": _l("Ứng dụng tự đăng ký không thể là ứng dụng của tỉnh."),
+    "admin_automation": _l(
+        "Cần kiểu cấp quyền client_credentials và phạm vi admin:read hoặc admin:write."
+    ),
 }
 
 

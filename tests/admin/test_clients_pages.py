@@ -415,3 +415,21 @@ def test_errors_are_explained_in_the_readers_language(app, client, make_user):
     english = register(client, bad).get_data(as_text=True)
     assert "One full address per line" in english
     assert "Not saved: please correct the marked fields." in english
+
+
+def test_admin_automation_is_set_in_the_console_under_the_same_rules(app, client, make_user):
+    make_admin(app, make_user, client)
+    machine = {
+        "client_id": "tudong",
+        "client_name": "Công cụ tự động",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "grant_types": ["client_credentials"],
+        "admin_automation": "1",
+    }
+    refused = register(client, {**machine, "scope": "lgsp.read"})
+    assert refused.status_code == 400
+    assert 'id="admin_automation-error"' in refused.get_data(as_text=True)
+    assert _client_row(app, "tudong") is None
+    made = register(client, {**machine, "scope": "admin:read"})
+    assert made.status_code == 200
+    assert _client_row(app, "tudong").client_metadata["admin_automation"] is True
