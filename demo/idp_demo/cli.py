@@ -33,6 +33,7 @@ def demo_seed(as_json: bool) -> None:
             "password": a.password,
             "name": a.full_name,
             "roles": a.roles.split() if a.roles else [],
+            "administers": a.administers or None,
             "password_set_now": changed,
         }
         for a, changed in result.accounts
@@ -49,8 +50,19 @@ def demo_seed(as_json: bool) -> None:
         click.echo("Nothing changed: the demo directory was already loaded.")
     click.echo("Demo accounts (development only):")
     for account in accounts:
-        role = "administrator" if "admin" in account["roles"] else "civil servant"
-        click.echo(f"  {role:<14} {account['email']:<24} password: {account['password']}")
+        click.echo(f"  {_role(account):<14} {account['email']:<24} password: {account['password']}")
+    click.echo(
+        "The console is at ISSUER/admin/: administrators enrol a second factor (an "
+        "authenticator app) at their first sign-in (docs/admin.md)."
+    )
+
+
+def _role(account: dict) -> str:
+    if "admin" in account["roles"]:
+        return "administrator"
+    if account["administers"]:
+        return f"admin of {account['administers']}"
+    return "civil servant"
 
 
 @demo_group.command("export")

@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     # lazy: the views import the whole provider; the pages add theirs to console.bp
     from idp.admin import (  # noqa: F401
         api,
+        cli,
         clients_pages,
         console,
         deliveries_pages,
@@ -24,3 +25,4 @@ def init_app(app: Flask) -> None:
 
     console.init_app(app)
     api.init_app(app)
+    cli.init_app(app)

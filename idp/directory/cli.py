@@ -7,8 +7,10 @@ and exit status 1; an import that rejected some rows exits with status 3.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
-from idp.directory import records, service
+from idp.directory import listing, records, service
 from idp.directory.csvfile import read_csv
 from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units
 from idp.directory.models import USER_STATUSES, User
@@ -177,9 +179,21 @@ def users_create(
 @click.option("--unit", "unit_code", help="Only users of this unit.")
 @click.option("--subtree", is_flag=True, help="With --unit: include the units below it.")
 @click.option("--status", type=click.Choice(USER_STATUSES))
+@click.option(
+    "--search",
+    help="Part of a name or address; case and diacritics aside (nguyen van a: Nguyễn Văn A).",
+)
+@click.option("--limit", type=click.IntRange(1), help="At most this many accounts.")
 @click.option("--json", "as_json", is_flag=True)
-def users_list(unit_code: str | None, subtree: bool, status: str | None, as_json: bool) -> None:
-    """List accounts, ordered by e-mail address."""
+def users_list(
+    unit_code: str | None,
+    subtree: bool,
+    status: str | None,
+    search: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List accounts, ordered by e-mail address, as they are read (idp.directory.listing)."""
     if subtree and not unit_code:
         raise CliError("--subtree needs --unit")
     with domain_errors():
@@ -188,15 +202,43 @@ def users_list(unit_code: str | None, subtree: bool, status: str | None, as_json
             unit_ids = (
                 service.unit_subtree_ids(unit_code) if subtree else [service.get_unit(unit_code).id]
             )
-        users = records.list_users(unit_ids, status)
+        users = listing.stream_users(unit_ids=unit_ids, status=status, search=search, limit=limit)
+        with stdout_closed_early():
+            count = _print_users(users, as_json)
+    click.echo(f"{count} accounts", err=True)
+
+
+def _print_users(users: Iterable[listing.ListedUser], as_json: bool) -> int:
+    """Write each account as it comes (a JSON array with --json); how many were written."""
+    out = sys.stdout
+    count = 0
     if as_json:
-        emit_json([user_data(u) for u in users])
-        return
+        out.write("[")
     for user in users:
-        unit = user.unit.code if user.unit else "-"
-        roles = ",".join(user.roles or []) or "-"
-        click.echo(f"{user.email:<45} {user.name:<30} {unit:<22} {user.status:<8} {roles}")
-    click.echo(f"{len(users)} accounts", err=True)
+        if as_json:
+            item = json.dumps(user.as_dict(), ensure_ascii=False, indent=2, default=str)
+            out.write(("," if count else "") + "\n" + item)
+        else:
+            unit = user.unit.code if user.unit else "-"
+            roles = ",".join(user.roles) or "-"
+            out.write(f"{user.email:<45} {user.name:<30} {unit:<22} {user.status:<8} {roles}\n")
+        count += 1
+    if as_json:
+        out.write("\n]\n")
+    out.flush()
+    return count
+
+
+@contextmanager
+def stdout_closed_early() -> Iterator[None]:
+    """`idp users list | head`: the reader went away. Not an error of ours: the rest of the
+    output goes nowhere, without a BrokenPipe traceback, and the command ends normally."""
+    try:
+        yield
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
 @users_group.command("show")

@@ -267,3 +267,36 @@ def test_unit_administrator_sees_their_subtree_only(app, client, make_user, make
     body = problem(client.get(f"{API}/units/NB", headers=bearer(token)), 403)
     assert body["type"] == "urn:hg:idp:problem:forbidden"
     assert _denials(app) == [(sub, f"{API}/units/NB")]
+
+
+def test_a_manifest_marks_a_client_for_automation(app, client, runner, tmp_path, monkeypatch):
+    (tmp_path / "sync.toml").write_text(
+        'client_id = "sync"\n'
+        'client_name = "Đồng bộ nhân sự"\n'
+        'client_secret_env = "SYNC_SECRET"\n'
+        'grant_types = ["client_credentials"]\n'
+        'scope = "admin:read"\n'
+        "admin_automation = true\n",
+        encoding="utf-8",
+    )
+    from helpers.clients import SECRET
+
+    monkeypatch.setenv("SYNC_SECRET", SECRET)
+    applied = runner.invoke(args=["clients", "apply", str(tmp_path)])
+    assert applied.exit_code == 0, applied.output
+    answer = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, headers=basic("sync")
+    )
+    token = answer.get_json()["access_token"]
+    me = client.get(f"{API}/me", headers=bearer(token)).get_json()
+    assert me["kind"] == "automation" and me["super_administrator"] is True
+    assert me["scopes"] == ["admin:read"]
+
+
+def test_write_implies_read_and_read_is_not_write():
+    from idp.admin.permissions import ADMIN_READ, ADMIN_WRITE, token_allows
+
+    assert token_allows({ADMIN_WRITE}, ADMIN_READ)
+    assert token_allows({ADMIN_READ}, ADMIN_READ)
+    assert not token_allows({ADMIN_READ}, ADMIN_WRITE)
+    assert not token_allows({"openid", "admin"}, ADMIN_READ)

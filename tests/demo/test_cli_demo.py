@@ -40,11 +40,11 @@ def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth)
     report = json.loads(second.stdout)
     assert (report["units"]["unchanged"], report["units"]["changed"]) == (704, False)
     assert (report["users"]["unchanged"], report["users"]["changed"]) == (9800, False)
-    assert [a["password_set_now"] for a in report["accounts"]] == [False, False]
+    assert [a["password_set_now"] for a in report["accounts"]] == [False, False, False]
     with app.app_context():
         assert dict(db.session.execute(sa.select(User.email, User.sub)).all()) == subs
 
-    admin, civil_servant = DEMO_ACCOUNTS
+    admin, civil_servant, _unit_admin = DEMO_ACCOUNTS
     assert (
         auth.login(email=civil_servant.aliases.upper(), password=civil_servant.password).status_code
         == 302
@@ -64,7 +64,7 @@ def test_seed_restores_a_changed_demo_password(sqlite_app):
     )
     assert changed.exit_code == 0
     report = json.loads(runner.invoke(demo_group, ["seed", "--json"]).stdout)
-    assert [a["password_set_now"] for a in report["accounts"]] == [False, True]
+    assert [a["password_set_now"] for a in report["accounts"]] == [False, True, False]
 
 
 def test_exported_csv_files_import_to_the_same_directory(sqlite_app, tmp_path):
@@ -111,3 +111,27 @@ def test_the_idp_command_has_the_demo_group_from_its_entry_point():
     assert found.returncode == 0, found.stderr
     for command in ("seed", "export", "run"):
         assert f"  {command} " in found.stdout
+
+
+def test_seed_makes_the_demo_unit_administrator_of_a_district(app, runner):
+    from idp.admin import permissions
+    from idp.directory.store import find_user_by_address
+
+    seeded = runner.invoke(demo_group, ["seed"])
+    assert seeded.exit_code == 0, seeded.output
+    unit_admin = DEMO_ACCOUNTS[2]
+    assert f"{'admin of VT':<14} {unit_admin.email}" in seeded.stdout
+    assert "/admin/" in seeded.stdout
+    runner.invoke(demo_group, ["seed"])  # twice: still one grant
+    with app.app_context():
+        person = find_user_by_address(unit_admin.email)
+        scope = permissions.scope_for_user(person)
+        assert scope is not None and not scope.is_super
+        assert [u.code for u in permissions.administered_units(person)] == ["VT"]
+        # Its whole district, and nothing of another one.
+        codes = set(
+            db.session.execute(sa.select(Unit.code).where(Unit.id.in_(scope.unit_ids))).scalars()
+        )
+        assert "VT-VP" in codes and "VT-PVII" in codes and "VTY" not in codes
+        admin = find_user_by_address(DEMO_ACCOUNTS[0].email)
+        assert permissions.scope_for_user(admin).is_super

@@ -5,7 +5,10 @@ header when there is more. Paging is by keyset, never by offset: the query is or
 unique key (e.g. a unit's code, or (name, id)), `cursor` is the opaque, URL-safe encoding of
 the last key sent, and the next page starts strictly after it, so that pages stay cheap
 deep into 9,800 people and nothing is skipped or repeated when rows are added meanwhile.
-`limit` is 1..MAX_LIMIT (default DEFAULT_LIMIT).
+`limit` is 1..MAX_LIMIT (default DEFAULT_LIMIT). Keys are plain columns that are never NULL
+(SQL compares NULL with nothing), and `key_of` reads the same values from a row: an
+expression such as lower(name) would be computed differently by SQLite, PostgreSQL and
+Python, and pages would skip or repeat rows.
 
 Filters are declared per list (`Filter`: a name, a parser, and its OpenAPI schema) and
 parsed by `parse_query`, which refuses unknown or repeated parameters and bad values with a
