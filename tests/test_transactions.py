@@ -30,6 +30,15 @@ OWNERS = {
     "idp/admin/api/resources/people.py": "the admin API's actions on a person",
     "idp/admin/units.py": "the console's units pages and changes",
     "idp/admin/api/resources/unit_changes.py": "the admin API's changes to units",
+    "idp/admin/api/resources/clients.py": "the admin API's changes to applications",
+    "idp/admin/api/resources/deliveries.py": "the admin API's retries of deliveries",
+    "idp/admin/api/resources/keys.py": "the admin API's key rotation",
+    "idp/admin/clients_pages.py": "the console's applications pages",
+    "idp/admin/deliveries_pages.py": "the console's deliveries pages (retry now)",
+    "idp/admin/keys_pages.py": "the console's keys page (rotate)",
+    "idp/admin/tokens_pages.py": "the console's registration tokens pages",
+    "idp/upstreams/link_views.py": "the views of linking an upstream identity",
+    "idp/upstreams/signout.py": "the views of signing out with upstreams (back-channel logout)",
 }
 COMMITTING_NAMES = {"commit", "transaction"}
 

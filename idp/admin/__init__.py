@@ -11,10 +11,21 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    # The people, audit and units pages add their views to the console's blueprint on
-    # import, before it is registered.
+    # The pages add their views to console.bp on import, before it is registered.
     # lazy: the views import the whole provider
-    from idp.admin import api, audit_log, cli, console, people, units  # noqa: F401
+    from idp.admin import (  # noqa: F401
+        api,
+        audit_log,
+        cli,
+        clients_pages,
+        console,
+        deliveries_pages,
+        keys_pages,
+        manifests_pages,
+        people,
+        tokens_pages,
+        units,
+    )
 
     console.init_app(app)
     api.init_app(app)

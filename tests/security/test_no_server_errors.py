@@ -1005,6 +1005,137 @@ def test_console_people_and_audit(world, make_user):
         for _name, params in variants(fields, ["sid", "unit", "confirmed"], world.values):
             fuzz.send(admin, "GET", f"/admin/people/{person}/{name}", params)
             fuzz.send(admin, "POST", f"/admin/people/{person}/{name}", params)
+
+
+def test_admin_application_pages(world, make_user):
+    """The console's applications, keys and deliveries pages (idp.admin): hostile values in
+    every form field, filter and path, signed in as a super-administrator."""
+    from helpers.admin import make_admin
+
+    fuzz = world.fuzz
+    http = world.app.test_client()
+    make_admin(world.app, make_user, http)
+    csrf = world.csrf(http, "/admin/clients/new")
+    form = {
+        "client_id": "moi",
+        "client_name": "Ứng dụng",
+        "application_type": "web",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "redirect_uris": "https://moi.example/cb",
+        "post_logout_redirect_uris": "https://moi.example/",
+        "grant_types": "authorization_code",
+        "scope": "openid",
+        "allowed_audiences": "https://api.example",
+        "backchannel_logout_uri": "https://moi.example/bc",
+        "backchannel_logout_session_required": "1",
+        "default_acr_values": "urn:hg:loa:2",
+        "first_party": "1",
+        "access_token_ttl": "600",
+        "jwks_uri": "https://moi.example/jwks",
+        "contacts": "it@haugiang.gov.vn",
+    }
+    fuzz.send(http, "GET", "/admin/")
+    for path in ("/admin/clients/new", "/admin/clients/webmail/edit"):
+        for _name, params in variants(form, list(form), world.values):
+            fuzz.send(http, "POST", path, [*params, ("csrf_token", csrf)])
+    for value in world.values:
+        if isinstance(value, str) and value:
+            segment = quote(value, safe="")[:3000]
+            for suffix in ("", "/edit", "/rotate-secret", "/disable", "/manifest.json"):
+                fuzz.send(http, "GET", f"/admin/clients/{segment}{suffix}")
+        for path, fields in (
+            ("/admin/clients/import", ("manifest_name", "manifest_body", "confirm")),
+            ("/admin/clients/registration-tokens", ("expires_in", "uses", "note")),
+            ("/admin/keys/rotate", ("alg", "force")),
+            ("/admin/deliveries/logout/retry", ("id", "client_id")),
+            ("/admin/deliveries/mail/retry", ("id",)),
+        ):
+            for name in fields:
+                fuzz.send(http, "POST", path, [(name, value), ("csrf_token", csrf)])
+                fuzz.send(http, "GET", path, [(name, value)])
+        for name in ("logout_status", "client_id", "mail_status", "recipient"):
+            fuzz.send(http, "GET", "/admin/deliveries", [(name, value)])
+    encoded = base64.b64encode(b'client_id = "x"\nredirect_uris = ["javascript:1"]').decode()
+    fuzz.send(
+        http,
+        "POST",
+        "/admin/clients/import",
+        [("manifest_name", "../../x.toml"), ("manifest_body", encoded), ("csrf_token", csrf)],
+    )
+    for content in (b"", b"x" * 300_000, b"\xff\x00", b"[[[[", b'{"client_id": 1}'):
+        for name in ("a.toml", "a.json", "../a.yaml", ".hidden", ""):
+            data = {"csrf_token": csrf, "manifests": (io.BytesIO(content), name)}
+            response = http.post(
+                "/admin/clients/import", data=data, content_type="multipart/form-data"
+            )
+            fuzz.check(response, f"POST /admin/clients/import with file {name!r}")
+    for path in (
+        "/admin/clients",
+        "/admin/clients/export.zip",
+        "/admin/keys",
+        "/admin/clients/registration-tokens/99/revoke",
+        "/admin/clients/registration-tokens/99999999999999999999999/revoke",
+    ):
+        fuzz.send(http, "GET", path)
+        fuzz.send(http, "POST", path, [("csrf_token", csrf)])
+    fuzz.done()
+
+
+def test_admin_api_applications(world):
+    """The admin API's applications, registration tokens, keys and deliveries with hostile
+    path segments, query parameters and JSON bodies (schemathesis adds generated input)."""
+    fuzz = world.fuzz
+    add_client(
+        world.app,
+        "automation-apps",
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=[],
+        scope="admin:read admin:write",
+        admin_automation=True,
+    )
+    http = world.app.test_client()
+    answer = http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic("automation-apps"),
+    )
+    bearer = {"Authorization": "Bearer " + answer.get_json()["access_token"]}
+    api = "/admin/api/v1"
+    for value in world.values:
+        if isinstance(value, str) and value and "/" not in value:
+            segment = quote(value, safe="")[:3000]
+            fuzz.send(http, "GET", f"{api}/clients/{segment}", headers=bearer)
+            fuzz.send(http, "DELETE", f"{api}/registration-tokens/{segment}", headers=bearer)
+        for path, names in (
+            ("/clients", ["active", "limit", "cursor"]),
+            ("/deliveries/logout", ["status", "client_id", "limit", "cursor"]),
+            ("/deliveries/mail", ["status", "recipient", "limit", "cursor"]),
+        ):
+            for name in names:
+                fuzz.send(http, "GET", api + path, [(name, value)], headers=bearer)
+    bodies = [DEEP_OBJECT, "[]", "null", '"x"', "{", json.dumps({"ids": [1e300, -1, "1"]})]
+    plain = [v for v in world.values if isinstance(v, str) and not isinstance(v, Raw)][:12]
+    for name in ("redirect_uris", "client_id", "scope", "access_token_ttl", "jwks", "note"):
+        for value in [*plain, [], {}, 10**30, -1, 1.5, None, True]:
+            bodies.append(json.dumps({name: value, "ids": [2**40], "alg": value}))
+    for body in bodies:
+        for method, path in (
+            ("POST", "/clients"),
+            ("PATCH", "/clients/webmail"),
+            ("POST", "/registration-tokens"),
+            ("POST", "/keys/rotate"),
+            ("POST", "/deliveries/logout/retry"),
+            ("POST", "/deliveries/mail/retry"),
+        ):
+            fuzz.send(
+                http,
+                method,
+                api + path,
+                body=body,
+                content_type="application/json",
+                headers=bearer,
+            )
     fuzz.done()
 
 
@@ -1135,7 +1266,7 @@ UPSTREAM_LINK_PAGES = (
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
-    "/admin/": "test_admin_api_and_console",
+    "/admin/": "test_admin_api_and_console, test_admin_application_pages",
     "/admin/api/v1/me": "test_admin_api_and_console",
     "/admin/api/v1/openapi.json": "test_admin_api_and_console",
     "/admin/api/v1/units": "test_admin_api_and_console",
@@ -1151,6 +1282,36 @@ FUZZED_ROUTES = {
     "/admin/units/<code>/move": "test_units_console_and_api",
     "/admin/units/<code>/merge": "test_units_console_and_api",
     "/admin/units/<code>/deactivate": "test_units_console_and_api",
+    "/admin/clients": "test_admin_application_pages",
+    "/admin/clients/<client_id>": "test_admin_application_pages",
+    "/admin/clients/<client_id>/disable": "test_admin_application_pages",
+    "/admin/clients/<client_id>/edit": "test_admin_application_pages",
+    "/admin/clients/<client_id>/enable": "test_admin_application_pages",
+    "/admin/clients/<client_id>/manifest.json": "test_admin_application_pages",
+    "/admin/clients/<client_id>/rotate-secret": "test_admin_application_pages",
+    "/admin/clients/export.zip": "test_admin_application_pages",
+    "/admin/clients/import": "test_admin_application_pages",
+    "/admin/clients/new": "test_admin_application_pages",
+    "/admin/clients/registration-tokens": "test_admin_application_pages",
+    "/admin/clients/registration-tokens/<int:token_id>/revoke": "test_admin_application_pages",
+    "/admin/deliveries": "test_admin_application_pages",
+    "/admin/deliveries/logout/retry": "test_admin_application_pages",
+    "/admin/deliveries/mail/retry": "test_admin_application_pages",
+    "/admin/keys": "test_admin_application_pages",
+    "/admin/keys/rotate": "test_admin_application_pages",
+    "/admin/api/v1/clients": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>/disable": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>/enable": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>/rotate-secret": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/logout": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/logout/retry": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/mail": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/mail/retry": "test_admin_api_applications",
+    "/admin/api/v1/keys": "test_admin_api_applications",
+    "/admin/api/v1/keys/rotate": "test_admin_api_applications",
+    "/admin/api/v1/registration-tokens": "test_admin_api_applications",
+    "/admin/api/v1/registration-tokens/<token_id>": "test_admin_api_applications",
     "/.well-known/oauth-authorization-server": "test_documents_and_pages",
     "/.well-known/openid-configuration": "test_documents_and_pages",
     "/account/": "test_documents_and_pages",

@@ -12,7 +12,13 @@ from typing import Any
 
 from flask import request
 
+from idp import jsontext
 from idp.admin.api.problems import Problem, field_errors
+
+# The application's MAX_CONTENT_LENGTH bounds the body first; no body of the API nests
+# deeper than client metadata with a JWK set (object, array, object).
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_DEPTH = 20
 
 
 def json_object() -> dict[str, Any]:
@@ -20,11 +26,13 @@ def json_object() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise Problem(415, "Send a JSON body (Content-Type: application/json).")
     try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # nested deeper than the parser goes: not a body we read
-        data = None
-    if data is None:
-        raise Problem(400, "The body is not valid JSON.")
+        data = jsontext.loads(
+            request.get_data(cache=True), max_length=MAX_BODY_BYTES, max_depth=MAX_BODY_DEPTH
+        )
+    except jsontext.InvalidJson:
+        # Not JSON, or nested deeper than any body of ours (json.loads would recurse into
+        # a RecursionError): refused like any bad JSON.
+        raise Problem(400, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise field_errors([{"pointer": "", "detail": "must be a JSON object"}])
     return data
