@@ -34,8 +34,13 @@ def persons():
 
 
 @pytest.fixture
-def tree(slapd, persons):
-    return LdapTree.load(slapd, persons)
+def flavour():
+    return "openldap"
+
+
+@pytest.fixture
+def tree(slapd, persons, flavour):
+    return LdapTree.load(slapd, persons, flavour)
 
 
 @pytest.fixture
@@ -164,3 +169,12 @@ def test_a_linked_account_with_a_password_set_here_keeps_it(app, runner, make_us
     data = sync(runner)
     assert data["created"] == PERSONS - 1 and data["passwords_set"] == 3
     assert stored_hash(app, person.mail) == here
+
+
+@pytest.mark.parametrize("flavour", ["zimbra"])
+def test_zimbra_keeps_ssha512_in_user_password(app, runner, auth, tree, units):
+    person = tree.persons[1]
+    data = sync(runner)
+    assert data["passwords_set"] == 4
+    assert stored_hash(app, person.mail).startswith("{SSHA512}")
+    assert auth.login(email=person.mail, password=PASSWORD).status_code == 302
