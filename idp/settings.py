@@ -226,8 +226,9 @@ def _check_ldap(settings: dict[str, Any]) -> None:
     share = settings.get("LDAP_SYNC_MAX_DISABLE_PERCENT")
     if not _is_number(share) or not 0 <= share <= 100:
         raise SettingsError("IDP_LDAP_SYNC_MAX_DISABLE_PERCENT must be a number from 0 to 100")
-    if not isinstance(settings.get("LDAP_START_TLS"), bool):
-        raise SettingsError("IDP_LDAP_START_TLS must be true or false")
+    for key in ("LDAP_START_TLS", "LDAP_SYNC_PASSWORD_HASHES"):
+        if not isinstance(settings.get(key), bool):
+            raise SettingsError(f"IDP_{key} must be true or false")
 
 
 def _check_durations(settings: dict[str, Any]) -> None:

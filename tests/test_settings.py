@@ -108,6 +108,7 @@ def test_production_starts_with_safe_settings():
         {"LDAP_UNIT_FROM": "attribute:"},
         {"LDAP_SYNC_MAX_DISABLE_PERCENT": 150},
         {"LDAP_START_TLS": "no"},
+        {"LDAP_SYNC_PASSWORD_HASHES": "yes"},
         {"LDAP_PAGE_SIZE": 0},
         {"LDAP_TIMEOUT_SECONDS": 0},
     ],

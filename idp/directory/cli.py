@@ -467,6 +467,8 @@ def _print_sync(summary: SyncSummary, show_changes: bool) -> None:
             click.echo(f"  {name:<16}{count:>7}")
     for dn, reason in summary.rejected:
         click.echo(f"    {dn}: {reason}")
+    for dn, note in summary.notes:
+        click.echo(f"    note: {dn}: {note}")
     if summary.refusal:
         click.echo(f"Without --force a real run would stop: {summary.refusal}")
     if summary.dry_run:

@@ -108,6 +108,7 @@ index entryUUID eq
 index mail eq
 overlay ppolicy
 access to attrs=userPassword
+  by dn.exact="{SERVICE_DN}" read
   by anonymous auth
   by * none
 access to *
@@ -217,6 +218,8 @@ class Person:
     phone: str | None = None
     title: str | None = None
     nfd: bool = False
+    # The entry's userPassword (a hash, as a mail system stores it); None: PERSON_PASSWORD.
+    user_password: str | None = None
 
 
 def people(count: int, units: list[tuple[str, str]] | None = None) -> list[Person]:
@@ -269,7 +272,7 @@ def person_ldif(person: Person, base: str, flavour: str) -> str:
         _value("sn", words[0]),
         _value("givenName", " ".join(words[1:])),
         f"mail: {person.mail}\n",
-        f"userPassword: {PERSON_PASSWORD}\n",
+        _value("userPassword", person.user_password or PERSON_PASSWORD),
     ]
     if person.phone:
         lines.append(f"telephoneNumber: {person.phone}\n")

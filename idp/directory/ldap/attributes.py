@@ -15,6 +15,11 @@ source marks an account it no longer lets sign in:
   values of `proxyAddresses` (the `SMTP:` one is the primary), `displayName`; disabled
   when the ACCOUNTDISABLE bit (0x2) of `userAccountControl` is set.
 
+`password_hash` names the attribute holding the mail password's hash: `userPassword` for
+openldap and zimbra (Zimbra keeps `{SSHA512}` or `{SSHA}` there), none for Active Directory,
+which never reveals its hashes. The value is read as text only here; whether it is a hash the
+provider takes is legacy.imported_hash's to say, in the sync.
+
 Every text is NFC-normalised (Vietnamese letters may arrive composed or decomposed), so the
 same name stored from either form compares equal and a re-sync changes nothing.
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ldap3.utils.dn import parse_dn
@@ -69,6 +74,8 @@ class AttributeMap:
     active_values: tuple[str, ...] = ()
     # Binary identifiers (objectGUID) are written as a UUID from little-endian bytes.
     binary_id: bool = False
+    # The mail password's hash (userPassword); empty: the sync reads no hashes.
+    password_hash: str = ""
 
     def requested(self, unit_attribute: str | None) -> list[str]:
         """The attributes a search asks for (operational ones by name: entryUUID)."""
@@ -82,6 +89,7 @@ class AttributeMap:
             self.phone,
             self.title,
             self.status,
+            self.password_hash,
             unit_attribute or "",
         ]
         return sorted({n for n in names if n})
@@ -99,6 +107,7 @@ _OPENLDAP = AttributeMap(
     status="pwdAccountLockedTime",
     status_rule=PPOLICY_ADMIN_LOCK,
     filter="(objectClass=inetOrgPerson)",
+    password_hash="userPassword",
 )
 
 PRESETS: dict[str, AttributeMap] = {
@@ -138,6 +147,7 @@ MAPPED_FIELDS = (
     "phone",
     "title",
     "status",
+    "password_hash",
 )
 
 
@@ -167,6 +177,10 @@ class SourceEntry:
     # The OU path or attribute value naming the unit (None: no unit), before LDAP_UNIT_MAP.
     unit_key: str | None
     locked: bool
+    # The password hash as the source stores it (None: none read); never in a repr or a log.
+    password_hash: str | None = field(default=None, repr=False)
+    # Why a stored value could not be read as a hash (for the run's notes; never the value).
+    password_note: str | None = None
 
     @property
     def addresses(self) -> list[str]:
@@ -259,6 +273,32 @@ def _phone(attrs: dict[str, list[Any]], amap: AttributeMap) -> str | None:
         return None
 
 
+def password_hash_of(
+    attrs: dict[str, list[Any]], amap: AttributeMap
+) -> tuple[str | None, str | None]:
+    """(hash, None), (None, note) for a value that is no text, or (None, None) without one.
+
+    ldap3 returns userPassword as bytes (its syntax is octet string); a hash is ASCII, so a
+    value that is not UTF-8 is no hash we could check, and is left out with a note. Of
+    several values (a server may keep one per scheme), the first that is text is taken.
+    """
+    if not amap.password_hash:
+        return None, None
+    raw = attrs.get(amap.password_hash.lower(), [])
+    for value in raw:
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+        text = str(value).strip()
+        if text:
+            return text, None
+    if raw:
+        return None, f"{amap.password_hash} is not text: no password hash taken"
+    return None, None
+
+
 def ou_path(dn: str, base_dn: str) -> str | None:
     """The organisational units of `dn` below `base_dn`, from the top down, joined by "/"."""
     try:
@@ -286,6 +326,7 @@ def entry_from_ldap(
         unit_key = ou_path(dn, base_dn)
     else:
         unit_key = _first(attrs, unit_from) or None
+    password_hash, password_note = password_hash_of(attrs, amap)
     return SourceEntry(
         dn=clean(dn),
         external_id=external_id,
@@ -296,4 +337,6 @@ def entry_from_ldap(
         title=parse_optional_text(_first(attrs, amap.title), "title", TITLE_MAX_LENGTH),
         unit_key=unit_key,
         locked=is_locked(attrs, amap),
+        password_hash=password_hash,
+        password_note=password_note,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ def ldap_settings(config: dict[str, Any]) -> LdapSettings:
         amap = attribute_map(config["LDAP_PRESET"], config.get("LDAP_ATTRIBUTES") or {})
     except ValueError as exc:
         raise LdapNotConfigured(str(exc)) from None
+    if not config.get("LDAP_SYNC_PASSWORD_HASHES", True):
+        # Not read at all: a hash the provider will not use is better never asked for.
+        amap = dataclasses.replace(amap, password_hash="")
     bind_dn = str(config.get("LDAP_BIND_DN") or "")
     password = _bind_password(config)
     if bind_dn and not password:

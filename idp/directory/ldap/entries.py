@@ -39,7 +39,11 @@ class SyncSummary:
     unchanged: int = 0
     aliases_added: int = 0
     aliases_removed: int = 0
+    # Accounts given the password hash their entry holds (people who never signed in here).
+    passwords_set: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    # (dn, note) about an entry taken without something it holds (a hash we do not take).
+    notes: list[tuple[str, str]] = field(default_factory=list)
     # One line per difference, for --dry-run (and --json).
     changes: list[str] = field(default_factory=list)
     # A dry run past the threshold: why a real run would stop.
@@ -47,7 +51,9 @@ class SyncSummary:
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.disabled or self.enabled)
+        return bool(
+            self.created or self.updated or self.disabled or self.enabled or self.passwords_set
+        )
 
     def counts(self) -> dict[str, int]:
         return {
@@ -60,7 +66,9 @@ class SyncSummary:
             "unchanged": self.unchanged,
             "aliases_added": self.aliases_added,
             "aliases_removed": self.aliases_removed,
+            "passwords_set": self.passwords_set,
             "rejected": len(self.rejected),
+            "notes": len(self.notes),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +77,7 @@ class SyncSummary:
             "dry_run": self.dry_run,
             **self.counts(),
             "rejections": [{"dn": dn, "reason": reason} for dn, reason in self.rejected],
+            "notes": [{"dn": dn, "note": note} for dn, note in self.notes],
             "changes": self.changes,
             "changed": self.changed,
             "refusal": self.refusal,

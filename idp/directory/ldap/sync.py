@@ -13,6 +13,16 @@ locked there, are disabled (their sessions end and their tokens are revoked thro
 directory's `sign_ins_withdrawn` hook), and enabled again when the source lets them sign in
 again, unless an administrator disabled them here.
 
+Password hashes (LDAP_SYNC_PASSWORD_HASHES, the map's `password_hash`: userPassword): an
+account without a password here is given the hash its entry holds, as the CSV import does
+(legacy.imported_hash), so people sign in with their mail password; the first sign-in replaces
+it with argon2id. A password set here (argon2id: the person signed in, or an administrator
+set one) is never replaced, so a re-sync cannot bring a legacy hash back. A hash changed in
+the source replaces the imported one of a person who has not signed in here yet: it is the
+password they now type into their mail. A hash we do not take is a note in the summary; the
+person is mirrored all the same, without a password. No hash is ever written to the summary,
+the output or the audit log.
+
 A run that would disable more than LDAP_SYNC_MAX_DISABLE_PERCENT of the active accounts
 stops before writing anything (SyncRefused) unless forced: a source that answers little or
 nothing during an outage must not disable the province.
@@ -26,7 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from idp import audit
-from idp.directory import records
+from idp.directory import legacy, records
 from idp.directory.fields import FieldError
 from idp.directory.ldap.attributes import SourceEntry
 from idp.directory.ldap.config import LdapSettings
@@ -45,8 +55,10 @@ from idp.errors import IdpError
 from idp.extensions import utcnow
 
 SYNC_ACTION = "directory.sync"
-# Rejections kept in the audit event (the command prints them all).
+# Rejections (and notes) kept in the audit event (the command prints them all).
 AUDIT_REJECTIONS = 50
+# Pieces of a hash at least this long are looked for in an error before it is shown.
+HASH_PIECE_LENGTH = 6
 
 
 class SyncRefused(IdpError):
@@ -95,10 +107,53 @@ def unit_of(entry: SourceEntry, settings: LdapSettings, stored: Stored) -> int |
     return stored.unit_ids[code]
 
 
+def _hash_problem(error: ValueError, value: str) -> str:
+    """The reason a hash was not taken, never showing the hash (nor a piece of it)."""
+    reason = str(error)
+    pieces = [value, *(p for p in value.replace("}", "$").split("$") if p)]
+    if any(len(p) >= HASH_PIECE_LENGTH and p in reason for p in pieces):
+        return "malformed password hash"
+    return reason
+
+
+def source_password(
+    entry: SourceEntry, link: MirrorRecord | None, summary: SyncSummary
+) -> str | None:
+    """The hash to store from the entry, or None to leave the account's password as it is:
+    a password set here (argon2id) is never replaced; an imported one that nobody signed in
+    with yet follows the source."""
+    if link is not None and link.has_password and link.legacy_hash is None:
+        return None
+    if entry.password_note:
+        summary.notes.append((entry.dn, entry.password_note))
+        return None
+    if entry.password_hash is None:
+        return None
+    try:
+        value = legacy.imported_hash(entry.password_hash)
+    except ValueError as exc:
+        reason = _hash_problem(exc, entry.password_hash)
+        summary.notes.append((entry.dn, f"password hash not taken: {reason}"))
+        return None
+    if link is not None and value == link.legacy_hash:
+        return None
+    return value
+
+
+def _describe_password(who: str, value: str | None, summary: SyncSummary) -> None:
+    """Counted and named by its scheme only ("password x@y: ssha hash from the source")."""
+    if value is None:
+        return
+    summary.passwords_set += 1
+    scheme = legacy.legacy_scheme(value) or "argon2"
+    summary.changes.append(f"password {who}: {scheme} hash from the source")
+
+
 def _new_user(
     entry: SourceEntry, unit_id: int | None, plan: SyncPlan, summary: SyncSummary
 ) -> None:
     family, middle, given = entry.names
+    password_hash = source_password(entry, None, summary)
     new_id = -len(plan.new_users) - 1
     plan.new_users.append(
         {
@@ -112,7 +167,7 @@ def _new_user(
             "phone_number": entry.phone,
             "status": USER_DISABLED if entry.locked else USER_ACTIVE,
             "roles": [],
-            "password_hash": None,
+            "password_hash": password_hash,
             "must_change_password": False,
             "source": SOURCE_LDAP,
             "external_id": entry.external_id,
@@ -128,6 +183,7 @@ def _new_user(
         f"create {entry.email} ({' '.join(p for p in entry.names if p)})"
         + (", locked: disabled" if entry.locked else "")
     )
+    _describe_password(entry.email, password_hash, summary)
 
 
 def _status(
@@ -194,10 +250,14 @@ def _plan_update(
         target["status"],
         target["disabled_by_source"],
     )
-    if not (changed or address_notes or moved or relinked or status_changed):
+    password_hash = source_password(entry, link, summary)
+    if password_hash is not None:
+        target["password_hash"] = password_hash
+    if not (changed or address_notes or moved or relinked or status_changed or password_hash):
         summary.unchanged += 1
         return
     plan.user_updates.append({"id": uid, **target, "updated_at": plan.now})
+    _describe_password(current.email, password_hash, summary)
     _describe_update(entry, current, target, changed, address_notes, stored, summary)
     if moved or changed or address_notes or relinked:
         summary.updated += 1
@@ -328,6 +388,7 @@ def record_run(
     detail: dict[str, Any] = {
         **summary.counts(),
         "rejections": [{"dn": dn, "reason": r} for dn, r in summary.rejected[:AUDIT_REJECTIONS]],
+        "notes": [{"dn": dn, "note": n} for dn, n in summary.notes[:AUDIT_REJECTIONS]],
     }
     if error:
         detail["error"] = error
