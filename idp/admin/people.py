@@ -167,6 +167,8 @@ def _checked_action(sub: str, name: str) -> tuple[User, dict[str, Any]] | Any:
         return user
     if action.super_only and not scope().may_grant():
         return make_response(denied(scope().actor))
+    if not permissions.may_act_on(scope(), user):
+        return make_response(denied(scope().actor))
     extra = _action_extra(name)
     if extra is None:
         return make_response(render_error(400))

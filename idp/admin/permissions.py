@@ -131,6 +131,21 @@ def scope_for_user(user: User | None) -> AdminScope | None:
     return AdminScope(actor=user.sub, unit_ids=units)
 
 
+def may_act_on(scope: AdminScope, user: User) -> bool:
+    """Act on a person (disable, reset, end sessions...): one of the administrator's people
+    who administers no more than they do. A provincial super-administrator, or the
+    administrator of a wider subtree, whose desk happens to be in a district's unit is in
+    that district's people list, but out of its administrator's reach."""
+    if not scope.covers_user(user):
+        return False
+    if scope.everything:
+        return True
+    if SUPER_ROLE in (user.roles or []):
+        return False
+    roots = db.session.scalars(sa.select(UnitAdmin.unit_id).where(UnitAdmin.user_id == user.id))
+    return all(scope.covers_unit(unit_id) for unit_id in roots)
+
+
 def token_allows(token_scopes: Iterable[str], needed: str) -> bool:
     """Whether a token with `token_scopes` may call an operation that needs `needed`
     (ADMIN_READ or ADMIN_WRITE): admin:write covers reading too."""
