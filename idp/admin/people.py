@@ -44,7 +44,7 @@ class BadFilter(ValueError):
 def _offset(raw: str | None) -> int:
     if not raw:
         return 0
-    if not raw.isdigit() or int(raw) > OFFSET_MAX:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > OFFSET_MAX:
         raise BadFilter("offset")
     return int(raw)
 
