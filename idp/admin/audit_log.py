@@ -174,10 +174,15 @@ def filtered(filters: Filters, admin_scope: AdminScope) -> sa.Select:
     return admin_scope.filter_events(query).order_by(AuditEvent.id.desc())
 
 
+# audit_events.id is an INTEGER column (32 bits on PostgreSQL, which refuses a larger number
+# with an error): a cursor beyond it is no cursor of this log.
+MAX_EVENT_ID = 2**31 - 1
+
+
 def _before(raw: str | None) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_EVENT_ID:
         raise BadFilter("before")
     return int(raw)
 

@@ -44,7 +44,7 @@ class BadFilter(ValueError):
 def _offset(raw: str | None) -> int:
     if not raw:
         return 0
-    if not raw.isdigit() or int(raw) > OFFSET_MAX:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > OFFSET_MAX:
         raise BadFilter("offset")
     return int(raw)
 
@@ -166,6 +166,8 @@ def _checked_action(sub: str, name: str) -> tuple[User, dict[str, Any]] | Any:
     if not isinstance(user, User):
         return user
     if action.super_only and not scope().may_grant():
+        return make_response(denied(scope().actor))
+    if not permissions.may_act_on(scope(), user):
         return make_response(denied(scope().actor))
     extra = _action_extra(name)
     if extra is None:

@@ -131,6 +131,21 @@ def scope_for_user(user: User | None) -> AdminScope | None:
     return AdminScope(actor=user.sub, unit_ids=units)
 
 
+def may_act_on(scope: AdminScope, user: User) -> bool:
+    """Act on a person (disable, reset, end sessions...): one of the administrator's people
+    who administers no more than they do. A provincial super-administrator, or the
+    administrator of a wider subtree, whose desk happens to be in a district's unit is in
+    that district's people list, but out of its administrator's reach."""
+    if not scope.covers_user(user):
+        return False
+    if scope.everything:
+        return True
+    if SUPER_ROLE in (user.roles or []):
+        return False
+    roots = db.session.scalars(sa.select(UnitAdmin.unit_id).where(UnitAdmin.user_id == user.id))
+    return all(scope.covers_unit(unit_id) for unit_id in roots)
+
+
 def token_allows(token_scopes: Iterable[str], needed: str) -> bool:
     """Whether a token with `token_scopes` may call an operation that needs `needed`
     (ADMIN_READ or ADMIN_WRITE): admin:write covers reading too."""
@@ -258,5 +273,19 @@ def may_move_unit(scope: AdminScope, unit: Unit, parent: Unit | None) -> bool:
 
 def may_merge_units(scope: AdminScope, source: Unit, target: Unit) -> bool:
     """Merge `source` into `target`: both inside the administrator's units (a district's
-    people never go to another district by its administrator's hand)."""
-    return scope.covers_unit(source.id) and scope.covers_unit(target.id)
+    people never go to another district by its administrator's hand). The merge moves
+    `source`'s own administrators to `target` (move_grants): for a unit administrator, only
+    when that widens nobody's scope, as making administrators is the super-administrators'."""
+    if not (scope.covers_unit(source.id) and scope.covers_unit(target.id)):
+        return False
+    return scope.everything or not _merge_widens_someone(source, target)
+
+
+def _merge_widens_someone(source: Unit, target: Unit) -> bool:
+    """Whether one of `source`'s administrators does not already administer `target`."""
+    holders = db.session.scalars(sa.select(UnitAdmin.user_id).where(UnitAdmin.unit_id == source.id))
+    for user_id in set(holders):
+        roots = db.session.scalars(sa.select(UnitAdmin.unit_id).where(UnitAdmin.user_id == user_id))
+        if target.id not in subtree_ids(roots):
+            return True
+    return False

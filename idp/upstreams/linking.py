@@ -58,6 +58,8 @@ TAKEN = "taken"  # the link key is linked to another account
 ALREADY_LINKED = "already_linked"  # the account has another identity at this upstream
 NOT_ALLOWED = "not_allowed"  # the upstream is not configured for this way of linking
 NO_UNIT = "no_unit"  # create_in_unit names no unit
+# upstream_links.id is an INTEGER column (32 bits on PostgreSQL): a larger number names no link.
+MAX_LINK_ID = 2**31 - 1
 # First factors that prove the account: the password, or a passkey (with or without
 # user verification, the sign-in page asks for what the account needs).
 FIRST_FACTORS = (AMR_PASSWORD, AMR_HARDWARE_KEY, AMR_SOFTWARE_KEY)
@@ -179,7 +181,10 @@ def link_by_email(
 
 
 def remove_link(user: User, link_id: int, origin: Mapping[str, Any]) -> bool:
-    """The person removes one of their links; False when it is not theirs."""
+    """The person removes one of their links; False when it is not theirs (or when the id
+    is beyond the INTEGER column, which the database would refuse with an error)."""
+    if not 0 < link_id <= MAX_LINK_ID:
+        return False
     link = db.session.get(UpstreamLink, link_id)
     if link is None or link.user_id != user.id:
         return False

@@ -150,7 +150,7 @@ def decode_cursor(cursor: str, key_types: Sequence[type]) -> tuple[Any, ...]:
 
 
 def _parse_limit(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
         raise BadValue(f"must be a whole number from 1 to {MAX_LIMIT}")
     return int(value)
 
