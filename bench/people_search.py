@@ -127,6 +127,23 @@ def load_directory(app, seed: int = 11) -> None:
             if summary.rejected:
                 raise SystemExit(f"{source}: {len(summary.rejected)} rows rejected")
             db.session.commit()  # as the command does (idp.directory.cli.run_import)
+    _check_names_are_searchable(app)
+
+
+def _check_names_are_searchable(app) -> None:
+    """Figures of a search that finds nobody would be meaningless: stop if the import left
+    people without their folded name."""
+    import sqlalchemy as sa
+
+    from idp.directory.models import User
+    from idp.extensions import db
+
+    with app.app_context():
+        unfolded = db.session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.search_name == "")
+        )
+    if unfolded:
+        raise SystemExit(f"{unfolded} people have no folded name: the name search misses them")
 
 
 def signed_in_admin(app, email: str, *, roles: list[str], unit: str | None = None):
