@@ -47,9 +47,15 @@ def cli_actor() -> str:
     return "cli:" + os_account()
 
 
+# How Vietnamese offices write a date and time, as the pages do (idp.i18n.DATETIME_FORMAT;
+# not imported from there: this module imports no idp package).
+DATETIME_FORMAT = "%d/%m/%Y %H:%M"
+
+
 def local_time_plain(value: datetime) -> str:
-    """A timestamp for command-line output, in the province's time zone."""
-    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M %Z")
+    """A timestamp for command-line output: dd/MM/yyyy HH:mm in the province's time zone,
+    like the pages. --json output keeps ISO 8601 for scripts."""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(DATETIME_FORMAT)
 
 
 def read_password_stdin() -> str:

@@ -8,6 +8,7 @@ events ("admin.grant", "admin.revoke") whose actor is cli:<os account>.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -106,14 +107,20 @@ def admins_list(as_json: bool) -> None:
     if as_json:
         emit_json(listed)
         return
+    if sys.stdout.isatty():  # a person reading: say what the columns are; pipes get rows only
+        click.echo(_admin_row("EMAIL", "NAME", "STATUS", "ADMINISTERS"))
     for entry in listed:
         what = (
             "super-administrator"
             if entry["super_administrator"]
             else "units: " + ", ".join(entry["units"])
         )
-        click.echo(f"{entry['email']:<45} {entry['name']:<30} {entry['status']:<8} {what}")
+        click.echo(_admin_row(entry["email"], entry["name"], entry["status"], what))
     click.echo(f"{len(listed)} administrators", err=True)
+
+
+def _admin_row(email: str, name: str, status: str, what: str) -> str:
+    return f"{email:<45} {name:<30} {status:<8} {what}"
 
 
 def init_app(app: Flask) -> None:

@@ -233,6 +233,8 @@ def _print_users(users: Iterable[listing.ListedUser], as_json: bool) -> int:
     count = 0
     if as_json:
         out.write("[")
+    elif out.isatty():  # a person reading: say what the columns are; a pipe gets rows only
+        out.write(_user_row("EMAIL", "NAME", "UNIT", "STATUS", "ROLES"))
     for user in users:
         if as_json:
             item = json.dumps(user.as_dict(), ensure_ascii=False, indent=2, default=str)
@@ -240,12 +242,16 @@ def _print_users(users: Iterable[listing.ListedUser], as_json: bool) -> int:
         else:
             unit = user.unit.code if user.unit else "-"
             roles = ",".join(user.roles) or "-"
-            out.write(f"{user.email:<45} {user.name:<30} {unit:<22} {user.status:<8} {roles}\n")
+            out.write(_user_row(user.email, user.name, unit, user.status, roles))
         count += 1
     if as_json:
         out.write("\n]\n")
     out.flush()
     return count
+
+
+def _user_row(email: str, name: str, unit: str, status: str, roles: str) -> str:
+    return f"{email:<45} {name:<30} {unit:<22} {status:<8} {roles}\n"
 
 
 @contextmanager

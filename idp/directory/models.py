@@ -53,6 +53,18 @@ def fold_for_search(text: str) -> str:
     return " ".join(bare.casefold().split())
 
 
+# The columns a full name is made of, in Vietnamese order.
+NAME_COLUMNS = ("family_name", "middle_name", "given_name")
+
+
+def search_name_of(family_name: str | None, middle_name: str | None, given_name: str | None) -> str:
+    """The users.search_name of a person with these name parts. Every write path uses it:
+    the ORM hook below for single accounts, idp.directory.records for the bulk import and
+    the sync, which write through Core and so skip that hook."""
+    full = " ".join(p for p in (family_name, middle_name, given_name) if p)
+    return fold_for_search(full)[:SEARCH_NAME_MAX_LENGTH]
+
+
 def normalize_email(address: str) -> str:
     """The form addresses are compared and stored in: trimmed and lower-cased."""
     return address.strip().lower()
@@ -110,8 +122,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # fold_for_search(name), kept up to date by the ORM (_fold_name below) and filled for
-    # older rows by migration 0018: the console finds "Nguyễn Văn A" from "nguyen van a".
+    # fold_for_search(name), kept up to date by the ORM (_fold_name below) and by the bulk
+    # writes of idp.directory.records, and filled for older rows by migration 0018: the
+    # console finds "Nguyễn Văn A" from "nguyen van a".
     search_name: Mapped[str] = mapped_column(
         sa.String(SEARCH_NAME_MAX_LENGTH), default="", server_default="", index=True
     )
@@ -158,9 +171,10 @@ class User(db.Model):
 @sa.event.listens_for(User, "before_insert")
 @sa.event.listens_for(User, "before_update")
 def _fold_name(_mapper, _connection, user: User) -> None:
-    """Whatever changes a name (import, commands, console, sync) goes through the ORM, so
-    the folded copy the search reads never lags behind it."""
-    user.search_name = fold_for_search(user.name)[:SEARCH_NAME_MAX_LENGTH]
+    """Commands and the console change names through the ORM; this keeps the folded copy the
+    search reads in step. The bulk writers (import, sync) fill it themselves
+    (idp.directory.records), since Core statements skip this hook."""
+    user.search_name = search_name_of(user.family_name, user.middle_name, user.given_name)
 
 
 class UserEmail(db.Model):

@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 import sqlalchemy as sa
+from helpers.admin import make_admin
+from helpers.search import found_by, stale_search_names
 
 from idp.directory.models import Unit, User
 from idp.extensions import db
@@ -17,15 +19,24 @@ from idp_demo.cli import demo_group
 from idp_demo.directory import DEMO_ACCOUNTS
 
 
-def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth):
+def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth, make_user):
     first = runner.invoke(demo_group, ["seed"])
     assert first.exit_code == 0, first.output
     assert first.stdout.startswith(
         "Units: 704 created, 0 updated, 0 disabled, 0 unchanged, 0 rejected\n"
         "Accounts: 9800 created, 0 updated, 0 disabled, 0 unchanged, 0 rejected\n"
     )
-    for account in DEMO_ACCOUNTS:
-        assert f"{account.email:<24} password: {account.password}" in first.stdout
+    account_lines = [line for line in first.stdout.splitlines() if "password: " in line]
+    assert len(account_lines) == len(DEMO_ACCOUNTS)
+    for line, account in zip(account_lines, DEMO_ACCOUNTS, strict=True):
+        assert line.endswith(f"password: {account.password}")
+        assert f" {account.email} " in line
+    # One table: the addresses and the passwords start in the same column on every line.
+    assert len({line.index("password: ") for line in account_lines}) == 1
+    assert len({line.index(a.email) for line, a in zip(account_lines, DEMO_ACCOUNTS)}) == 1
+    issuer = app.config["ISSUER"].rstrip("/")
+    assert f"The console is at {issuer}/admin/: " in first.stdout
+    assert "ISSUER" not in first.stdout
     with app.app_context():
         assert db.session.query(Unit).count() == 704
         assert db.session.query(User).count() == 9800
@@ -34,6 +45,10 @@ def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth)
         )
         assert sorted(with_password.scalars()) == sorted(a.email for a in DEMO_ACCOUNTS)
         subs = dict(db.session.execute(sa.select(User.email, User.sub)).all())
+    # The import's bulk writes keep every folded name: the search finds people by name.
+    assert stale_search_names(app) == []
+    civil_servant_email = DEMO_ACCOUNTS[1].email
+    assert civil_servant_email in found_by(app, "nguyen thi minh thu")
 
     second = runner.invoke(demo_group, ["seed", "--json"])
     assert second.exit_code == 0, second.output
@@ -53,6 +68,10 @@ def test_seed_twice_then_sign_in_as_the_demo_accounts(app, runner, client, auth)
     assert "Nguyễn Thị Minh Thư" in page
     auth.logout()
     assert auth.login(email=admin.email, password=admin.password).status_code == 302
+    console = app.test_client()
+    make_admin(app, make_user, console)
+    page = console.get("/admin/people?q=nguyen+thi+minh+thu").get_data(as_text=True)
+    assert "Nguyễn Thị Minh Thư" in page
 
 
 def test_seed_restores_a_changed_demo_password(sqlite_app):

@@ -7,6 +7,7 @@ import unicodedata
 
 import pytest
 import sqlalchemy as sa
+from helpers.search import found_by, stale_search_names
 from helpers.slapd import DOMAIN, LdapTree, people
 
 from idp.audit import AuditEvent
@@ -86,6 +87,9 @@ def test_first_sync_mirrors_the_directory_and_the_second_changes_nothing(app, ru
     assert unicodedata.is_normalized("NFC", stored.family_name + stored.given_name)
     assert " ".join([stored.family_name, stored.middle_name, stored.given_name]) == nfd_person.name
     assert stored.source == "ldap" and len(stored.external_id) == 36
+    # Searchable by name without diacritics, like people created one by one.
+    assert stale_search_names(app) == []
+    assert nfd_person.mail in found_by(app, stored.search_name)
     # Units from the OU path: nearest OU as the code, or the path through LDAP_UNIT_MAP.
     ptp = next(p for p in tree.persons if p.unit_path == "VT/PTP")
     with app.app_context():
@@ -146,6 +150,8 @@ def test_changes_in_the_source_follow_and_keep_the_sub(app, runner, tree, units)
         "Nhung",
     )
     assert now_renamed.title == "Giám đốc"
+    assert new_mail in found_by(app, "le thi hong nhung")
+    assert stale_search_names(app) == []
     assert addresses_of(app, now_renamed.id) == {new_mail}
     assert addresses_of(app, before[aliased.uid].id) == {
         aliased.mail,

@@ -20,15 +20,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from ldap3 import NONE, SIMPLE, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_bytes, escape_filter_chars
 
 from idp.directory.ldap.config import LdapSettings
 from idp.errors import IdpError
+
+# ldap3 (about 145 ms to import) is imported by the functions that talk to a server: every
+# `idp` command and every application start import this module, few of them use LDAP.
+if TYPE_CHECKING:
+    from ldap3 import Connection, Server, Tls
 
 # The simple paged results control (RFC 2696).
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
@@ -69,23 +71,32 @@ class Deadline:
             conn.socket.settimeout(self.remaining())
 
 
-class VerifiedTls(Tls):
-    """ldap3's TLS with the standard library's own checks: the certificate must chain to
-    IDP_LDAP_CA_FILE (or the system's CAs) and name the host of IDP_LDAP_URL. (ldap3 2.9
-    checks names with ssl.match_hostname, deprecated and gone from Python 3.12.)"""
+@cache
+def _verified_tls_class() -> type[Tls]:
+    """The class VerifiedTls, made at first use (it derives from ldap3's Tls)."""
+    from ldap3 import Tls
 
-    def __init__(self, ca_file: str | None, host: str) -> None:
-        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file)
-        self.context = ssl.create_default_context(cafile=ca_file)
-        self.host = host
+    class VerifiedTls(Tls):
+        """ldap3's TLS with the standard library's own checks: the certificate must chain to
+        IDP_LDAP_CA_FILE (or the system's CAs) and name the host of IDP_LDAP_URL. (ldap3 2.9
+        checks names with ssl.match_hostname, deprecated and gone from Python 3.12.)"""
 
-    def wrap_socket(self, connection: Connection, do_handshake: bool = False) -> None:
-        connection.socket = self.context.wrap_socket(
-            connection.socket, server_hostname=self.host, do_handshake_on_connect=do_handshake
-        )
+        def __init__(self, ca_file: str | None, host: str) -> None:
+            super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file)
+            self.context = ssl.create_default_context(cafile=ca_file)
+            self.host = host
+
+        def wrap_socket(self, connection: Connection, do_handshake: bool = False) -> None:
+            connection.socket = self.context.wrap_socket(
+                connection.socket, server_hostname=self.host, do_handshake_on_connect=do_handshake
+            )
+
+    return VerifiedTls
 
 
 def _server(settings: LdapSettings, timeout: float) -> Server:
+    from ldap3 import NONE, Server
+
     parts = urlsplit(settings.url)
     secure = parts.scheme == "ldaps"
     host = parts.hostname or ""
@@ -93,7 +104,7 @@ def _server(settings: LdapSettings, timeout: float) -> Server:
         host,
         port=parts.port or (636 if secure else 389),
         use_ssl=secure,
-        tls=VerifiedTls(settings.ca_file, host),
+        tls=_verified_tls_class()(settings.ca_file, host),
         get_info=NONE,
         connect_timeout=timeout,
     )
@@ -105,6 +116,9 @@ def connection(
 ) -> Iterator[Connection]:
     """An open connection (StartTLS on ldap:// unless disabled), bound as the service account
     when `service_bind` and one is configured; closed afterwards."""
+    from ldap3 import Connection
+    from ldap3.core.exceptions import LDAPException
+
     conn = Connection(
         _server(settings, deadline.remaining()),
         auto_bind="NONE",
@@ -151,6 +165,8 @@ def _describe(exc: BaseException) -> str:
 
 def _bind(conn: Connection, dn: str, password: str) -> bool:
     """A simple bind on the open connection (the only kind this module makes)."""
+    from ldap3 import SIMPLE
+
     if not password:
         return False
     conn.user, conn.password, conn.authentication = dn, password, SIMPLE
@@ -163,6 +179,8 @@ def read_entries(settings: LdapSettings, attributes: list[str]) -> Iterator[RawE
     Each page has its own deadline of LDAP_TIMEOUT_SECONDS; a server that stops answering
     or goes away between two pages raises SourceUnavailable (the caller has written
     nothing yet: it reads everything before it applies anything)."""
+    from ldap3 import SUBTREE
+
     with connection(settings, Deadline(settings.timeout_seconds)) as conn:
         cookie: bytes | None = None
         while True:
@@ -191,6 +209,8 @@ def read_entries(settings: LdapSettings, attributes: list[str]) -> Iterator[RawE
 
 def id_filter(settings: LdapSettings, external_id: str) -> str:
     """The search for one account by its stable identifier, values escaped (RFC 4515 3)."""
+    from ldap3.utils.conv import escape_bytes, escape_filter_chars
+
     amap = settings.attributes
     if amap.binary_id:
         try:
@@ -208,6 +228,8 @@ def check_password(settings: LdapSettings, external_id: str, password: str) -> b
 
     Never binds with an empty password: RFC 4513 5.1.2 makes that an unauthenticated bind,
     which servers answer with success."""
+    from ldap3 import SUBTREE
+
     if not password or not external_id:
         return False
     deadline = Deadline(settings.timeout_seconds)
