@@ -178,15 +178,18 @@ def link_by_email(
     return user, link
 
 
-def remove_link(user: User, link_id: int, origin: Mapping[str, Any]) -> bool:
-    """The person removes one of their links; False when it is not theirs."""
+def remove_link(
+    user: User, link_id: int, origin: Mapping[str, Any], *, actor: str | None = None
+) -> bool:
+    """Remove one of the person's links: the person from the account page, or an
+    administrator (`actor`) from the console; False when it is not theirs."""
     link = db.session.get(UpstreamLink, link_id)
     if link is None or link.user_id != user.id:
         return False
     db.session.delete(link)
     audit.record(
         AUDIT_UNLINK,
-        actor=user.sub,
+        actor=actor or user.sub,
         subject=user.sub,
         detail={"upstream": link.upstream, "link_id": link_id, "linked_by": link.linked_by},
         **origin,

@@ -1,0 +1,112 @@
+"""The console's person page lists the person's links to upstream providers, and an
+administrator removes one (issue 13: links are listed on the account page and in the
+console, and can be removed)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from helpers.admin import make_admin, make_unit_admin
+from helpers.console import events, post_action
+from helpers.pages import csrf_token
+from helpers.people import EMAIL
+
+
+@pytest.fixture
+def tree(make_unit):
+    make_unit("HG", name="Tỉnh Hậu Giang", kind="province")
+    make_unit("HG.VT", name="Thành phố Vị Thanh", kind="district", parent="HG")
+    make_unit("HG.NB", name="Thị xã Ngã Bảy", kind="district", parent="HG")
+
+
+def _link(app, sub: str, upstream: str = "vneid", key: str = "key-1") -> int:
+    from idp.directory.store import find_user_by_sub
+    from idp.extensions import commit
+    from idp.upstreams.store import add_link
+
+    with app.app_context():
+        link = add_link(find_user_by_sub(sub), upstream, key, linked_by="proof")
+        commit()
+        return link.id
+
+
+def _link_ids(app, sub: str) -> list[int]:
+    from idp.directory.store import find_user_by_sub
+    from idp.upstreams.store import links_of
+
+    with app.app_context():
+        return [link.id for link in links_of(find_user_by_sub(sub).id)]
+
+
+def test_person_page_lists_links_and_removes_one(app, client, make_user):
+    admin = make_admin(app, make_user, client)
+    sub = make_user(EMAIL)
+    empty = client.get(f"/admin/people/{sub}").get_data(as_text=True)
+    assert 'id="person-no-upstream-links"' in empty
+    link_id = _link(app, sub)
+    html = client.get(f"/admin/people/{sub}").get_data(as_text=True)
+    table = re.search(r'<table id="person-upstream-links">.*?</table>', html, re.S).group(0)
+    assert "vneid" in table and "người dùng chứng minh tài khoản" in table
+    assert "Chưa dùng" in table
+    confirm = client.get(f"/admin/people/{sub}/remove-upstream-link?link={link_id}")
+    assert confirm.status_code == 200
+    assert 'name="link"' in confirm.get_data(as_text=True)
+    # Without the confirmation nothing is removed.
+    assert post_action(client, sub, "remove-upstream-link", confirmed=False, link=str(link_id))
+    assert _link_ids(app, sub) == [link_id]
+    answer = post_action(client, sub, "remove-upstream-link", link=str(link_id))
+    assert answer.status_code == 303
+    assert _link_ids(app, sub) == []
+    removed = events(app, "upstream.unlink")[-1]
+    assert removed["actor"] == admin and removed["subject"] == sub
+    assert removed["detail"] == {"upstream": "vneid", "link_id": link_id, "linked_by": "proof"}
+    # Gone: the confirmation page is a 404, the action a 409.
+    assert client.get(f"/admin/people/{sub}/remove-upstream-link?link={link_id}").status_code == 404
+    again = post_action(client, sub, "remove-upstream-link", link=str(link_id))
+    assert again.status_code == 409
+
+
+def test_a_link_of_someone_else_is_not_removed(app, client, make_user):
+    make_admin(app, make_user, client)
+    sub = make_user(EMAIL)
+    other = make_user("khac@haugiang.gov.vn")
+    other_link = _link(app, other)
+    answer = post_action(client, sub, "remove-upstream-link", link=str(other_link))
+    assert answer.status_code == 409
+    assert _link_ids(app, other) == [other_link]
+    assert post_action(client, sub, "remove-upstream-link", link="x1").status_code == 400
+
+
+def test_unit_admin_may_not_remove_a_link_outside_their_subtree(app, client, make_user, tree):
+    make_unit_admin(app, make_user, client, "HG.VT", "it@haugiang.gov.vn")
+    inside = make_user("p@haugiang.gov.vn", unit="HG.VT")
+    outside = make_user("nb@haugiang.gov.vn", unit="HG.NB")
+    inside_link, outside_link = _link(app, inside), _link(app, outside, key="key-2")
+    token = csrf_token(client.get(f"/admin/people/{inside}").get_data(as_text=True))
+    refused = client.post(
+        f"/admin/people/{outside}/remove-upstream-link",
+        data={"csrf_token": token, "confirmed": "yes", "link": str(outside_link)},
+    )
+    assert refused.status_code == 403
+    assert _link_ids(app, outside) == [outside_link]
+    assert (
+        client.get(f"/admin/people/{outside}/remove-upstream-link?link={outside_link}").status_code
+        == 403
+    )
+    assert (
+        post_action(client, inside, "remove-upstream-link", link=str(inside_link)).status_code
+        == 303
+    )
+    assert _link_ids(app, inside) == []
+
+
+def test_csrf_missing_is_refused(app, client, make_user):
+    make_admin(app, make_user, client)
+    sub = make_user(EMAIL)
+    link_id = _link(app, sub)
+    answer = client.post(
+        f"/admin/people/{sub}/remove-upstream-link", data={"confirmed": "yes", "link": str(link_id)}
+    )
+    assert answer.status_code == 400
+    assert _link_ids(app, sub) == [link_id]
