@@ -110,3 +110,42 @@ def test_csrf_missing_is_refused(app, client, make_user):
     )
     assert answer.status_code == 400
     assert _link_ids(app, sub) == [link_id]
+
+
+def test_the_api_lists_and_removes_links(app, client, make_user, tree):
+    from helpers.admin_api import (
+        API,
+        automation_token,
+        bearer,
+        make_tool_client,
+        person_token,
+        problem,
+    )
+    from helpers.people import PASSWORD
+
+    token = bearer(automation_token(app, client))
+    sub = make_user(EMAIL, unit="HG.VT")
+    link_id = _link(app, sub)
+    person = client.get(f"{API}/people/{sub}", headers=token).get_json()
+    assert [(x["id"], x["upstream"], x["linked_by"]) for x in person["upstream_links"]] == [
+        (link_id, "vneid", "proof")
+    ]
+    problem(client.post(f"{API}/people/{sub}/remove-upstream-link", headers=token), 422)
+    problem(client.post(f"{API}/people/{sub}/remove-upstream-link?link=x", headers=token), 422)
+    problem(client.post(f"{API}/people/{sub}/remove-upstream-link?link=0", headers=token), 409)
+    done = client.post(f"{API}/people/{sub}/remove-upstream-link?link={link_id}", headers=token)
+    assert done.get_json() == {"sub": sub, "outcome": "upstream_link_removed", "count": 0}
+    assert _link_ids(app, sub) == []
+    assert events(app, "upstream.unlink")[-1]["subject"] == sub
+    # A unit administrator's token: a link of someone outside the subtree is a 403.
+    outside = make_user("nb@haugiang.gov.vn", unit="HG.NB")
+    outside_link = _link(app, outside, key="key-2")
+    make_user("it@haugiang.gov.vn", PASSWORD, unit="HG.VT")
+    from helpers.admin import grant_unit
+
+    grant_unit(app, "it@haugiang.gov.vn", "HG.VT")
+    make_tool_client(app)
+    unit_token = bearer(person_token(app, client, "it@haugiang.gov.vn"))
+    url = f"{API}/people/{outside}/remove-upstream-link?link={outside_link}"
+    problem(client.post(url, headers=unit_token), 403)
+    assert _link_ids(app, outside) == [outside_link]
