@@ -8,7 +8,9 @@ as the page shows them). Newest first, one page at a time by keyset on the id (`
 
 A unit administrator sees only the events about people of their units
 (AdminScope.filter_events); naming a person outside them is refused (403, "admin.denied").
-The export streams the whole filtered result, with every cell that a spreadsheet would read
+The export streams the whole filtered result as UTF-8 with a byte-order mark (so Excel
+reads Vietnamese right), the time as ISO 8601 with the province's offset (`at`) and as
+offices write it (`time`), `detail` as JSON, and every cell that a spreadsheet would read
 as a formula (= + - @, tab, carriage return first) prefixed by a quote.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +38,7 @@ from idp.directory.search import LIKE_ESCAPE, escape_like
 from idp.directory.store import find_user_by_address, find_user_by_sub
 from idp.errors import render_error
 from idp.extensions import db
-from idp.i18n import DATETIME_FORMAT, local_time
+from idp.i18n import DATETIME_FORMAT, local_iso
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000
@@ -218,7 +221,18 @@ def audit():
     )
 
 
-CSV_COLUMNS = ("id", "at", "action", "outcome", "actor", "subject", "ip", "user_agent", "detail")
+CSV_COLUMNS = (
+    "id",
+    "at",
+    "time",
+    "action",
+    "outcome",
+    "actor",
+    "subject",
+    "ip",
+    "user_agent",
+    "detail",
+)
 
 
 def safe_cell(value: Any) -> str:
@@ -227,17 +241,35 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+# The CSV's `time` column: dd/MM/yyyy HH:mm:ss in the province's time zone.
+CSV_TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
+# Written first: Excel then reads the file as UTF-8 (Vietnamese diacritics intact).
+UTF8_BOM = "\ufeff"
+
+
+def _detail_json(detail: Any) -> str:
+    if detail is None:
+        return ""
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _times(at: datetime | None) -> tuple[str, str]:
+    """The `at` and `time` cells of one instant."""
+    iso = local_iso(at)
+    return iso, datetime.fromisoformat(iso).strftime(CSV_TIME_FORMAT) if iso else ""
+
+
 def _row(event: AuditEvent) -> list[str]:
     values = [
         event.id,
-        local_time(event.at),
+        *_times(event.at),
         event.action,
         event.outcome,
         event.actor,
         event.subject,
         event.ip,
         event.user_agent,
-        event.detail,
+        _detail_json(event.detail),
     ]
     return [safe_cell(v) for v in values]
 
@@ -246,6 +278,7 @@ def export_rows(query: sa.Select) -> Iterator[str]:
     """The CSV text, one batch of events at a time (keyset on the id, newest first)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    buffer.write(UTF8_BOM)
     writer.writerow(CSV_COLUMNS)
     before: int | None = None
     while True:
