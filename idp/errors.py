@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -103,7 +103,9 @@ def render_error(
     )
     return (
         render_template(
-            "errors/error.html",
+            # A part of the site may frame its refusals (the console keeps its menu); a
+            # server error gets the plain page, which needs nothing that may have failed.
+            g.get("error_template", "errors/error.html") if status < 500 else "errors/error.html",
             status=status,
             title=title or default_title,
             message=message or default_message,

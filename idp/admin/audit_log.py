@@ -82,8 +82,9 @@ class Filters:
         return {k: v for k, v in args.items() if v}
 
 
-def parse_local_time(text: str) -> datetime | None:
-    """dd/MM/yyyy HH:mm (or dd/MM/yyyy) in the province's time zone, as UTC."""
+def parse_local_time(text: str, field: str = "time") -> datetime | None:
+    """dd/MM/yyyy HH:mm (or dd/MM/yyyy) in the province's time zone, as UTC; BadFilter
+    naming `field` otherwise."""
     text = " ".join(text.split())
     if not text:
         return None
@@ -93,7 +94,7 @@ def parse_local_time(text: str) -> datetime | None:
             return datetime.strptime(text, pattern).replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
         except ValueError:
             continue
-    raise BadFilter("time")
+    raise BadFilter(field)
 
 
 def _text(name: str, *, word: bool = False) -> str:
@@ -109,7 +110,7 @@ def _text(name: str, *, word: bool = False) -> str:
 
 def read_filters() -> Filters:
     start_text, end_text = _text("from"), _text("to")
-    start, end = parse_local_time(start_text), parse_local_time(end_text)
+    start, end = parse_local_time(start_text, "from"), parse_local_time(end_text, "to")
     if start and end and end < start:
         raise BadFilter("range")
     if end is not None:
@@ -177,6 +178,33 @@ def filtered(filters: Filters, admin_scope: AdminScope) -> sa.Select:
     return admin_scope.filter_events(query).order_by(AuditEvent.id.desc())
 
 
+def bad_filter_message(field: str) -> str:
+    """What the 400 page says about a refused filter: which field, and what it must be."""
+    moment = _("hãy viết theo dạng dd/mm/yyyy hh:mm (ví dụ 06/12/2026 08:30) hoặc dd/mm/yyyy.")
+    messages = {
+        "from": _("Ô “Từ” không hợp lệ: %(rule)s", rule=moment),
+        "to": _("Ô “Đến” không hợp lệ: %(rule)s", rule=moment),
+        "range": _("Thời điểm ở ô “Đến” phải sau thời điểm ở ô “Từ”."),
+        "ip": _(
+            "Ô “Địa chỉ IP” chỉ gồm chữ số, chữ cái a–f, dấu chấm và dấu hai chấm "
+            "(ví dụ 10.1. hoặc 2001:db8:)."
+        ),
+        "action": _(
+            "Ô “Sự kiện” chỉ gồm chữ cái không dấu, chữ số và các dấu . _ : - (ví dụ login)."
+        ),
+        "outcome": _(
+            "Ô “Kết quả” chỉ gồm chữ cái không dấu, chữ số và các dấu . _ : - (ví dụ failure)."
+        ),
+    }
+    return messages.get(
+        field,
+        _(
+            "Một điều kiện lọc quá dài (tối đa %(n)s ký tự) hoặc có ký tự không in được.",
+            n=FIELD_MAX_LENGTH,
+        ),
+    )
+
+
 def _before(raw: str | None) -> int | None:
     if not raw:
         return None
@@ -189,8 +217,8 @@ def _checked_filters() -> Filters | Any:
     """The request's filters, or the response refusing them (400, or 403 out of scope)."""
     try:
         filters = read_filters()
-    except BadFilter:
-        return render_error(400, message=_("Điều kiện lọc không hợp lệ."))
+    except BadFilter as bad:
+        return render_error(400, message=bad_filter_message(str(bad)))
     if filters.subject and person_outside_scope(filters.subject, scope()):
         return denied(scope().actor)
     return filters

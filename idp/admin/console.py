@@ -70,6 +70,8 @@ def console_page(view: Callable[..., Any]) -> Callable[..., Any]:
             return _step_up()
         g.admin_scope = admin_scope
         g.admin_user = sso.user
+        # Error pages of the console keep its menu (idp.errors.render_error).
+        g.error_template = "admin/error.html"
         return view(*args, **kwargs)
 
     return guarded
