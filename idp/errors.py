@@ -131,16 +131,21 @@ def page_of_form() -> str:
     return path + (f"?{referrer.query}" if referrer.query else "")
 
 
+def csrf_refused():
+    """The page for a form whose CSRF token is missing, altered, or older than
+    CSRF_TIME_LIMIT_SECONDS: a fresh form is a click away."""
+    return render_error(
+        400,
+        _("Phiên biểu mẫu đã hết hạn"),
+        _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
+        retry_url=page_of_form(),
+    )
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        # Missing, altered, or older than CSRF_TIME_LIMIT_SECONDS: a fresh form is a click away.
-        return render_error(
-            400,
-            _("Phiên biểu mẫu đã hết hạn"),
-            _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
-            retry_url=page_of_form(),
-        )
+        return csrf_refused()
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
