@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -103,7 +103,9 @@ def render_error(
     )
     return (
         render_template(
-            "errors/error.html",
+            # A part of the site may frame its refusals (the console keeps its menu); a
+            # server error gets the plain page, which needs nothing that may have failed.
+            g.get("error_template", "errors/error.html") if status < 500 else "errors/error.html",
             status=status,
             title=title or default_title,
             message=message or default_message,
@@ -129,16 +131,21 @@ def page_of_form() -> str:
     return path + (f"?{referrer.query}" if referrer.query else "")
 
 
+def csrf_refused():
+    """The page for a form whose CSRF token is missing, altered, or older than
+    CSRF_TIME_LIMIT_SECONDS: a fresh form is a click away."""
+    return render_error(
+        400,
+        _("Phiên biểu mẫu đã hết hạn"),
+        _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
+        retry_url=page_of_form(),
+    )
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        # Missing, altered, or older than CSRF_TIME_LIMIT_SECONDS: a fresh form is a click away.
-        return render_error(
-            400,
-            _("Phiên biểu mẫu đã hết hạn"),
-            _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
-            retry_url=page_of_form(),
-        )
+        return csrf_refused()
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

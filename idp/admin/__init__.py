@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         console,
         deliveries_pages,
         keys_pages,
+        labels,
         manifests_pages,
         people,
         tokens_pages,

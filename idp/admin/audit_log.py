@@ -8,7 +8,9 @@ as the page shows them). Newest first, one page at a time by keyset on the id (`
 
 A unit administrator sees only the events about people of their units
 (AdminScope.filter_events); naming a person outside them is refused (403, "admin.denied").
-The export streams the whole filtered result, with every cell that a spreadsheet would read
+The export streams the whole filtered result as UTF-8 with a byte-order mark (so Excel
+reads Vietnamese right), the time as ISO 8601 with the province's offset (`at`) and as
+offices write it (`time`), `detail` as JSON, and every cell that a spreadsheet would read
 as a formula (= + - @, tab, carriage return first) prefixed by a quote.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +38,7 @@ from idp.directory.search import LIKE_ESCAPE, escape_like
 from idp.directory.store import find_user_by_address, find_user_by_sub
 from idp.errors import render_error
 from idp.extensions import db
-from idp.i18n import DATETIME_FORMAT, local_time
+from idp.i18n import DATETIME_FORMAT, local_iso
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000
@@ -79,8 +82,9 @@ class Filters:
         return {k: v for k, v in args.items() if v}
 
 
-def parse_local_time(text: str) -> datetime | None:
-    """dd/MM/yyyy HH:mm (or dd/MM/yyyy) in the province's time zone, as UTC."""
+def parse_local_time(text: str, field: str = "time") -> datetime | None:
+    """dd/MM/yyyy HH:mm (or dd/MM/yyyy) in the province's time zone, as UTC; BadFilter
+    naming `field` otherwise."""
     text = " ".join(text.split())
     if not text:
         return None
@@ -90,7 +94,7 @@ def parse_local_time(text: str) -> datetime | None:
             return datetime.strptime(text, pattern).replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
         except ValueError:
             continue
-    raise BadFilter("time")
+    raise BadFilter(field)
 
 
 def _text(name: str, *, word: bool = False) -> str:
@@ -106,7 +110,7 @@ def _text(name: str, *, word: bool = False) -> str:
 
 def read_filters() -> Filters:
     start_text, end_text = _text("from"), _text("to")
-    start, end = parse_local_time(start_text), parse_local_time(end_text)
+    start, end = parse_local_time(start_text, "from"), parse_local_time(end_text, "to")
     if start and end and end < start:
         raise BadFilter("range")
     if end is not None:
@@ -179,6 +183,33 @@ def filtered(filters: Filters, admin_scope: AdminScope) -> sa.Select:
 MAX_EVENT_ID = 2**31 - 1
 
 
+def bad_filter_message(field: str) -> str:
+    """What the 400 page says about a refused filter: which field, and what it must be."""
+    moment = _("hãy viết theo dạng dd/mm/yyyy hh:mm (ví dụ 06/12/2026 08:30) hoặc dd/mm/yyyy.")
+    messages = {
+        "from": _("Ô “Từ” không hợp lệ: %(rule)s", rule=moment),
+        "to": _("Ô “Đến” không hợp lệ: %(rule)s", rule=moment),
+        "range": _("Thời điểm ở ô “Đến” phải sau thời điểm ở ô “Từ”."),
+        "ip": _(
+            "Ô “Địa chỉ IP” chỉ gồm chữ số, chữ cái a–f, dấu chấm và dấu hai chấm "
+            "(ví dụ 10.1. hoặc 2001:db8:)."
+        ),
+        "action": _(
+            "Ô “Sự kiện” chỉ gồm chữ cái không dấu, chữ số và các dấu . _ : - (ví dụ login)."
+        ),
+        "outcome": _(
+            "Ô “Kết quả” chỉ gồm chữ cái không dấu, chữ số và các dấu . _ : - (ví dụ failure)."
+        ),
+    }
+    return messages.get(
+        field,
+        _(
+            "Một điều kiện lọc quá dài (tối đa %(n)s ký tự) hoặc có ký tự không in được.",
+            n=FIELD_MAX_LENGTH,
+        ),
+    )
+
+
 def _before(raw: str | None) -> int | None:
     if not raw:
         return None
@@ -191,8 +222,8 @@ def _checked_filters() -> Filters | Any:
     """The request's filters, or the response refusing them (400, or 403 out of scope)."""
     try:
         filters = read_filters()
-    except BadFilter:
-        return render_error(400, message=_("Điều kiện lọc không hợp lệ."))
+    except BadFilter as bad:
+        return render_error(400, message=bad_filter_message(str(bad)))
     if filters.subject and person_outside_scope(filters.subject, scope()):
         return denied(scope().actor)
     return filters
@@ -223,7 +254,18 @@ def audit():
     )
 
 
-CSV_COLUMNS = ("id", "at", "action", "outcome", "actor", "subject", "ip", "user_agent", "detail")
+CSV_COLUMNS = (
+    "id",
+    "at",
+    "time",
+    "action",
+    "outcome",
+    "actor",
+    "subject",
+    "ip",
+    "user_agent",
+    "detail",
+)
 
 
 def safe_cell(value: Any) -> str:
@@ -232,17 +274,35 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+# The CSV's `time` column: dd/MM/yyyy HH:mm:ss in the province's time zone.
+CSV_TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
+# Written first: Excel then reads the file as UTF-8 (Vietnamese diacritics intact).
+UTF8_BOM = "\ufeff"
+
+
+def _detail_json(detail: Any) -> str:
+    if detail is None:
+        return ""
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _times(at: datetime | None) -> tuple[str, str]:
+    """The `at` and `time` cells of one instant."""
+    iso = local_iso(at)
+    return iso, datetime.fromisoformat(iso).strftime(CSV_TIME_FORMAT) if iso else ""
+
+
 def _row(event: AuditEvent) -> list[str]:
     values = [
         event.id,
-        local_time(event.at),
+        *_times(event.at),
         event.action,
         event.outcome,
         event.actor,
         event.subject,
         event.ip,
         event.user_agent,
-        event.detail,
+        _detail_json(event.detail),
     ]
     return [safe_cell(v) for v in values]
 
@@ -251,6 +311,7 @@ def export_rows(query: sa.Select) -> Iterator[str]:
     """The CSV text, one batch of events at a time (keyset on the id, newest first)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    buffer.write(UTF8_BOM)
     writer.writerow(CSV_COLUMNS)
     before: int | None = None
     while True:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 
 from idp import audit
 from idp.admin import permissions
@@ -22,7 +23,7 @@ from idp.admin.permissions import AdminScope
 from idp.assurance import ACR_MFA, rank
 from idp.directory import hooks
 from idp.directory.models import Unit
-from idp.errors import render_error
+from idp.errors import csrf_refused, render_error
 from idp.extensions import commit, db
 from idp.sessions import current_session
 
@@ -68,11 +69,28 @@ def console_page(view: Callable[..., Any]) -> Callable[..., Any]:
             return denied(sso.user.sub)
         if rank(sso.acr) < rank(CONSOLE_ACR):
             return _step_up()
-        g.admin_scope = admin_scope
-        g.admin_user = sso.user
+        _enter(sso.user, admin_scope)
         return view(*args, **kwargs)
 
     return guarded
+
+
+def _enter(user: Any, admin_scope: AdminScope) -> None:
+    g.admin_scope = admin_scope
+    g.admin_user = user
+    # Error pages of the console keep its menu (idp.errors.render_error).
+    g.error_template = "admin/error.html"
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_in_console(_exc: CSRFError) -> Any:
+    """A refused form of the console (checked before any view ran): the page keeps the
+    console's menu when the person is an administrator at the console's level."""
+    sso = current_session()
+    admin_scope = permissions.scope_for_user(sso.user) if sso is not None else None
+    if admin_scope is not None and rank(sso.acr) >= rank(CONSOLE_ACR):
+        _enter(sso.user, admin_scope)
+    return csrf_refused()
 
 
 def super_only(view: Callable[..., Any]) -> Callable[..., Any]:

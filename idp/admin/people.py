@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, make_response, redirect, render_template, request, url_for
+from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idp import audit
+from idp import audit, upstreams
 from idp.admin import people_actions, permissions
 from idp.admin.console import bp, console_page, denied, scope
 from idp.admin.people_actions import ACTIONS, ActionRefused
@@ -28,6 +28,7 @@ from idp.extensions import commit, db
 from idp.factors import service as factors
 from idp.passkeys import service as passkeys
 from idp.sessions import overview
+from idp.upstreams import linking
 
 PAGE_SIZE = 50
 # Deep pages are refused rather than scanned: a search narrows better.
@@ -123,6 +124,25 @@ def _recent_events(user: User) -> list[AuditEvent]:
     return list(db.session.scalars(scope().filter_events(query)))
 
 
+def _upstream_links(user: User) -> list[dict[str, Any]]:
+    """The person's links to upstream providers, named as the sign-in page names them
+    (the settings' display_name; the bare name when the upstream is no longer configured)."""
+    names = upstreams.configured(current_app)
+    return [
+        {
+            "id": link.id,
+            "upstream": link.upstream,
+            "display_name": names[link.upstream].display_name
+            if link.upstream in names
+            else link.upstream,
+            "linked_by": link.linked_by,
+            "created_at": link.created_at,
+            "last_used_at": link.last_used_at,
+        }
+        for link in linking.links_of(user)
+    ]
+
+
 @bp.get("/people/<sub>")
 @console_page
 def people_show(sub: str):
@@ -137,6 +157,7 @@ def people_show(sub: str):
         factors=factors.summary(user),
         passkeys=passkeys.passkeys_of(user),
         sessions=overview.live_sessions(user.id),
+        upstream_links=_upstream_links(user),
         events=_recent_events(user),
         done=request.args.get("done", ""),
         count=request.args.get("count", ""),
@@ -152,6 +173,11 @@ def _action_extra(name: str) -> dict[str, Any] | None:
         if len(sid) > SID_MAX_LENGTH:
             return None
         return {"sid": sid or None}
+    if name == "remove-upstream-link":
+        link = request.values.get("link", "")
+        if len(link) > 18 or (link and not link.isdigit()):
+            return None
+        return {"link_id": int(link) if link else None}
     if name in ("grant-unit", "revoke-unit"):
         code = request.values.get("unit", "").strip()
         return {"unit": find_unit(code) if code and len(code) <= 64 else None}
@@ -175,6 +201,10 @@ def _checked_action(sub: str, name: str) -> tuple[User, dict[str, Any]] | Any:
     return user, extra
 
 
+def _upstream_link_named(user: User, link_id: int | None) -> dict[str, Any] | None:
+    return next((link for link in _upstream_links(user) if link["id"] == link_id), None)
+
+
 @bp.get("/people/<sub>/<name>")
 @console_page
 def people_confirm(sub: str, name: str):
@@ -182,6 +212,9 @@ def people_confirm(sub: str, name: str):
     if not isinstance(checked, tuple):
         return checked
     user, extra = checked
+    link = _upstream_link_named(user, extra.get("link_id"))
+    if name == "remove-upstream-link" and link is None:
+        return render_error(404)
     return render_template(
         "admin/person_confirm.html",
         person=user,
@@ -189,6 +222,7 @@ def people_confirm(sub: str, name: str):
         sid=extra.get("sid") or "",
         unit=extra.get("unit"),
         unit_code=request.values.get("unit", ""),
+        link=link,
     )
 
 

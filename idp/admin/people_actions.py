@@ -22,6 +22,7 @@ from idp.interaction import passwords
 from idp.interaction.service import unlock_account
 from idp.passkeys import service as passkeys
 from idp.sessions.logout import REASON_ADMIN, end_user_sessions
+from idp.upstreams import linking
 
 
 class ActionRefused(Exception):
@@ -53,6 +54,7 @@ ACTIONS = {
         Action("end-sessions", destructive=True),
         Action("grant-unit", destructive=False, super_only=True),
         Action("revoke-unit", destructive=True, super_only=True),
+        Action("remove-upstream-link", destructive=True),
     )
 }
 
@@ -146,6 +148,16 @@ def revoke_unit(user: User, scope: AdminScope, origin: dict, unit: Unit | None) 
     return Outcome("revoked" if revoked else "not_granted")
 
 
+def remove_upstream_link(
+    user: User, scope: AdminScope, origin: dict, link_id: int | None
+) -> Outcome:
+    """Remove one of the person's links to an upstream provider (the identity at the
+    upstream no longer signs in to this account; the person may link again)."""
+    if link_id is None or not linking.remove_link(user, link_id, origin, actor=scope.actor):
+        raise ActionRefused("no_such_link")
+    return Outcome("upstream_link_removed")
+
+
 def run(name: str, user: User, scope: AdminScope, origin: dict, **extra: Any) -> Outcome:
     """Do action `name` (a key of ACTIONS) to `user`; the caller checked the scope."""
     simple = {
@@ -162,4 +174,6 @@ def run(name: str, user: User, scope: AdminScope, origin: dict, **extra: Any) ->
         return end_sessions(user, scope, origin, sid=extra.get("sid"))
     if name == "grant-unit":
         return grant_unit(user, scope, origin, extra.get("unit"))
+    if name == "remove-upstream-link":
+        return remove_upstream_link(user, scope, origin, extra.get("link_id"))
     return revoke_unit(user, scope, origin, extra.get("unit"))

@@ -180,8 +180,11 @@ def link_by_email(
     return user, link
 
 
-def remove_link(user: User, link_id: int, origin: Mapping[str, Any]) -> bool:
-    """The person removes one of their links; False when it is not theirs (or when the id
+def remove_link(
+    user: User, link_id: int, origin: Mapping[str, Any], *, actor: str | None = None
+) -> bool:
+    """Remove one of the person's links: the person from the account page, or an
+    administrator (`actor`) from the console; False when it is not theirs (or when the id
     is beyond the INTEGER column, which the database would refuse with an error)."""
     if not 0 < link_id <= MAX_LINK_ID:
         return False
@@ -191,7 +194,7 @@ def remove_link(user: User, link_id: int, origin: Mapping[str, Any]) -> bool:
     db.session.delete(link)
     audit.record(
         AUDIT_UNLINK,
-        actor=user.sub,
+        actor=actor or user.sub,
         subject=user.sub,
         detail={"upstream": link.upstream, "link_id": link_id, "linked_by": link.linked_by},
         **origin,

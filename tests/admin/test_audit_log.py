@@ -110,10 +110,13 @@ def test_csv_export_of_the_filtered_result(app, client, make_user):
     answer = client.get("/admin/audit.csv?action=bulk")
     assert answer.status_code == 200
     assert answer.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
-    assert rows[0][:3] == ["id", "at", "action"]
+    body = answer.get_data()
+    # A UTF-8 byte-order mark first, so Excel reads the diacritics right.
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["id", "at", "time", "action"]
     assert len(rows) == 1206
-    assert {r[2] for r in rows[1:]} == {"bulk"}
+    assert {r[3] for r in rows[1:]} == {"bulk"}
     ids = [int(r[0]) for r in rows[1:]]
     assert ids == sorted(ids, reverse=True)
 
@@ -143,3 +146,51 @@ def test_unit_admin_sees_only_events_about_their_people(app, client, make_user, 
     assert client.get(f"/admin/audit?subject={theirs}").status_code == 403
     assert client.get("/admin/audit.csv?subject=q@haugiang.gov.vn").status_code == 403
     assert events(app, "admin.denied")[-1]["actor"] == admin
+
+
+def test_csv_times_and_detail(app, client, make_user):
+    import json
+    import re
+
+    make_admin(app, make_user, client)
+    from idp import audit
+    from idp.extensions import db
+
+    with app.app_context():
+        audit.record(
+            "csv.test", actor="cli:root", subject="Đặng Thị Đào", detail={"đơn vị": "VT", "n": 1}
+        )
+        db.session.commit()
+    text = client.get("/admin/audit.csv?action=csv.test").get_data().decode("utf-8-sig")
+    header, row = list(csv.reader(io.StringIO(text)))
+    cells = dict(zip(header, row, strict=True))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", cells["at"])
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", cells["time"])
+    day, clock = cells["time"].split()
+    assert cells["at"][:10] == "-".join(reversed(day.split("/"))) and cells["at"][11:19] == clock
+    assert json.loads(cells["detail"]) == {"đơn vị": "VT", "n": 1}
+    assert cells["subject"] == "Đặng Thị Đào"
+
+
+def test_a_bad_filter_page_names_the_field_and_keeps_the_console(app, client, make_user):
+    make_admin(app, make_user, client)
+    answer = client.get("/admin/audit?from=2026-12-06")
+    assert answer.status_code == 400
+    html = answer.get_data(as_text=True)
+    assert "Ô “Từ” không hợp lệ" in html and "dd/mm/yyyy hh:mm" in html
+    assert 'class="admin-nav"' in html and 'id="error-back" href="/admin/"' in html
+    to_before_from = client.get("/admin/audit?from=06/12/2026&to=05/12/2026")
+    assert "phải sau" in to_before_from.get_data(as_text=True)
+    # Elsewhere in the console too: an unknown person is a 404 inside the console's frame.
+    missing = client.get("/admin/people/no-such-sub")
+    assert missing.status_code == 404 and 'class="admin-nav"' in missing.get_data(as_text=True)
+
+
+def test_a_non_administrator_gets_the_plain_error_page(app, client, make_user):
+    from helpers.pages import sign_in
+
+    make_user(EMAIL)
+    assert sign_in(client).status_code == 302
+    answer = client.get("/admin/audit")
+    assert answer.status_code == 403
+    assert 'class="admin-nav"' not in answer.get_data(as_text=True)

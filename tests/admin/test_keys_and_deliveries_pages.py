@@ -201,3 +201,21 @@ def test_an_id_that_names_no_row_is_404_never_every_row(app, client, make_user, 
     assert _delivery(app, failed)[0] == "gave_up"
     revoke = f"/admin/clients/registration-tokens/{row_id}/revoke"
     assert client.post(revoke, data={"csrf_token": token}).status_code == 404
+
+
+def test_statuses_and_kinds_are_words_of_the_page_language(app, client, make_user, make_unit):
+    make_admin(app, make_user, client)
+    insert_client(app, "motcua", {"backchannel_logout_uri": "https://motcua.example/bc"})
+    _failed_delivery(app, "motcua", "gave_up")
+    _mail(app, "password_reset", "failed")
+    page = client.get("/admin/deliveries").get_data(as_text=True)
+    assert "<td>đã ngừng thử</td>" in page and "<td>lỗi, sẽ thử lại</td>" in page
+    assert "<td>đặt lại mật khẩu</td>" in page
+    assert ">gave_up<" not in page and "<td>failed</td>" not in page
+    english = client.get("/admin/deliveries", headers={"Accept-Language": "en"})
+    assert "<td>gave up</td>" in english.get_data(as_text=True)
+    make_unit("HG.VT", name="Thành phố Vị Thanh", kind="district")
+    unit = client.get("/admin/units/HG.VT").get_data(as_text=True)
+    assert "<dd>cấp huyện</dd>" in unit and "district" not in unit
+    audit = client.get("/admin/audit?action=login").get_data(as_text=True)
+    assert "<td>thành công</td>" in audit and "<td>success</td>" not in audit

@@ -167,6 +167,15 @@ def test_csrf_missing_is_refused(app, client, make_user):
     answer = client.post(f"/admin/people/{sub}/disable", data={"confirmed": "yes"})
     assert answer.status_code == 400
     assert user_status(app, sub) == "active"
+    # The page keeps the console's menu and offers the form again.
+    html = answer.get_data(as_text=True)
+    assert 'class="admin-nav"' in html and 'id="error-back"' in html
+    # Someone who is not an administrator gets the plain page.
+    stranger = app.test_client()
+    make_user("khach@haugiang.gov.vn")
+    assert sign_in(stranger, "khach@haugiang.gov.vn").status_code == 302
+    plain = stranger.post(f"/admin/people/{sub}/disable", data={"confirmed": "yes"})
+    assert plain.status_code == 400 and 'class="admin-nav"' not in plain.get_data(as_text=True)
 
 
 def test_send_links_queue_mail(app, client, make_user):

@@ -1000,9 +1000,10 @@ def test_console_people_and_audit(world, make_user):
         fuzz.send(admin, "GET", "/admin/people/" + quote(value, safe=""))
         fuzz.send(admin, "GET", f"/admin/people/{person}/" + quote(value, safe=""))
     csrf = world.csrf(admin, f"/admin/people/{person}")
-    for name in ("end-sessions", "grant-unit", "revoke-unit", "unlock"):
-        fields = {"sid": "x", "unit": "HG", "confirmed": "yes", "csrf_token": csrf}
-        for _name, params in variants(fields, ["sid", "unit", "confirmed"], world.values):
+    for name in ("end-sessions", "grant-unit", "revoke-unit", "unlock", "remove-upstream-link"):
+        fields = {"sid": "x", "unit": "HG", "link": "1", "confirmed": "yes", "csrf_token": csrf}
+        hostile = ["sid", "unit", "link", "confirmed"]
+        for _name, params in variants(fields, hostile, world.values):
             fuzz.send(admin, "GET", f"/admin/people/{person}/{name}", params)
             fuzz.send(admin, "POST", f"/admin/people/{person}/{name}", params)
 
@@ -1337,6 +1338,7 @@ FUZZED_ROUTES = {
                     "send-reset",
                     "reset-factors",
                     "end-sessions",
+                    "remove-upstream-link",
                 )
             ),
         )

@@ -43,6 +43,7 @@ from idp.extensions import commit, db
 from idp.factors import service as factors
 from idp.passkeys import service as passkeys
 from idp.sessions import overview
+from idp.upstreams import linking
 
 SUB_MAX_LENGTH = 64
 SID_MAX_LENGTH = 64
@@ -57,7 +58,9 @@ API_ACTIONS = (
     "send-reset",
     "reset-factors",
     "end-sessions",
+    "remove-upstream-link",
 )
+LINK_ID_MAX = 2**63 - 1
 
 
 def _status(value: str) -> str:
@@ -137,6 +140,16 @@ def person_detail(user: User) -> dict[str, Any]:
             }
             for s in overview.live_sessions(user.id)
         ],
+        "upstream_links": [
+            {
+                "id": link.id,
+                "upstream": link.upstream,
+                "linked_by": link.linked_by,
+                "created_at": _iso(link.created_at),
+                "last_used_at": _iso(link.last_used_at),
+            }
+            for link in linking.links_of(user)
+        ],
     }
 
 
@@ -208,13 +221,38 @@ def _sid() -> str | None:
     return sid
 
 
+def _link_id() -> int:
+    """remove-upstream-link's `link` query parameter: the id of one of the person's links
+    (`upstream_links` of the person)."""
+    errors = [
+        {"parameter": name[:64], "detail": "is not a parameter of this operation"}
+        for name in request.args
+        if name != "link"
+    ]
+    values = request.args.getlist("link")
+    raw = values[0] if len(values) == 1 else ""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= LINK_ID_MAX):
+        errors.append({"parameter": "link", "detail": "must be one link id"})
+    if errors:
+        raise field_errors(errors)
+    return int(raw)
+
+
+def _action_extra(name: str) -> dict[str, Any]:
+    if name == "end-sessions":
+        return {"sid": _sid()}
+    if name == "remove-upstream-link":
+        return {"link_id": _link_id()}
+    if request.args:
+        raise field_errors(
+            [{"parameter": k[:64], "detail": "is not a parameter"} for k in request.args]
+        )
+    return {}
+
+
 def _action_view(name: str) -> Callable[[str], Any]:
     def act(sub: str):
-        extra = {"sid": _sid()} if name == "end-sessions" else {}
-        if name != "end-sessions" and request.args:
-            raise field_errors(
-                [{"parameter": k[:64], "detail": "is not a parameter"} for k in request.args]
-            )
+        extra = _action_extra(name)
         user = _person(sub)
         try:
             outcome = people_actions.run(name, user, scope(), audit.request_origin(), **extra)
@@ -250,6 +288,7 @@ _SUMMARIES = {
     "send-reset": "Mail the person a single-use password reset link",
     "reset-factors": "Remove the authenticator app, recovery codes and passkeys",
     "end-sessions": "End every session (or one, `sid`) with back-channel logout",
+    "remove-upstream-link": "Remove one of the person's links to an upstream provider",
 }
 _OUTCOME = {
     "type": "object",
@@ -277,6 +316,16 @@ def _action_doc(name: str) -> dict[str, Any]:
                 "schema": text_schema(SID_MAX_LENGTH),
             }
         )
+    if name == "remove-upstream-link":
+        parameters.append(
+            {
+                "name": "link",
+                "in": "query",
+                "required": True,
+                "description": "The link's id (`upstream_links` of the person).",
+                "schema": {"type": "integer", "minimum": 0, "maximum": LINK_ID_MAX},
+            }
+        )
     return operation_doc(
         _SUMMARIES[name],
         ADMIN_WRITE,
@@ -285,7 +334,8 @@ def _action_doc(name: str) -> dict[str, Any]:
         extra_statuses=(409, 422),
         tags=["people"],
         description="409 when it cannot be done (your own account, a closed session, a "
-        "disabled account for a link). An audit event with the caller as actor.",
+        "disabled account for a link, a link that is not the person's). "
+        "An audit event with the caller as actor.",
     )
 
 
@@ -341,7 +391,13 @@ OPENAPI = {
                     {"$ref": "#/components/schemas/PersonSummary"},
                     {
                         "type": "object",
-                        "required": ["roles", "administers", "factors", "sessions"],
+                        "required": [
+                            "roles",
+                            "administers",
+                            "factors",
+                            "sessions",
+                            "upstream_links",
+                        ],
                         "properties": {
                             "family_name": {"type": "string"},
                             "middle_name": {"type": "string"},
@@ -354,6 +410,20 @@ OPENAPI = {
                             "last_login_at": _NULLABLE_STRING,
                             "factors": {"type": "object"},
                             "sessions": {"type": "array", "items": {"type": "object"}},
+                            "upstream_links": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["id", "upstream", "linked_by", "created_at"],
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "upstream": {"type": "string"},
+                                        "linked_by": {"type": "string"},
+                                        "created_at": {"type": "string"},
+                                        "last_used_at": _NULLABLE_STRING,
+                                    },
+                                },
+                            },
                         },
                     },
                 ]
