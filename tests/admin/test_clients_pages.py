@@ -291,6 +291,10 @@ def test_client_page_shows_recent_sign_ins_and_failed_deliveries(app, client, ma
     assert 'id="failed-deliveries"' in html and "timeout" in html
     listing = client.get("/admin/clients").get_data(as_text=True)
     assert "Chưa có" not in listing
+    # The application's whole history is one click away, and it holds the sign-in.
+    assert 'href="/admin/audit?client=motcua"' in html
+    history = client.get("/admin/audit?client=motcua").get_data(as_text=True)
+    assert "authorize" in history and person in history
 
 
 def test_unknown_client_is_404(app, client, make_user):
