@@ -3,7 +3,9 @@
 Every page goes through `console_page`: a session, an administration scope
 (idp.admin.permissions), and the stronger level of assurance (urn:hg:loa:2 or above: a
 password and a second factor, or a passkey); a session at the password level is sent to the
-factor page first (step-up) and comes back. Forms are CSRF-protected by the application's
+factor page first (step-up) and comes back. The level must be reached by our own factors:
+an upstream sign-in (idp.upstreams) counts as a first factor only here, whatever level its
+settings map it to (idp.assurance.acr_by_own_factors). Forms are CSRF-protected by the application's
 CSRFProtect; every change is an audit event whose actor is the administrator's sub.
 """
 
@@ -19,8 +21,8 @@ from flask import Blueprint, Flask, current_app, g, redirect, render_template, r
 from idp import audit
 from idp.admin import permissions
 from idp.admin.permissions import AdminScope
-from idp.assurance import ACR_MFA, rank
-from idp.directory import hooks
+from idp.assurance import ACR_MFA, acr_by_own_factors, rank
+from idp.directory import guards, hooks
 from idp.directory.models import Unit
 from idp.errors import render_error
 from idp.extensions import commit, db
@@ -55,6 +57,14 @@ def denied(actor: str) -> Any:
     return render_error(403)
 
 
+def reached_by_own_factors(sso) -> bool:
+    """Whether the session reaches the console's level by our own factors: an upstream
+    sign-in counts as a first factor only, whatever level it is mapped to, so an
+    administrator linked to an upstream still adds a second factor of ours (step-up)."""
+    done = sso.auth_times if sso.auth_times is not None else (sso.amr or [])
+    return rank(acr_by_own_factors(done)) >= rank(CONSOLE_ACR)
+
+
 def console_page(view: Callable[..., Any]) -> Callable[..., Any]:
     """A console page: signed in, an administrator, at the stronger level."""
 
@@ -66,7 +76,7 @@ def console_page(view: Callable[..., Any]) -> Callable[..., Any]:
         admin_scope = permissions.scope_for_user(sso.user)
         if admin_scope is None:
             return denied(sso.user.sub)
-        if rank(sso.acr) < rank(CONSOLE_ACR):
+        if rank(sso.acr) < rank(CONSOLE_ACR) or not reached_by_own_factors(sso):
             return _step_up()
         g.admin_scope = admin_scope
         g.admin_user = sso.user
@@ -121,3 +131,5 @@ def _endpoints() -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     hooks.units_merged.connect(_units_merged, sender=app, weak=False)
+    # Unit administrators are never linked to an upstream by e-mail nor adopted by a sync.
+    guards.register(app, "unit_admin", permissions.administering, privileged=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ class LdapSettings:
     start_tls: bool
     ca_file: str | None
     bind_dn: str
-    bind_password: str
+    bind_password: str = field(repr=False)
     base_dn: str
     filter: str
     attributes: AttributeMap
