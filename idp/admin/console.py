@@ -5,8 +5,8 @@ Every page goes through `console_page`: a session, an administration scope
 password and a second factor, or a passkey); a session at the password level is sent to the
 factor page first (step-up) and comes back. The level must be reached by our own factors:
 an upstream sign-in (idp.upstreams) counts as a first factor only here, whatever level its
-settings map it to (idp.assurance.acr_by_own_factors). Forms are CSRF-protected by the application's
-CSRFProtect; every change is an audit event whose actor is the administrator's sub.
+settings map it to (idp.assurance.acr_by_own_factors). Forms are CSRF-protected by the
+application's CSRFProtect; every change is an audit event whose actor is the administrator's sub.
 """
 
 from __future__ import annotations
