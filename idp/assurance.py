@@ -102,6 +102,19 @@ def acr_for(methods: Iterable[str]) -> str:
     return ""
 
 
+def acr_by_own_factors(methods: Iterable[str]) -> str:
+    """The level the methods reach when an upstream sign-in counts as a first factor only,
+    whatever level its settings map it to: the level our own factors vouch for. Accepts
+    session methods (`upstream:N`) and `amr` values (`fed`; `mfa` is a summary, ignored).
+    The console and the admin API ask for it (docs/admin.md): an upstream's "second
+    factor" is not ours to trust with administration."""
+    done = set(methods) - {AMR_MULTI_FACTOR}
+    if any(m == AMR_FEDERATED or m.startswith(FEDERATED_PREFIX) for m in done):
+        done = {m for m in done if m != AMR_FEDERATED and not m.startswith(FEDERATED_PREFIX)}
+        done.add(federated_method(ACR_PASSWORD))
+    return acr_for(done)
+
+
 def amr_for(methods: Iterable[str]) -> list[str]:
     """The `amr` claim: the methods, in a stable order, with `mfa` when more than one kind
     of factor was used (RFC 8176: "multiple-factor authentication")."""

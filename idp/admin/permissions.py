@@ -24,7 +24,7 @@ query of (id, parent_id) pairs) and then answers every question of the request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -289,3 +289,11 @@ def _merge_widens_someone(source: Unit, target: Unit) -> bool:
         if target.id not in subtree_ids(roots):
             return True
     return False
+
+
+def administering(user_ids: Collection[int]) -> set[int]:
+    """Which of these accounts administer a unit (idp.directory.guards: privileged)."""
+    rows = db.session.scalars(
+        sa.select(UnitAdmin.user_id).where(UnitAdmin.user_id.in_(list(user_ids))).distinct()
+    )
+    return set(rows)

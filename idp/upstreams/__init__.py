@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, request, url_for
 
+from idp.directory import guards
 from idp.upstreams import signout
 from idp.upstreams.config import Upstream, check_upstream_settings, load_upstreams
 
@@ -59,7 +60,7 @@ def sign_in_buttons(next_url: str | None) -> list[SignInButton]:
 
 def init_app(app: Flask) -> None:
     # lazy: the views import this package's configured() and need the app's blueprints
-    from idp.upstreams import cli, link_views, views
+    from idp.upstreams import cli, link_views, linking, views
 
     check_upstream_settings(app.config)
     app.extensions[EXTENSION] = load_upstreams(app.config)
@@ -67,6 +68,8 @@ def init_app(app: Flask) -> None:
     signout.init_app(app)
     link_views.init_app(app)
     cli.init_app(app)
+    # An account made at a first sign-in here is not the LDAP sync's to adopt by address.
+    guards.register(app, "upstream_account", linking.created_by_upstream, privileged=False)
 
     @app.context_processor
     def _upstream_buttons() -> dict:

@@ -130,8 +130,8 @@ class Upstream:
     backchannel_logout_supported: bool | None = None
     iss_parameter_supported: bool | None = None
     client_auth_method: str = "client_secret_basic"
-    client_secret: str = ""
-    private_key_pem: str = ""
+    client_secret: str = field(default="", repr=False)
+    private_key_pem: str = field(default="", repr=False)
     private_key_kid: str = ""
     private_key_alg: str = "RS256"
     scopes: tuple[str, ...] = ("openid",)

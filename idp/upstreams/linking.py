@@ -11,7 +11,10 @@ link in one of three ways, each a deliberate act of the person and an audit even
   (`proved_since`), so an old session left open on a shared computer proves nothing.
 - **e-mail**: only where the upstream is configured `trust_verified_email` and says
   `email_verified: true` for an address that is an active account's; even then the person
-  confirms on a page (CSRF-protected form), never silently.
+  confirms on a page (CSRF-protected form), never silently. Never to an account that
+  holds power over others (roles, unit administration: idp.directory.guards.privileged):
+  an upstream that vouches for `admin@...` must not hand over the super-administrator;
+  such a person links by proof.
 - **creation**: only where the upstream is configured `create_accounts`: a new account in
   `create_in_unit`, flagged as coming from that upstream (upstream_account_origins). An
   address from the upstream is kept only if verified and nobody has it.
@@ -23,7 +26,7 @@ The caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +35,7 @@ import sqlalchemy as sa
 
 from idp import audit
 from idp.assurance import AMR_HARDWARE_KEY, AMR_PASSWORD, AMR_SOFTWARE_KEY, SECOND_FACTORS
+from idp.directory import guards
 from idp.directory.models import User
 from idp.directory.store import find_unit, find_user_by_address, set_addresses
 from idp.errors import IdpError
@@ -126,12 +130,15 @@ def _verified_email(identity: VerifiedIdentity) -> str | None:
 
 def email_candidate(upstream: Upstream, identity: VerifiedIdentity) -> User | None:
     """The active account whose address the upstream vouches for, where it may: the
-    upstream is trusted for verified e-mail and says this one is verified. Else None."""
+    upstream is trusted for verified e-mail, says this one is verified, and the account is
+    not privileged (roles, unit administration: those link by proof only). Else None."""
     if not upstream.trust_verified_email:
         return None
     email = _verified_email(identity)
     user = find_user_by_address(email) if email else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or guards.privileged(user.id):
+        return None
+    return user
 
 
 # ---------------------------------------------------------------- links
@@ -276,6 +283,17 @@ def create_account(
     )
     link_person(user, upstream, identity, linked_by=LINKED_BY_CREATION, origin=origin, now=now)
     return user
+
+
+def created_by_upstream(user_ids: Collection[int]) -> set[int]:
+    """Which of these accounts were created at a first sign-in through an upstream
+    (idp.directory.guards: not the LDAP sync's to adopt by address)."""
+    rows = db.session.scalars(
+        sa.select(UpstreamAccountOrigin.user_id).where(
+            UpstreamAccountOrigin.user_id.in_(list(user_ids))
+        )
+    )
+    return set(rows)
 
 
 def accounts_created_by(upstream: str) -> list[int]:

@@ -39,3 +39,23 @@ def test_first_and_second_factor_methods_count_the_upstream():
     assert "upstream:2" in assurance.first_factor_methods(times)
     assert "upstream:2" in assurance.second_factor_methods(times)
     assert "upstream:1" not in assurance.second_factor_methods({"upstream:1": 1})
+
+
+@pytest.mark.parametrize(
+    ("methods", "acr"),
+    [
+        (["upstream:2"], LOA1),
+        (["upstream:3"], LOA1),
+        (["fed", "mfa"], LOA1),  # the same, read from an amr claim
+        (["upstream:2", "otp"], LOA2),
+        (["fed", "otp", "mfa"], LOA2),
+        (["pwd", "otp"], LOA2),
+        (["pwd", "otp", "mfa"], LOA2),
+        (["hwk", "user"], LOA3),
+        (["pwd"], LOA1),
+        (["mfa"], ""),
+        ([], ""),
+    ],
+)
+def test_own_factors_count_an_upstream_as_a_first_factor_only(methods, acr):
+    assert assurance.acr_by_own_factors(methods) == acr

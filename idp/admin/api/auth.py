@@ -11,8 +11,9 @@ Every operation is declared with `operation(ADMIN_READ)` or `operation(ADMIN_WRI
    client and person still active, and an audience that is this API's (API_AUDIENCE, the
    issuer + /admin/api/v1) or the client's own default. Otherwise 401 invalid_token.
 3. A token issued to a person must come from a sign-in at the console's level (a second
-   factor or a passkey, urn:hg:loa:2); otherwise 401 insufficient_user_authentication
-   with the level to ask for (RFC 9470 3).
+   factor or a passkey, urn:hg:loa:2) reached by our own factors: its `amr` must show it
+   with an upstream sign-in (`fed`) counted as a first factor only; otherwise 401
+   insufficient_user_authentication with the level to ask for (RFC 9470 3).
 4. The token's scopes must allow the operation (admin:write covers reading): otherwise 403
    insufficient_scope naming the scope needed (RFC 6750 3.1).
 5. What it acts on: the person's administration scope read now (scope_for_token), or
@@ -38,7 +39,7 @@ from idp.admin import permissions
 from idp.admin.api.blueprint import API_PREFIX
 from idp.admin.api.problems import Problem
 from idp.admin.permissions import ADMIN_READ, ADMIN_WRITE, AdminScope
-from idp.assurance import ACR_MFA, rank
+from idp.assurance import ACR_MFA, acr_by_own_factors, rank
 from idp.clients import store as clients_store
 from idp.directory.models import User
 from idp.directory.store import find_user_by_sub
@@ -119,6 +120,16 @@ def _token_actor(token: BearerToken) -> str:
     return token.sub if token.for_person else token.client_id
 
 
+def _own_factors_reach_api_level(token: BearerToken) -> bool:
+    """The token's level, and the level its `amr` reaches by our own factors (an upstream
+    sign-in, `fed`, counts as a first factor only): both the console's. A person's token
+    without `amr` cannot show its level was ours, so it is refused too."""
+    amr = token.claims.get("amr")
+    if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
+        return False
+    return rank(token.acr) >= rank(API_ACR) and rank(acr_by_own_factors(amr)) >= rank(API_ACR)
+
+
 def authenticate(needed: str) -> Caller:
     """The caller of this request, or a Problem (401, 403) to answer with."""
     try:
@@ -129,8 +140,8 @@ def authenticate(needed: str) -> Caller:
         raise _unauthorised(rejected) from None
     if not permissions.token_allows(token.scopes, needed):
         raise _insufficient_scope(token, needed)
-    if token.for_person and rank(token.acr) < rank(API_ACR):
-        description = "Sign in with a second factor to use the admin API."
+    if token.for_person and not _own_factors_reach_api_level(token):
+        description = "Sign in with a second factor of this provider to use the admin API."
         raise Problem(
             401,
             description,

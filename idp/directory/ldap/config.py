@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ class LdapSettings:
     start_tls: bool
     ca_file: str | None
     bind_dn: str
-    bind_password: str
+    bind_password: str = field(repr=False)
     base_dn: str
     filter: str
     attributes: AttributeMap

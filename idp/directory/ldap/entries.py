@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from idp.directory import records
+from idp.directory import guards, records
 from idp.directory.fields import FieldError
 from idp.directory.ldap.attributes import (
     SourceEntry,
@@ -205,6 +205,39 @@ def _account_of(entry: SourceEntry, stored: Stored) -> int | None:
     return unlinked[0] if unlinked else None
 
 
+def _adoption_refusal(uid: int, stored: Stored, guard_reasons: list[str]) -> str:
+    """Why an entry may not adopt the unlinked account `uid` by address ("" if it may)."""
+    mirror = stored.mirror[uid]
+    reasons = list(guard_reasons)
+    if mirror.source is not None or mirror.external_id:
+        reasons.append(f"mirrored from {mirror.source or '?'}:{mirror.external_id or '?'}")
+    return ", ".join(reasons)
+
+
+def _refuse_adoptions(
+    entries: list[SourceEntry], uid_of: dict[str, int | None], stored: Stored, bad: dict
+) -> None:
+    """Entries that would adopt, by address, an account that is not a plain imported one
+    (roles, unit administration, made through an upstream, mirrored from elsewhere:
+    idp.directory.guards) are rejected: taking it over would hand the source's
+    administrators a privileged or foreign account. One query per guard for the run."""
+    adopting = {
+        e.dn: uid_of[e.dn]
+        for e in entries
+        if uid_of.get(e.dn) is not None and not stored.is_linked(uid_of[e.dn])
+    }
+    reasons = guards.not_adoptable(set(adopting.values()))
+    for entry in entries:
+        uid = adopting.get(entry.dn)
+        refusal = _adoption_refusal(uid, stored, reasons[uid]) if uid is not None else ""
+        if refusal:
+            key = next(k for k in entry.keys if stored.owner.get(k) == uid)
+            bad[entry.dn] = (
+                f"address {key} belongs to an account the sync may not adopt ({refusal}); "
+                "nothing was changed on it"
+            )
+
+
 def _address_taken(
     entry: SourceEntry, uid: int | None, described: set[int | None], stored: Stored
 ) -> str | None:
@@ -228,6 +261,7 @@ def match_entries(
             uid_of[entry.dn] = _account_of(entry, stored)
         except FieldError as exc:
             bad[entry.dn] = str(exc)
+    _refuse_adoptions(entries, uid_of, stored, bad)
     claims = Counter(uid for uid in uid_of.values() if uid is not None)
     for dn, uid in uid_of.items():
         if uid is not None and claims[uid] > 1:
