@@ -27,17 +27,26 @@ seed: migrate
 ## Without IDP_MAIL_SMTP_HOST, e-mail is kept in the dev mailbox at $(HOST):$(PORT)/dev/mail. The issuer is
 ## http://$(HOST):$(PORT) unless IDP_ISSUER is set. The server runs
 ## in a session of its own and is stopped by one SIGTERM to its main process: granian hangs
-## when its workers get the terminal's SIGINT at the same time as their parent.
+## when its workers get the terminal's SIGINT at the same time as their parent. A stop asked
+## for (Ctrl-C, SIGTERM, hang-up) that ends the server cleanly exits 0: no "Error 130". (make
+## itself then ends by the interrupt it received, as every program does, silently.)
 run: seed
 	@export IDP_ISSUER="$${IDP_ISSUER:-http://$(HOST):$(PORT)}"; \
 	if [ -z "$${IDP_MAIL_SMTP_HOST}" ]; then \
 		echo "E-mail is not sent (no IDP_MAIL_SMTP_HOST): read it in the dev mailbox, $$IDP_ISSUER/dev/mail"; \
 	else echo "E-mail is sent through SMTP $${IDP_MAIL_SMTP_HOST}"; fi; \
+	echo "Console: $$IDP_ISSUER/admin/ (demo super-administrator admin@haugiang.gov.vn / HauGiang@QuanTri2026,"; \
+	echo "  a second factor is enrolled at the first sign-in; unit administrator of Vị Thanh:"; \
+	echo "  quantri.vithanh@haugiang.gov.vn / HauGiang@DonVi2026; docs/admin.md)"; \
 	$(BIN)/idp worker & worker=$$!; \
 	$(SETSID) $(BIN)/idp serve --host $(HOST) --port $(PORT) & server=$$!; \
-	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM HUP; \
-	wait $$server; status=$$?; \
-	kill -TERM $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null; exit $$status
+	stopped=; \
+	trap 'stopped=1; kill -TERM $$server $$worker 2>/dev/null' INT TERM HUP; \
+	while :; do wait $$server; status=$$?; kill -0 $$server 2>/dev/null || break; done; \
+	kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null; \
+	if [ -n "$$stopped" ] && { [ $$status -eq 0 ] || [ $$status -eq 143 ] || [ $$status -eq 130 ]; }; then \
+		echo "Stopped."; status=0; fi; \
+	exit $$status
 
 ## make test: install and run the whole test suite (and the linter, and the import contracts
 ## of pyproject.toml's [tool.importlinter]: the arrows between packages)

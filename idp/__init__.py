@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         passkeys,
         security,
         sessions,
+        upstreams,
     )
 
     logs.init_app(app)
@@ -67,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     interaction.init_app(app)
     account.init_app(app)
     passkeys.init_app(app)
+    upstreams.init_app(app)
     admin.init_app(app)
     mail.init_app(app)
     # Mail imports no package above the core: its job runs in `idp worker` by this wiring.

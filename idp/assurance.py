@@ -17,6 +17,12 @@ used: a password and a second factor, or a passkey with user verification (somet
 the key, unlocked by something known or something one is, checked by the authenticator).
 So every level above urn:hg:loa:1 carries `mfa`, and a relying party checking for `mfa`
 accepts a passkey sign-in.
+
+A sign-in at an upstream provider (idp.upstreams, docs/upstreams.md) is recorded as the
+method `upstream:N`, N being the rank of our level that the upstream's settings map its
+`acr`/`loAs` to: it reaches that level, never more, and counts as the first factor (a
+second factor of ours after `upstream:1` reaches urn:hg:loa:2, a step-up). Its `amr` value
+is `fed` (federated; not in RFC 8176's registry), with `mfa` from urn:hg:loa:2 up.
 """
 
 from __future__ import annotations
@@ -40,6 +46,41 @@ AMR_USER_PRESENCE = "user"
 # Methods that are a second factor after a password.
 SECOND_FACTORS = (AMR_OTP, AMR_HARDWARE_KEY, AMR_SOFTWARE_KEY)
 PROOF_OF_POSSESSION_KEYS = (AMR_HARDWARE_KEY, AMR_SOFTWARE_KEY)
+AMR_FEDERATED = "fed"
+FEDERATED_PREFIX = "upstream:"
+_LEVEL_BY_RANK = {r: a for a, r in ACR_RANK.items()}
+
+
+def federated_method(acr: str) -> str:
+    """The method recording a sign-in at an upstream mapped to our level `acr`."""
+    return f"{FEDERATED_PREFIX}{ACR_RANK[acr]}"
+
+
+def federated_rank(methods: Iterable[str]) -> int:
+    """The highest of our levels an upstream sign-in among `methods` reached (0: none)."""
+    ranks = [
+        int(m[len(FEDERATED_PREFIX) :])
+        for m in methods
+        if m.startswith(FEDERATED_PREFIX) and m[len(FEDERATED_PREFIX) :].isdigit()
+    ]
+    return min(max(ranks, default=0), max(ACR_RANK.values()))
+
+
+def first_factor_methods(methods: Iterable[str]) -> list[str]:
+    """The methods that count as a session's first factor (max_age of the password level):
+    the password, an upstream sign-in, a passkey with user verification."""
+    done = list(methods)
+    first = [AMR_PASSWORD, *(m for m in done if m.startswith(FEDERATED_PREFIX))]
+    if AMR_USER_PRESENCE in done:
+        first.extend(PROOF_OF_POSSESSION_KEYS)
+    return first
+
+
+def second_factor_methods(methods: Iterable[str]) -> list[str]:
+    """The methods that count as a session's second factor: ours, and an upstream sign-in
+    mapped to urn:hg:loa:2 or more."""
+    federated = [m for m in methods if m.startswith(FEDERATED_PREFIX) and federated_rank([m]) >= 2]
+    return [*SECOND_FACTORS, *federated]
 
 
 def rank(acr: str | None) -> int:
@@ -49,24 +90,43 @@ def rank(acr: str | None) -> int:
 def acr_for(methods: Iterable[str]) -> str:
     """The level the methods reach together ("" when none)."""
     done = set(methods)
+    federated = federated_rank(done)
     if done & set(PROOF_OF_POSSESSION_KEYS) and AMR_USER_PRESENCE in done:
         return ACR_PHISHING_RESISTANT
-    if AMR_PASSWORD in done and done & set(SECOND_FACTORS):
-        return ACR_MFA
+    if (AMR_PASSWORD in done or federated) and done & set(SECOND_FACTORS):
+        return _LEVEL_BY_RANK[max(federated, ACR_RANK[ACR_MFA])]
+    if federated:
+        return _LEVEL_BY_RANK[federated]
     if AMR_PASSWORD in done or done & set(SECOND_FACTORS):
         return ACR_PASSWORD
     return ""
 
 
+def acr_by_own_factors(methods: Iterable[str]) -> str:
+    """The level the methods reach when an upstream sign-in counts as a first factor only,
+    whatever level its settings map it to: the level our own factors vouch for. Accepts
+    session methods (`upstream:N`) and `amr` values (`fed`; `mfa` is a summary, ignored).
+    The console and the admin API ask for it (docs/admin.md): an upstream's "second
+    factor" is not ours to trust with administration."""
+    done = set(methods) - {AMR_MULTI_FACTOR}
+    if any(m == AMR_FEDERATED or m.startswith(FEDERATED_PREFIX) for m in done):
+        done = {m for m in done if m != AMR_FEDERATED and not m.startswith(FEDERATED_PREFIX)}
+        done.add(federated_method(ACR_PASSWORD))
+    return acr_for(done)
+
+
 def amr_for(methods: Iterable[str]) -> list[str]:
     """The `amr` claim: the methods, in a stable order, with `mfa` when more than one kind
     of factor was used (RFC 8176: "multiple-factor authentication")."""
-    done = list(dict.fromkeys(m for m in methods if m != AMR_MULTI_FACTOR))
-    present = set(done)
-    kinds = sum(
-        1 for group in ({AMR_PASSWORD}, set(SECOND_FACTORS), {AMR_USER_PRESENCE}) if present & group
+    given = [m for m in methods if m != AMR_MULTI_FACTOR]
+    federated = federated_rank(given)
+    done = list(
+        dict.fromkeys(AMR_FEDERATED if m.startswith(FEDERATED_PREFIX) else m for m in given)
     )
-    if kinds > 1:
+    present = set(done)
+    first = {AMR_PASSWORD, AMR_FEDERATED}
+    kinds = sum(1 for group in (first, set(SECOND_FACTORS), {AMR_USER_PRESENCE}) if present & group)
+    if kinds > 1 or federated >= ACR_RANK[ACR_MFA]:
         done.append(AMR_MULTI_FACTOR)
     return done
 

@@ -6,7 +6,9 @@ entry point, the shared helpers for clear one-line errors, and `serve`.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 
 import click
@@ -82,6 +84,26 @@ def server_command(
     ]
 
 
+def address_in_use(host: str, port: int) -> bool:
+    """Whether another program listens on host:port. granian binds with SO_REUSEPORT, so a
+    second server would start on a busy port and silently share its traffic: a plain bind
+    (without SO_REUSEPORT), closed at once, tells before the server starts. SO_REUSEADDR
+    lets it through the TIME_WAIT connections of a server just stopped; on Linux it still
+    fails while anything listens there."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False  # an unknown host: the server itself says so
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE  # other errors: the server reports them
+    return False
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -95,6 +117,13 @@ def server_command(
 )
 def serve_command(host: str, port: int, workers: int, server: str) -> None:
     """Serve the provider with the production WSGI server."""
+    if address_in_use(host, port):
+        click.echo(
+            f"Error: port {port} on {host} is in use: another idp serve? "
+            "choose another with --port / make run PORT=...",
+            err=True,
+        )
+        sys.exit(1)
     # The target is a module of the installed package: it is found from any directory.
     args = server_command(server, host, port, workers)
     os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -37,6 +37,25 @@ class ValidationFailed(IdpError):
 
 # Paths whose callers are programs, not people: errors there are JSON.
 API_PREFIXES = ("/oauth2/", "/api/", "/.well-known/", "/healthz", "/readyz", "/jwks", "/connect/")
+
+
+# Parts of the site whose errors take a form of their own (the admin API's RFC 9457 problem
+# objects): path prefix -> function(exception) -> response, registered by `own_errors`. The
+# part's blueprint handles errors raised in its views; this also reaches the errors raised
+# before any view is found (an unknown path: 404, a method not allowed: 405).
+OWN_ERRORS_KEY = "idp.errors.own"
+
+
+def own_errors(app: Flask, prefix: str, handler) -> None:
+    """Answer every error under `prefix` with `handler(exception)`."""
+    app.extensions.setdefault(OWN_ERRORS_KEY, {})[prefix] = handler
+
+
+def _own_handler(app: Flask):
+    for prefix, handler in app.extensions.get(OWN_ERRORS_KEY, {}).items():
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return handler
+    return None
 
 
 def wants_json() -> bool:
@@ -84,7 +103,9 @@ def render_error(
     )
     return (
         render_template(
-            "errors/error.html",
+            # A part of the site may frame its refusals (the console keeps its menu); a
+            # server error gets the plain page, which needs nothing that may have failed.
+            g.get("error_template", "errors/error.html") if status < 500 else "errors/error.html",
             status=status,
             title=title or default_title,
             message=message or default_message,
@@ -110,21 +131,29 @@ def page_of_form() -> str:
     return path + (f"?{referrer.query}" if referrer.query else "")
 
 
+def csrf_refused():
+    """The page for a form whose CSRF token is missing, altered, or older than
+    CSRF_TIME_LIMIT_SECONDS: a fresh form is a click away."""
+    return render_error(
+        400,
+        _("Phiên biểu mẫu đã hết hạn"),
+        _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
+        retry_url=page_of_form(),
+    )
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        # Missing, altered, or older than CSRF_TIME_LIMIT_SECONDS: a fresh form is a click away.
-        return render_error(
-            400,
-            _("Phiên biểu mẫu đã hết hạn"),
-            _("Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại."),
-            retry_url=page_of_form(),
-        )
+        return csrf_refused()
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        own = _own_handler(app)
+        if own is not None:
+            return own(exc)
         return render_error(exc.code)
 
     @app.errorhandler(Exception)
@@ -136,4 +165,7 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # the session may itself be broken
             log.debug("rollback after error failed", exc_info=True)
+        own = _own_handler(app)
+        if own is not None:
+            return own(InternalServerError())
         return render_error(InternalServerError.code)

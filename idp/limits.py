@@ -70,6 +70,7 @@ LIMIT_SETTINGS = (
     "RATE_LIMIT_INTROSPECTION",
     "RATE_LIMIT_REVOCATION",
     "RATE_LIMIT_REGISTRATION",
+    "RATE_LIMIT_ADMIN_API",
     "RATE_LIMIT_FAILURES",
 )
 
@@ -193,10 +194,13 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, too_many_requests)
 
 
-def limit(app: Flask, endpoint: str, setting: str) -> None:
-    """Limit an endpoint's calls by `setting`, and its failures by RATE_LIMIT_FAILURES."""
+def limit(
+    app: Flask, endpoint: str, setting: str, key_func: Callable[[], str] = client_or_address
+) -> None:
+    """Limit an endpoint's calls by `setting` (counted per `key_func`), and its failures by
+    RATE_LIMIT_FAILURES."""
     limiter: Limiter = app.extensions[EXTENSION_KEY]
-    calls = limiter.limit(app.config[setting], key_func=client_or_address, deduct_when=succeeded)
+    calls = limiter.limit(app.config[setting], key_func=key_func, deduct_when=succeeded)
     failures = limiter.shared_limit(
         app.config["RATE_LIMIT_FAILURES"],
         scope=FAILURES_SCOPE,
@@ -218,11 +222,15 @@ def _retry_after_seconds(limiter: Limiter, exc: RateLimitExceeded) -> int:
     return max(1, int(exc.limit.limit.get_expiry()))
 
 
+def retry_after_seconds(exc: RateLimitExceeded) -> int:
+    """The Retry-After of a refused call (for answers in other forms: the admin API's)."""
+    return _retry_after_seconds(current_app.extensions[EXTENSION_KEY], exc)
+
+
 def too_many_requests(exc: RateLimitExceeded) -> Response:
     """The answer to a call over a limit: 429, Retry-After, an OAuth-style JSON error."""
-    limiter: Limiter = current_app.extensions[EXTENSION_KEY]
     response = jsonify({"error": ERROR, "error_description": ERROR_DESCRIPTION})
     response.status_code = 429
-    response.headers["Retry-After"] = str(_retry_after_seconds(limiter, exc))
+    response.headers["Retry-After"] = str(retry_after_seconds(exc))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,4 +1,10 @@
-"""Logging: one JSON object per line (or plain text when LOG_FORMAT=text)."""
+"""Logging: one JSON object per line (or plain text when LOG_FORMAT=text), on standard error.
+
+Standard output is the commands' own (`idp demo seed`, `idp clients apply`, ...). When
+standard error is a terminal, a person is reading both: only records from
+LOG_LEVEL_TERMINAL up (warnings and errors) are written there, so audit lines do not bury
+the output. Redirected, piped or under a service manager, LOG_LEVEL applies.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced by something without a file, or closed
+        return False
+
+
 def init_app(app: Flask) -> None:
     """The `idp` logger (also app.logger) writes to standard error through its one handler.
 
@@ -36,6 +49,8 @@ def init_app(app: Flask) -> None:
     written once; whoever adds one there, like pytest's caplog, gets the records too.
     """
     handler = logging.StreamHandler(sys.stderr)
+    if is_terminal(sys.stderr):
+        handler.setLevel(app.config["LOG_LEVEL_TERMINAL"])
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -3,7 +3,7 @@
 from idp.admin.models import UnitAdmin
 from idp.audit import AuditEvent
 from idp.clients.models import Client, InitialAccessToken
-from idp.directory.models import AccountToken, Unit, User, UserEmail
+from idp.directory.models import AccountToken, DirectorySyncLock, Unit, User, UserEmail
 from idp.factors.models import PendingSignIn, RecoveryCode, TotpFactor
 from idp.keys.models import SigningKey
 from idp.mail.models import MailMessage
@@ -17,6 +17,9 @@ from idp.oidc.token_models import (
 )
 from idp.passkeys.models import Passkey, PasskeyUsedChallenge
 from idp.sessions.models import LoginThrottle, SessionClient, SsoSession
+from idp.upstreams.logout_models import UpstreamLogoutToken
+from idp.upstreams.models import UpstreamLink, UpstreamPendingLink, UpstreamSession
+from idp.upstreams.origin_models import UpstreamAccountOrigin
 
 __all__ = [
     "AccountToken",
@@ -24,6 +27,7 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "DirectorySyncLock",
     "Grant",
     "InitialAccessToken",
     "LoginThrottle",
@@ -40,6 +44,11 @@ __all__ = [
     "TotpFactor",
     "Unit",
     "UnitAdmin",
+    "UpstreamAccountOrigin",
+    "UpstreamLink",
+    "UpstreamLogoutToken",
+    "UpstreamPendingLink",
+    "UpstreamSession",
     "UsedAssertion",
     "User",
     "UserEmail",

@@ -32,6 +32,9 @@ SCOPE_OPENID = "openid"
 SCOPE_OFFLINE = "offline_access"
 # Scopes about a person: they make no sense for client_credentials tokens.
 USER_SCOPES = ("openid", "profile", "email", "phone", "org", "offline_access")
+# The admin API's scopes (idp.admin.permissions): registered for a client by administrators
+# only, never by dynamic registration (idp.clients.metadata).
+ADMIN_API_SCOPES = ("admin:read", "admin:write")
 
 # Claims released per scope (OIDC Core 5.4, plus `org`, ours).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {

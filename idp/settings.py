@@ -53,12 +53,15 @@ POSITIVE_INTEGERS = (
     "INVITE_BATCH_SIZE",
     "INVITE_BATCH_INTERVAL_SECONDS",
     "PASSWORD_CHANGE_TICKET_SECONDS",
+    "LDAP_PAGE_SIZE",
+    "LDAP_SYNC_LOCK_STALE_SECONDS",
 )
 POSITIVE_SECONDS = (
     "CLIENT_JWKS_FETCH_SECONDS",
     "CLIENT_JWKS_REFRESH_SECONDS",
     "CLIENT_JWKS_MAX_AGE_SECONDS",
     "CLIENT_JWKS_RETRY_SECONDS",
+    "LDAP_TIMEOUT_SECONDS",
 )
 
 
@@ -125,6 +128,7 @@ def check_settings(settings: dict[str, Any]) -> None:
     if problem:
         raise SettingsError(problem)
     _check_passkeys(settings)
+    _check_ldap(settings)
     if settings["ENV"] == "production":
         _check_production(settings)
 
@@ -189,6 +193,42 @@ def _check_passkeys(settings: dict[str, Any]) -> None:
     for key, instead in RETIRED.items():
         if key in settings:
             raise SettingsError(f"IDP_{key} is no longer a setting: {instead}")
+
+
+# The LDAP source (idp.directory.ldap): the choices are checked here, the rest when a sync
+# or a sign-in first needs the connection (a missing password file is its error, not a
+# reason for the web pages not to start).
+LDAP_PRESETS = ("openldap", "zimbra", "active-directory")
+LDAP_PASSWORD_CHECKS = ("off", "migrate", "always")
+
+
+def _check_ldap(settings: dict[str, Any]) -> None:
+    url = str(settings.get("LDAP_URL", ""))
+    if url and urlsplit(url).scheme not in ("ldap", "ldaps"):
+        raise SettingsError(f"IDP_LDAP_URL must be an ldap:// or ldaps:// URL, got {url!r}")
+    if settings.get("LDAP_PRESET") not in LDAP_PRESETS:
+        raise SettingsError("IDP_LDAP_PRESET must be one of " + ", ".join(LDAP_PRESETS))
+    if settings.get("LDAP_PASSWORD_CHECK") not in LDAP_PASSWORD_CHECKS:
+        raise SettingsError(
+            "IDP_LDAP_PASSWORD_CHECK must be one of " + ", ".join(LDAP_PASSWORD_CHECKS)
+        )
+    for key in ("LDAP_ATTRIBUTES", "LDAP_UNIT_MAP"):
+        value = settings.get(key)
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise SettingsError(f"IDP_{key} must be a JSON object of strings")
+    unit_from = str(settings.get("LDAP_UNIT_FROM", ""))
+    if unit_from not in ("ou", "none") and not (
+        unit_from.startswith("attribute:") and unit_from[len("attribute:") :].strip()
+    ):
+        raise SettingsError("IDP_LDAP_UNIT_FROM must be ou, none or attribute:NAME")
+    share = settings.get("LDAP_SYNC_MAX_DISABLE_PERCENT")
+    if not _is_number(share) or not 0 <= share <= 100:
+        raise SettingsError("IDP_LDAP_SYNC_MAX_DISABLE_PERCENT must be a number from 0 to 100")
+    for key in ("LDAP_START_TLS", "LDAP_SYNC_PASSWORD_HASHES"):
+        if not isinstance(settings.get(key), bool):
+            raise SettingsError(f"IDP_{key} must be true or false")
 
 
 def _check_durations(settings: dict[str, Any]) -> None:

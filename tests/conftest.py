@@ -170,6 +170,17 @@ def make_user(app):
     return make
 
 
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory):
+    """Debian's slapd on 127.0.0.1 (tests/helpers/slapd.py), for the whole session; tests
+    load subtrees of their own into it (helpers.slapd.LdapTree)."""
+    from helpers.slapd import start_slapd
+
+    server = start_slapd(tmp_path_factory.mktemp("slapd"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def auth(client):
     return AuthActions(client)

@@ -31,3 +31,23 @@ def test_serve_refuses_a_bad_worker_count(runner):
     result = runner.invoke(args=["serve", "--workers", "0"])
     assert result.exit_code != 0
     assert "workers" in result.output.lower()
+
+
+@pytest.mark.parametrize("reuse_port", [True, False], ids=["like-granian", "plain"])
+def test_serve_refuses_a_port_in_use(runner, reuse_port):
+    """A second `idp serve` on a busy port says so and stops, rather than sharing the port
+    with the first (granian listens with SO_REUSEPORT, which would let it start)."""
+    import socket
+
+    with socket.socket() as listener:
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = runner.invoke(args=["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is in use: another idp serve? "
+        "choose another with --port / make run PORT=...\n"
+    )

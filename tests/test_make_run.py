@@ -78,4 +78,11 @@ def test_make_run_serves_the_issuer_of_its_port_and_stops_on_ctrl_c(installed, t
     assert not left, f"processes left after Ctrl-C: {left}"
     assert discovery(base) is None, "the server still answers after Ctrl-C"
     assert "worker stopped" in output
+    # The stop was asked for and went cleanly: the recipe exits 0, so make reports no error
+    # ("make: *** [Makefile:..: run] Error 130" before).
+    assert "Stopped." in output
+    assert "make: ***" not in output and "Error 130" not in output, output[-2000:]
+    # It says where the console is, and who may sign in to it.
+    assert f"Console: {base}/admin/" in output
+    assert "admin@haugiang.gov.vn" in output
     assert f"read it in the dev mailbox, {base}/dev/mail" in output

@@ -100,6 +100,17 @@ def test_production_starts_with_safe_settings():
         {"PASSWORD_CHANGE_TICKET_SECONDS": 1.5},
         # `idp cleanup` forgets the counters after the sign-in throttle's window.
         {"PASSWORD_RESET_WINDOW_SECONDS": 7200, "LOGIN_THROTTLE_WINDOW_SECONDS": 3600},
+        {"LDAP_URL": "https://mail.haugiang.gov.vn"},
+        {"LDAP_PRESET": "exchange"},
+        {"LDAP_PASSWORD_CHECK": "sometimes"},
+        {"LDAP_ATTRIBUTES": ["mail"]},
+        {"LDAP_UNIT_MAP": {"VT/PTP": 12}},
+        {"LDAP_UNIT_FROM": "attribute:"},
+        {"LDAP_SYNC_MAX_DISABLE_PERCENT": 150},
+        {"LDAP_START_TLS": "no"},
+        {"LDAP_SYNC_PASSWORD_HASHES": "yes"},
+        {"LDAP_PAGE_SIZE": 0},
+        {"LDAP_TIMEOUT_SECONDS": 0},
     ],
 )
 def test_malformed_settings_are_refused(bad):
@@ -148,3 +159,13 @@ def test_the_support_contact_is_optional_and_checked():
         "SUPPORT_URL": "https://hotro.haugiang.gov.vn/dang-nhap",
     }
     check_settings({**settings, **given})
+
+
+def test_ldap_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("IDP_LDAP_URL", "ldaps://mail.haugiang.gov.vn")
+    monkeypatch.setenv("IDP_LDAP_UNIT_MAP", '{"So Tai chinh": "STC"}')
+    monkeypatch.setenv("IDP_LDAP_SYNC_MAX_DISABLE_PERCENT", "2.5")
+    settings = load_settings()
+    check_settings(settings)
+    assert settings["LDAP_UNIT_MAP"] == {"So Tai chinh": "STC"}
+    assert settings["LDAP_SYNC_MAX_DISABLE_PERCENT"] == 2.5

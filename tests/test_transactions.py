@@ -24,6 +24,21 @@ OWNERS = {
     "idp/oidc/authorize.py": "the authorization endpoint's view",
     "idp/oidc/logout.py": "the end_session endpoint's view",
     "idp/oidc/registration.py": "the views of the registration endpoints (RFC 7591, 7592)",
+    "idp/admin/console.py": "the console's frame: a refusal's audit event (admin.denied)",
+    "idp/admin/people.py": "the console's people pages and actions",
+    "idp/admin/api/auth.py": "the admin API's refusals' audit events (admin.denied)",
+    "idp/admin/api/resources/people.py": "the admin API's actions on a person",
+    "idp/admin/units.py": "the console's units pages and changes",
+    "idp/admin/api/resources/unit_changes.py": "the admin API's changes to units",
+    "idp/admin/api/resources/clients.py": "the admin API's changes to applications",
+    "idp/admin/api/resources/deliveries.py": "the admin API's retries of deliveries",
+    "idp/admin/api/resources/keys.py": "the admin API's key rotation",
+    "idp/admin/clients_pages.py": "the console's applications pages",
+    "idp/admin/deliveries_pages.py": "the console's deliveries pages (retry now)",
+    "idp/admin/keys_pages.py": "the console's keys page (rotate)",
+    "idp/admin/tokens_pages.py": "the console's registration tokens pages",
+    "idp/upstreams/link_views.py": "the views of linking an upstream identity",
+    "idp/upstreams/signout.py": "the views of signing out with upstreams (back-channel logout)",
 }
 COMMITTING_NAMES = {"commit", "transaction"}
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from idp.commands import CliError, cli_actor, emit_json
@@ -33,6 +34,7 @@ def demo_seed(as_json: bool) -> None:
             "password": a.password,
             "name": a.full_name,
             "roles": a.roles.split() if a.roles else [],
+            "administers": a.administers or None,
             "password_set_now": changed,
         }
         for a, changed in result.accounts
@@ -48,9 +50,27 @@ def demo_seed(as_json: bool) -> None:
     if not result.units.changed and not result.users.changed:
         click.echo("Nothing changed: the demo directory was already loaded.")
     click.echo("Demo accounts (development only):")
-    for account in accounts:
-        role = "administrator" if "admin" in account["roles"] else "civil servant"
-        click.echo(f"  {role:<14} {account['email']:<24} password: {account['password']}")
+    roles = [_role(account) for account in accounts]
+    role_width = max(map(len, roles), default=0)
+    email_width = max((len(account["email"]) for account in accounts), default=0)
+    for role, account in zip(roles, accounts, strict=True):
+        click.echo(
+            f"  {role:<{role_width}}  {account['email']:<{email_width}}  "
+            f"password: {account['password']}"
+        )
+    console = current_app.config["ISSUER"].rstrip("/") + "/admin/"
+    click.echo(
+        f"The console is at {console}: administrators enrol a second factor (an "
+        "authenticator app) at their first sign-in (docs/admin.md)."
+    )
+
+
+def _role(account: dict) -> str:
+    if "admin" in account["roles"]:
+        return "administrator"
+    if account["administers"]:
+        return f"admin of {account['administers']}"
+    return "civil servant"
 
 
 @demo_group.command("export")

@@ -2,8 +2,9 @@
 
 `generate()` makes the same units and people on every run (a fixed random seed; nothing
 depends on hash order or the clock). `seed()` feeds them to the CSV import machinery, so a
-second run changes nothing, then makes sure the two demo accounts have their known passwords.
-Only those two accounts get a password: the 9,798 others cannot sign in.
+second run changes nothing, then makes sure the demo accounts have their known passwords,
+and that the demo unit administrator administers their district (idp.admin.permissions).
+Only those accounts get a password: the 9,797 others cannot sign in.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from idp.directory.fields import ascii_fold
 from idp.directory.importer import UNIT_COLUMNS, ImportSummary, Progress, import_units
 from idp.directory.passwords import hash_password, verify_password
 from idp.directory.service import check_password
-from idp.directory.store import find_user_by_address
+from idp.directory.store import find_unit, find_user_by_address
 from idp.directory.user_import import USER_COLUMNS, import_users
 from idp.errors import IdpError
 from idp_demo import data
@@ -69,6 +70,8 @@ class DemoAccount:
     title: str
     roles: str = ""
     aliases: str = ""
+    # The unit whose subtree the account administers (a delegated unit administrator).
+    administers: str = ""
 
 
 # Passwords that pass the policy and are printed by `idp demo seed` and `make run`.
@@ -88,6 +91,14 @@ DEMO_ACCOUNTS = (
         "STC",
         "Chuyên viên",
         aliases="minhthu.stc@" + data.DOMAIN,
+    ),
+    DemoAccount(
+        "quantri.vithanh@" + data.DOMAIN,
+        "HauGiang@DonVi2026",
+        "Trần Quốc Bảo",
+        "VT-VP",
+        "Chuyên viên công nghệ thông tin",
+        administers="VT",
     ),
 )
 
@@ -279,6 +290,11 @@ def generate_users(units: list[dict[str, str]], count: int = USER_COUNT) -> list
     return users
 
 
+# The demo's people get no imported hash: the password_hash column, present and empty, would
+# reject every row (an empty hash is an error of the file); their passwords are set below.
+DEMO_USER_COLUMNS = tuple(c for c in USER_COLUMNS if c != "password_hash")
+
+
 def _table(columns: tuple[str, ...], rows: list[dict[str, str]], source: str) -> CsvTable:
     return CsvTable(
         columns=list(columns),
@@ -315,7 +331,7 @@ def seed(*, actor: str, progress: Progress | None = None) -> DemoResult:
     unit_summary = import_units(_table(UNIT_COLUMNS, units, "demo:units"), actor=actor)
     users = generate_users(units)
     user_summary = import_users(
-        _table(USER_COLUMNS, users, "demo:users"), actor=actor, progress=progress
+        _table(DEMO_USER_COLUMNS, users, "demo:users"), actor=actor, progress=progress
     )
     result = DemoResult(unit_summary, user_summary)
     for account in DEMO_ACCOUNTS:
@@ -325,5 +341,10 @@ def seed(*, actor: str, progress: Progress | None = None) -> DemoResult:
             user.password_hash = hash_password(account.password)
             audit.record("user.set_password", actor=actor, subject=user.sub, detail={"demo": True})
             changed = True
+        if account.administers and user is not None:
+            # lazy: the demo reaches the console's permissions only for this account
+            from idp.admin import permissions
+
+            permissions.grant_unit(user, find_unit(account.administers), actor=actor)
         result.accounts.append((account, changed))
     return result

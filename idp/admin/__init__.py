@@ -11,6 +11,23 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.admin import console  # lazy: the views import the whole provider
+    # The pages add their views to console.bp on import, before it is registered.
+    # lazy: the views import the whole provider
+    from idp.admin import (  # noqa: F401
+        api,
+        audit_log,
+        cli,
+        clients_pages,
+        console,
+        deliveries_pages,
+        keys_pages,
+        labels,
+        manifests_pages,
+        people,
+        tokens_pages,
+        units,
+    )
 
     console.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)

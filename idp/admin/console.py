@@ -3,8 +3,10 @@
 Every page goes through `console_page`: a session, an administration scope
 (idp.admin.permissions), and the stronger level of assurance (urn:hg:loa:2 or above: a
 password and a second factor, or a passkey); a session at the password level is sent to the
-factor page first (step-up) and comes back. Forms are CSRF-protected by the application's
-CSRFProtect; every change is an audit event whose actor is the administrator's sub.
+factor page first (step-up) and comes back. The level must be reached by our own factors:
+an upstream sign-in (idp.upstreams) counts as a first factor only here, whatever level its
+settings map it to (idp.assurance.acr_by_own_factors). Forms are CSRF-protected by the
+application's CSRFProtect; every change is an audit event whose actor is the administrator's sub.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 
 from idp import audit
 from idp.admin import permissions
 from idp.admin.permissions import AdminScope
-from idp.assurance import ACR_MFA, rank
-from idp.directory import hooks
+from idp.assurance import ACR_MFA, acr_by_own_factors, rank
+from idp.directory import guards, hooks
 from idp.directory.models import Unit
-from idp.errors import render_error
+from idp.errors import csrf_refused, render_error
 from idp.extensions import commit, db
 from idp.sessions import current_session
 
@@ -55,6 +58,14 @@ def denied(actor: str) -> Any:
     return render_error(403)
 
 
+def reached_by_own_factors(sso) -> bool:
+    """Whether the session reaches the console's level by our own factors: an upstream
+    sign-in counts as a first factor only, whatever level it is mapped to, so an
+    administrator linked to an upstream still adds a second factor of ours (step-up)."""
+    done = sso.auth_times if sso.auth_times is not None else (sso.amr or [])
+    return rank(acr_by_own_factors(done)) >= rank(CONSOLE_ACR)
+
+
 def console_page(view: Callable[..., Any]) -> Callable[..., Any]:
     """A console page: signed in, an administrator, at the stronger level."""
 
@@ -66,13 +77,30 @@ def console_page(view: Callable[..., Any]) -> Callable[..., Any]:
         admin_scope = permissions.scope_for_user(sso.user)
         if admin_scope is None:
             return denied(sso.user.sub)
-        if rank(sso.acr) < rank(CONSOLE_ACR):
+        if rank(sso.acr) < rank(CONSOLE_ACR) or not reached_by_own_factors(sso):
             return _step_up()
-        g.admin_scope = admin_scope
-        g.admin_user = sso.user
+        _enter(sso.user, admin_scope)
         return view(*args, **kwargs)
 
     return guarded
+
+
+def _enter(user: Any, admin_scope: AdminScope) -> None:
+    g.admin_scope = admin_scope
+    g.admin_user = user
+    # Error pages of the console keep its menu (idp.errors.render_error).
+    g.error_template = "admin/error.html"
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_in_console(_exc: CSRFError) -> Any:
+    """A refused form of the console (checked before any view ran): the page keeps the
+    console's menu when the person is an administrator at the console's level."""
+    sso = current_session()
+    admin_scope = permissions.scope_for_user(sso.user) if sso is not None else None
+    if admin_scope is not None and rank(sso.acr) >= rank(CONSOLE_ACR):
+        _enter(sso.user, admin_scope)
+    return csrf_refused()
 
 
 def super_only(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -121,3 +149,5 @@ def _endpoints() -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     hooks.units_merged.connect(_units_merged, sender=app, weak=False)
+    # Unit administrators are never linked to an upstream by e-mail nor adopted by a sync.
+    guards.register(app, "unit_admin", permissions.administering, privileged=True)

@@ -80,6 +80,7 @@ def _metadata_from_options(opts: dict[str, Any], *, update: bool) -> dict[str, A
         "client_uri": "client_uri",
         "backchannel_logout_uri": "backchannel_logout_uri",
         "frontchannel_logout_uri": "frontchannel_logout_uri",
+        "admin_automation": "admin_automation",
     }
     for option, name in scalars.items():
         if opts.get(option) is not None:
@@ -185,6 +186,12 @@ def client_options(update: bool):  # noqa: ANN201  (a decorator factory)
                 "--first-party/--third-party",
                 default=None,
                 help="First-party clients skip the consent screen.",
+            ),
+            click.option(
+                "--admin-automation/--no-admin-automation",
+                default=None,
+                help="Its client_credentials tokens act as a super-administrator in the "
+                "admin API (with an admin:read or admin:write scope).",
             ),
             click.option("--access-token-ttl", type=click.IntRange(1), help="Seconds."),
             click.option("--id-token-ttl", type=click.IntRange(1), help="Seconds."),

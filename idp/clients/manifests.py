@@ -291,6 +291,35 @@ def _update(
     return FileResult("", "updated", desired.client_id, changed, client_secret=result.client_secret)
 
 
+def secret_env_name(client_id: str) -> str:
+    """The environment variable an exported manifest names for the client's secret."""
+    return "RP_" + re.sub(r"[^A-Za-z0-9]", "_", client_id).upper() + "_CLIENT_SECRET"
+
+
+def export_manifest(client: Client) -> dict[str, Any]:
+    """The manifest that `apply_manifest` reads back into this very registration.
+
+    Never the secret (only its hash is stored, and a manifest refuses one anyway): a client
+    with a secret names an environment variable instead, which `idp clients apply` reads
+    when it is set and otherwise leaves the stored secret as it is.
+    """
+    data: dict[str, Any] = {"client_id": client.client_id}
+    data.update(client.client_metadata or {})
+    if client.client_secret_hash is not None:
+        data["client_secret_env"] = secret_env_name(client.client_id)
+    data["first_party"] = client.first_party
+    for name in SETTINGS_KEYS[1:]:
+        if getattr(client, name) is not None:
+            data[name] = getattr(client, name)
+    data["active"] = client.active
+    return data
+
+
+def export_json(client: Client) -> str:
+    """export_manifest as the JSON file `idp clients apply` reads."""
+    return json.dumps(export_manifest(client), ensure_ascii=False, indent=2) + "\n"
+
+
 def print_report(report: Report) -> None:
     """One line per file, secrets generated now, and a summary."""
     verbs = {"created": "created", "updated": "updated", "unchanged": "unchanged"}

@@ -72,6 +72,12 @@ UNSUPPORTED_FIELDS = {
 # `resource_server_audiences`, the audiences under which it is a resource server itself
 # (it may introspect access tokens whose `aud` names one of them, RFC 7662 2.1).
 ADMIN_FIELDS = ("allowed_audiences", "resource_server_audiences")
+# Also administrators' only: `admin_automation`, true when the client's client_credentials
+# tokens act as a super-administrator in the admin API (idp.admin.permissions).
+ADMIN_FLAGS = ("admin_automation",)
+# The admin API's scopes (idp.admin.permissions): registered by administrators only, so that
+# no client registering itself can ever ask for them.
+ADMIN_API_SCOPES = profile.ADMIN_API_SCOPES
 # Everything validate_metadata knows; in strict mode anything else is an error.
 KNOWN_FIELDS = frozenset(
     """redirect_uris post_logout_redirect_uris grant_types response_types scope contacts
@@ -80,7 +86,7 @@ KNOWN_FIELDS = frozenset(
     default_acr_values initiate_login_uri userinfo_signed_response_alg
     backchannel_logout_uri backchannel_logout_session_required
     frontchannel_logout_uri frontchannel_logout_session_required""".split()  # noqa: SIM905
-    + [*TEXT_FIELDS, *PAGE_URI_FIELDS, *ADMIN_FIELDS]
+    + [*TEXT_FIELDS, *PAGE_URI_FIELDS, *ADMIN_FIELDS, *ADMIN_FLAGS]
 )
 # Sent by clients, meaningful only in responses or not used here: dropped silently.
 IGNORED_FIELDS = frozenset(
@@ -165,7 +171,7 @@ def _check_field_name(key: Any, policy: MetadataPolicy, data: dict[str, Any]) ->
             _unknown(key, policy, data)
     elif key in UNSUPPORTED_FIELDS:
         raise InvalidClientMetadata(key, UNSUPPORTED_FIELDS[key])
-    elif key in ADMIN_FIELDS and policy.dynamic:
+    elif key in (*ADMIN_FIELDS, *ADMIN_FLAGS) and policy.dynamic:
         raise InvalidClientMetadata(key, "is set by the provider's administrators only")
     elif key not in KNOWN_FIELDS:
         _unknown(key, policy, data)
@@ -291,6 +297,24 @@ def _check_contacts_and_audiences(
             out[field] = values
 
 
+def _check_admin_automation(
+    data: Mapping[str, Any], _policy: MetadataPolicy, out: dict[str, Any]
+) -> None:
+    """admin_automation: only for a client of the client_credentials grant that is
+    registered for an admin API scope (its tokens are what it makes act)."""
+    if "admin_automation" not in data:
+        return
+    if not _bool(data, "admin_automation"):
+        return
+    if "client_credentials" not in out["grant_types"]:
+        raise InvalidClientMetadata("admin_automation", "needs the client_credentials grant type")
+    if not set(out["scope"].split()) & set(ADMIN_API_SCOPES):
+        raise InvalidClientMetadata(
+            "admin_automation", "needs an admin API scope (admin:read or admin:write)"
+        )
+    out["admin_automation"] = True
+
+
 def _redirect_uri(
     uri: Any,
     application_type: str,
@@ -372,6 +396,10 @@ def _scope(data: Mapping[str, Any], grant_types: list[str], policy: MetadataPoli
     for scope in scopes:
         if not SCOPE_TOKEN.match(scope):
             raise InvalidClientMetadata("scope", f"{scope!r} is not a valid scope token")
+        if policy.dynamic and scope in ADMIN_API_SCOPES:
+            raise InvalidClientMetadata(
+                "scope", f"{scope!r} is granted by the provider's administrators only"
+            )
         if policy.dynamic and scope not in STANDARD_SCOPES:
             raise InvalidClientMetadata(
                 "scope", f"{scope!r} is not supported (supported: {' '.join(STANDARD_SCOPES)})"
@@ -494,4 +522,5 @@ FIELD_GROUPS: tuple[Callable[[Mapping[str, Any], MetadataPolicy, dict[str, Any]]
     _check_initiate_login_uri,
     _check_display,
     _check_contacts_and_audiences,
+    _check_admin_automation,
 )

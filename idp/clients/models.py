@@ -47,7 +47,7 @@ class Client(db.Model, ClientMixin):
     refresh_token_ttl: Mapped[int | None] = mapped_column()
     # RFC 7592 registration access token (hash), for dynamically registered clients.
     registration_token_hash: Mapped[str | None] = mapped_column(sa.String(128))
-    # "cli", "manifest" or "dynamic": how the registration was made.
+    # "cli", "manifest", "console" or "dynamic": how the registration was made.
     source: Mapped[str] = mapped_column(sa.String(16), default="cli")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -7,20 +7,35 @@ and exit status 1; an import that rejected some rows exits with status 3.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app, g
 from flask.cli import AppGroup
 
 from idp.commands import CliError, cli_actor, emit_json, local_time_plain, read_password_stdin
-from idp.directory import records, service
+from idp.directory import domains, listing, records, service, units
 from idp.directory.csvfile import read_csv
-from idp.directory.importer import UNIT_COLUMNS, UNIT_REQUIRED, ImportSummary, import_units
+from idp.directory.importer import (
+    UNIT_COLUMNS,
+    UNIT_REQUIRED,
+    ImportConflict,
+    ImportSummary,
+    import_units,
+)
+from idp.directory.ldap import config as ldap_config
+from idp.directory.ldap import lock as sync_lock
+from idp.directory.ldap import source as ldap_source
+from idp.directory.ldap.entries import SyncSummary
+from idp.directory.ldap.source import RawEntry
+from idp.directory.ldap.sync import SyncRefused, record_run, sync_directory
 from idp.directory.models import USER_STATUSES, User
 from idp.directory.user_import import USER_COLUMNS, USER_REQUIRED, import_users
 from idp.errors import IdpError
@@ -30,7 +45,9 @@ EXIT_ROWS_REJECTED = 3
 
 users_group = AppGroup("users", help="Accounts of the directory.")
 units_group = AppGroup("units", help="Organisational units (a tree).")
-directory_group = AppGroup("directory", help="Import the directory of accounts.")
+directory_group = AppGroup(
+    "directory", help="Import the directory of accounts, or mirror an LDAP directory."
+)
 
 
 @contextmanager
@@ -92,6 +109,10 @@ def print_summary(summary: ImportSummary) -> None:
             click.echo(f"  {name:<10}{count:>7}")
     for rejection in summary.rejected:
         click.echo(f"    line {rejection.line}: {rejection.reason}")
+    if summary.warnings:
+        click.echo(f"  warnings  {len(summary.warnings):>7}")
+    for warning in summary.warnings:
+        click.echo(f"    line {warning.line}: {warning.reason}")
     if summary.ignored_columns:
         click.echo(f"  ignored columns: {', '.join(summary.ignored_columns)}")
     if summary.dry_run:
@@ -177,9 +198,21 @@ def users_create(
 @click.option("--unit", "unit_code", help="Only users of this unit.")
 @click.option("--subtree", is_flag=True, help="With --unit: include the units below it.")
 @click.option("--status", type=click.Choice(USER_STATUSES))
+@click.option(
+    "--search",
+    help="Part of a name or address; case and diacritics aside (nguyen van a: Nguyễn Văn A).",
+)
+@click.option("--limit", type=click.IntRange(1), help="At most this many accounts.")
 @click.option("--json", "as_json", is_flag=True)
-def users_list(unit_code: str | None, subtree: bool, status: str | None, as_json: bool) -> None:
-    """List accounts, ordered by e-mail address."""
+def users_list(
+    unit_code: str | None,
+    subtree: bool,
+    status: str | None,
+    search: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List accounts, ordered by e-mail address, as they are read (idp.directory.listing)."""
     if subtree and not unit_code:
         raise CliError("--subtree needs --unit")
     with domain_errors():
@@ -188,15 +221,49 @@ def users_list(unit_code: str | None, subtree: bool, status: str | None, as_json
             unit_ids = (
                 service.unit_subtree_ids(unit_code) if subtree else [service.get_unit(unit_code).id]
             )
-        users = records.list_users(unit_ids, status)
+        users = listing.stream_users(unit_ids=unit_ids, status=status, search=search, limit=limit)
+        with stdout_closed_early():
+            count = _print_users(users, as_json)
+    click.echo(f"{count} accounts", err=True)
+
+
+def _print_users(users: Iterable[listing.ListedUser], as_json: bool) -> int:
+    """Write each account as it comes (a JSON array with --json); how many were written."""
+    out = sys.stdout
+    count = 0
     if as_json:
-        emit_json([user_data(u) for u in users])
-        return
+        out.write("[")
+    elif out.isatty():  # a person reading: say what the columns are; a pipe gets rows only
+        out.write(_user_row("EMAIL", "NAME", "UNIT", "STATUS", "ROLES"))
     for user in users:
-        unit = user.unit.code if user.unit else "-"
-        roles = ",".join(user.roles or []) or "-"
-        click.echo(f"{user.email:<45} {user.name:<30} {unit:<22} {user.status:<8} {roles}")
-    click.echo(f"{len(users)} accounts", err=True)
+        if as_json:
+            item = json.dumps(user.as_dict(), ensure_ascii=False, indent=2, default=str)
+            out.write(("," if count else "") + "\n" + item)
+        else:
+            unit = user.unit.code if user.unit else "-"
+            roles = ",".join(user.roles) or "-"
+            out.write(_user_row(user.email, user.name, unit, user.status, roles))
+        count += 1
+    if as_json:
+        out.write("\n]\n")
+    out.flush()
+    return count
+
+
+def _user_row(email: str, name: str, unit: str, status: str, roles: str) -> str:
+    return f"{email:<45} {name:<30} {unit:<22} {status:<8} {roles}\n"
+
+
+@contextmanager
+def stdout_closed_early() -> Iterator[None]:
+    """`idp users list | head`: the reader went away. Not an error of ours: the rest of the
+    output goes nowhere, without a BrokenPipe traceback, and the command ends normally."""
+    try:
+        yield
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
 @users_group.command("show")
@@ -323,6 +390,60 @@ def units_import(file: Path, dry_run: bool, as_json: bool) -> None:
     run_import("units", file, dry_run, as_json)
 
 
+@units_group.command("rename")
+@click.argument("code")
+@click.argument("name")
+def units_rename(code: str, name: str) -> None:
+    """Give unit CODE a new NAME (its code, people and sessions stay)."""
+    with domain_errors():
+        changed = units.rename_unit(service.get_unit(code), name, actor=cli_actor())
+    click.echo(f"Unit {code.strip()} renamed." if changed else "Nothing changed.")
+
+
+@units_group.command("move")
+@click.argument("code")
+@click.argument("parent", required=False)
+@click.option("--top", is_flag=True, help="Move the unit to the top of the tree.")
+def units_move(code: str, parent: str | None, top: bool) -> None:
+    """Put unit CODE, with the units below it, under PARENT (or at the top with --top).
+
+    Every person keeps their sub and sessions; their unit claims follow.
+    """
+    if (parent is None) == (not top):
+        raise CliError("give either a PARENT unit code or --top")
+    with domain_errors():
+        unit = service.get_unit(code)
+        target = service.get_unit(parent) if parent else None
+        changed = units.move_unit(unit, target, actor=cli_actor())
+        where = f"under {target.code}" if target else "to the top"
+    click.echo(f"Unit {unit.code} moved {where}." if changed else "Nothing changed.")
+
+
+@units_group.command("merge")
+@click.argument("source")
+@click.argument("target")
+def units_merge(source: str, target: str) -> None:
+    """Merge unit SOURCE into TARGET: its people and child units move to TARGET, SOURCE is
+    deactivated (never deleted) and its unit administrators administer TARGET."""
+    with domain_errors():
+        result = units.merge_units(
+            service.get_unit(source), service.get_unit(target), actor=cli_actor()
+        )
+    click.echo(
+        f"Unit {source.strip()} merged into {target.strip()}: {result.people} people and "
+        f"{result.children} units moved; {source.strip()} is now inactive."
+    )
+
+
+@units_group.command("deactivate")
+@click.argument("code")
+def units_deactivate(code: str) -> None:
+    """Mark unit CODE inactive; refused while active people or units are still in it."""
+    with domain_errors():
+        changed = units.deactivate_unit(service.get_unit(code), actor=cli_actor())
+    click.echo(f"Unit {code.strip()} deactivated." if changed else "Nothing changed.")
+
+
 @directory_group.command("import")
 @import_options
 def directory_import(file: Path, dry_run: bool, as_json: bool) -> None:
@@ -332,6 +453,162 @@ def directory_import(file: Path, dry_run: bool, as_json: bool) -> None:
     Running the same file twice changes nothing the second time.
     """
     run_import("users", file, dry_run, as_json)
+
+
+# -- LDAP sync ------------------------------------------------------------------------------
+
+EXIT_SYNC_LOCKED = 4
+EXIT_SYNC_REFUSED = 5
+
+
+def _print_sync(summary: SyncSummary, show_changes: bool) -> None:
+    click.echo(
+        f"{summary.source}: {summary.entries} entries" + (" (dry run)" if summary.dry_run else "")
+    )
+    if show_changes:
+        for line in summary.changes:
+            click.echo(f"  {line}")
+    for name, count in summary.counts().items():
+        if name != "entries":
+            click.echo(f"  {name:<16}{count:>7}")
+    for dn, reason in summary.rejected:
+        click.echo(f"    {dn}: {reason}")
+    for dn, note in summary.notes:
+        click.echo(f"    note: {dn}: {note}")
+    if summary.refusal:
+        click.echo(f"Without --force a real run would stop: {summary.refusal}")
+    if summary.dry_run:
+        click.echo("Dry run: nothing was written.")
+    elif not summary.changed:
+        click.echo("Nothing changed: the directory already matches the source.")
+
+
+def _read_source(settings: ldap_config.LdapSettings, quiet: bool) -> list[RawEntry]:
+    """Every entry, before anything is written; a progress count on a terminal only."""
+    wanted = settings.attributes.requested(
+        None if settings.unit_from in ("ou", "none") else settings.unit_from
+    )
+    entries = ldap_source.read_entries(settings, wanted)
+    if quiet or not sys.stdout.isatty():
+        return list(entries)
+    with click.progressbar(entries, label="Reading the LDAP directory") as bar:
+        return list(bar)
+
+
+def _sync_once(
+    settings: ldap_config.LdapSettings, actor: str, dry_run: bool, force: bool, quiet: bool
+) -> SyncSummary:
+    """One run in one transaction; a failure is recorded as the run's audit event."""
+    summary = None
+    try:
+        with transaction():
+            raw = _read_source(settings, quiet)
+            summary = sync_directory(raw, settings, actor=actor, dry_run=dry_run, force=force)
+        return summary
+    except SyncRefused as exc:
+        if not dry_run:
+            with transaction():
+                record_run(exc.summary, actor, outcome="refused", error=str(exc))
+        raise
+    except (ldap_source.SourceUnavailable, ImportConflict, sa.exc.SQLAlchemyError) as exc:
+        if not dry_run:
+            with transaction():
+                record_run(
+                    SyncSummary(source=f"{settings.url}/{settings.base_dn}", dry_run=False),
+                    actor,
+                    outcome="failure",
+                    error=str(exc) if isinstance(exc, IdpError) else exc.__class__.__name__,
+                )
+        raise
+
+
+@directory_group.command("sync")
+@click.option("--dry-run", is_flag=True, help="Read the source and print the differences only.")
+@click.option("--force", is_flag=True, help="Go on even past IDP_LDAP_SYNC_MAX_DISABLE_PERCENT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def directory_sync(dry_run: bool, force: bool, as_json: bool) -> None:
+    """Mirror the LDAP directory (IDP_LDAP_* settings): create, update, move, disable.
+
+    Safe from cron: two runs never overlap, nothing is deleted, a source that answers
+    nothing disables nobody, and a failed run writes nothing but its audit event.
+    """
+    try:
+        settings = ldap_config.ldap_settings(current_app.config)
+    except ldap_config.LdapNotConfigured as exc:
+        raise CliError(str(exc)) from None
+    actor = cli_actor()
+    holder = sync_lock.new_holder()
+    if not dry_run:
+        held = sync_lock.acquire(holder, settings.lock_stale_seconds)
+        if held is not None:
+            click.echo(
+                f"Error: another sync is running ({held.holder}, since "
+                f"{local_time_plain(held.acquired_at)}); nothing was done.",
+                err=True,
+            )
+            sys.exit(EXIT_SYNC_LOCKED)
+    try:
+        summary = _sync_once(settings, actor, dry_run, force, as_json)
+    except SyncRefused as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_SYNC_REFUSED)
+    except ldap_source.SourceUnavailable as exc:
+        raise CliError(f"sync failed, nothing was written: {exc}") from None
+    except (ImportConflict, sa.exc.SQLAlchemyError):
+        raise CliError(
+            "sync failed, nothing was written: the database refused the changes "
+            "(the directory changed meanwhile?); run it again"
+        ) from None
+    finally:
+        if not dry_run:
+            sync_lock.release(holder)
+    if as_json:
+        emit_json(summary.as_dict())
+    else:
+        _print_sync(summary, show_changes=dry_run)
+    if summary.rejected:
+        sys.exit(EXIT_ROWS_REJECTED)
+
+
+@directory_group.command("rename-domain")
+@click.argument("old")
+@click.argument("new")
+@click.option("--unit", "unit_code", help="Only the people of this unit and the units below.")
+@click.option("--dry-run", is_flag=True, help="Show what would change, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def directory_rename_domain(
+    old: str, new: str, unit_code: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Move primary addresses from domain OLD to NEW; the old addresses stay as aliases.
+
+    Everyone's sub stays and both addresses sign in; the email claim becomes the new
+    address. A person whose new address belongs to someone else is left as they are and
+    listed (exit status 3).
+    """
+    with domain_errors():
+        result = domains.rename_domain(
+            old, new, actor=cli_actor(), unit_code=unit_code, dry_run=dry_run
+        )
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        _print_domain_rename(result)
+    if result.refused:
+        sys.exit(EXIT_ROWS_REJECTED)
+
+
+def _print_domain_rename(result: domains.DomainRename) -> None:
+    click.echo(
+        f"{result.old_domain} -> {result.new_domain}"
+        + (f" (unit {result.unit} and below)" if result.unit else "")
+        + (" (dry run)" if result.dry_run else "")
+    )
+    click.echo(f"  changed {len(result.changed):>7}")
+    click.echo(f"  refused {len(result.refused):>7}")
+    for clash in result.refused:
+        click.echo(f"    {clash.old}: {clash.new} {clash.reason}")
+    if result.dry_run:
+        click.echo("Dry run: nothing was written.")
 
 
 def init_app(app: Flask) -> None:

@@ -25,6 +25,9 @@ HEADER_ALIASES = {
     "phone_number": "phone",
     "parent": "parent_code",
     "role": "roles",
+    # LDIF and mail-system exports: the hash as the mail system stores it (legacy.py).
+    "userpassword": "password_hash",
+    "password": "password_hash",
 }
 
 MAX_FILE_BYTES = 64 * 1024 * 1024

@@ -174,6 +174,8 @@ def parse_unit_name(value: str | None) -> str:
         raise FieldError("missing unit name")
     if len(name) > UNIT_NAME_MAX_LENGTH:
         raise FieldError(f"unit name longer than {UNIT_NAME_MAX_LENGTH} characters")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise FieldError("control characters in the unit name")
     return name
 
 

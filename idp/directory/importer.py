@@ -29,9 +29,9 @@ from idp.directory.fields import (
     clean,
     parse_bool,
     parse_unit_code,
-    parse_unit_kind,
     parse_unit_name,
 )
+from idp.directory.kinds import configured_names, kind_of
 from idp.errors import Conflict
 from idp.extensions import utcnow
 
@@ -72,6 +72,8 @@ class ImportSummary:
     unchanged: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    # Rows imported with a doubt (an unknown unit kind taken as "other"): line and reason.
+    warnings: list[Rejection] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -79,6 +81,9 @@ class ImportSummary:
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected.append(Rejection(line, reason))
+
+    def warn(self, line: int, reason: str) -> None:
+        self.warnings.append(Rejection(line, reason))
 
     def count(self, plan: ImportPlan) -> None:
         """What the plan creates, updates, disables and leaves as it is."""
@@ -106,6 +111,7 @@ class ImportSummary:
             "changed": self.changed,
             "rejections": [{"line": r.line, "reason": r.reason} for r in self.rejected],
             "ignored_columns": self.ignored_columns,
+            "warnings": [{"line": w.line, "reason": w.reason} for w in self.warnings],
         }
 
 
@@ -152,7 +158,11 @@ def finish(summary: ImportSummary, actor: str, plan: ImportPlan) -> ImportSummar
             actor=actor,
             subject=os.path.basename(summary.source)[:320] or None,
             outcome="success" if not summary.rejected else "partial",
-            detail={**summary.counts(), "source": summary.source},
+            detail={
+                **summary.counts(),
+                "source": summary.source,
+                **({"warnings": len(summary.warnings)} if summary.warnings else {}),
+            },
         )
         records.flush()  # the database's refusal, if any, is seen here; the command commits
     except sa.exc.SQLAlchemyError as exc:
@@ -167,10 +177,15 @@ def finish(summary: ImportSummary, actor: str, plan: ImportPlan) -> ImportSummar
 # -- units ---------------------------------------------------------------------------------
 
 
-def _parse_unit_row(row: dict[str, str], columns: set[str]) -> dict[str, Any]:
+def _parse_unit_row(
+    row: dict[str, str], columns: set[str], kind_names: dict[str, str]
+) -> dict[str, Any]:
+    """The row's values; an unknown kind is "other", its warning under "kind_warning"."""
     values: dict[str, Any] = {"name": parse_unit_name(row.get("name"))}
     if "kind" in columns:
-        values["kind"] = parse_unit_kind(row["kind"])
+        values["kind"], warning = kind_of(row["kind"], kind_names)
+        if warning:
+            values["kind_warning"] = warning
     if "parent_code" in columns:
         parent = clean(row["parent_code"])
         values["parent"] = parse_unit_code(parent, "parent unit code") if parent else None
@@ -224,6 +239,7 @@ class StoredUnits:
 def match_units(table: CsvTable, summary: ImportSummary, ticker: Ticker) -> Wanted:
     """The rows that can be used, by code; the others are rejected in the summary."""
     columns = set(table.columns)
+    names = configured_names()
     wanted: Wanted = {}
     line_of: dict[str, int] = {}
     for line, row in table.rows:
@@ -233,10 +249,12 @@ def match_units(table: CsvTable, summary: ImportSummary, ticker: Ticker) -> Want
             if code in line_of:
                 raise FieldError(f"duplicate in file: unit {code} is also on line {line_of[code]}")
             line_of[code] = line
-            values = _parse_unit_row(row, columns)
+            values = _parse_unit_row(row, columns, names)
         except FieldError as exc:
             summary.reject(line, str(exc))
             continue
+        if "kind_warning" in values:
+            summary.warn(line, f"unit {code}: {values.pop('kind_warning')}")
         if values.get("parent") == code:
             summary.reject(line, f"unit {code} cannot be its own parent")
             continue

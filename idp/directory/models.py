@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -37,6 +38,31 @@ def new_sub() -> str:
         sub = secrets.token_urlsafe(16)
         if not sub.startswith("-"):
             return sub
+
+
+# The longest folded full name: three parts of at most 128 characters and two spaces.
+SEARCH_NAME_MAX_LENGTH = 400
+
+
+def fold_for_search(text: str) -> str:
+    """Text as people type it when searching: lower-case, without diacritics, with đ as d
+    and single spaces ("Nguyễn  Văn Ánh" -> "nguyen van anh"). Decomposing first (NFD)
+    makes precomposed and combining forms of the same letter fold alike."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "d"))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+# The columns a full name is made of, in Vietnamese order.
+NAME_COLUMNS = ("family_name", "middle_name", "given_name")
+
+
+def search_name_of(family_name: str | None, middle_name: str | None, given_name: str | None) -> str:
+    """The users.search_name of a person with these name parts. Every write path uses it:
+    the ORM hook below for single accounts, idp.directory.records for the bulk import and
+    the sync, which write through Core and so skip that hook."""
+    full = " ".join(p for p in (family_name, middle_name, given_name) if p)
+    return fold_for_search(full)[:SEARCH_NAME_MAX_LENGTH]
 
 
 def normalize_email(address: str) -> str:
@@ -96,9 +122,27 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # fold_for_search(name), kept up to date by the ORM (_fold_name below) and by the bulk
+    # writes of idp.directory.records, and filled for older rows by migration 0018: the
+    # console finds "Nguyễn Văn A" from "nguyen van a".
+    search_name: Mapped[str] = mapped_column(
+        sa.String(SEARCH_NAME_MAX_LENGTH), default="", server_default="", index=True
+    )
     # Set by an administrator's reset (a temporary password): the next sign-in must choose a
     # new password before any session starts (idp.interaction.passwords).
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Where the account is mirrored from ("ldap": `idp directory sync`), and its stable
+    # identifier there (entryUUID, objectGUID): a renamed entry or a changed mail address
+    # is the same person, with the same sub. NULL for accounts of our own.
+    source: Mapped[str | None] = mapped_column(sa.String(16))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # Disabled by the sync (gone from or locked in the source), so it may enable the
+    # account again when the source does; a local `idp users disable` it never undoes.
+    disabled_by_source: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_users_source_external_id"),
+    )
 
     unit: Mapped[Unit | None] = relationship()
     addresses: Mapped[list[UserEmail]] = relationship(
@@ -122,6 +166,15 @@ class User(db.Model):
     @property
     def is_admin(self) -> bool:
         return "admin" in (self.roles or [])
+
+
+@sa.event.listens_for(User, "before_insert")
+@sa.event.listens_for(User, "before_update")
+def _fold_name(_mapper, _connection, user: User) -> None:
+    """Commands and the console change names through the ORM; this keeps the folded copy the
+    search reads in step. The bulk writers (import, sync) fill it themselves
+    (idp.directory.records), since Core statements skip this hook."""
+    user.search_name = search_name_of(user.family_name, user.middle_name, user.given_name)
 
 
 class UserEmail(db.Model):
@@ -162,3 +215,15 @@ class AccountToken(db.Model):
     created_by: Mapped[str] = mapped_column(sa.String(255))
 
     user: Mapped[User] = relationship()
+
+
+class DirectorySyncLock(db.Model):
+    """Who runs a sync of the directory now: one row per source, so two syncs (cron every
+    few minutes, an operator by hand) never overlap, on SQLite as on PostgreSQL. A holder
+    older than LDAP_SYNC_LOCK_STALE_SECONDS is taken to have died and is replaced."""
+
+    __tablename__ = "directory_sync_locks"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(sa.String(255))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

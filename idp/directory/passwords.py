@@ -13,6 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from idp.directory import legacy
+
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
 
 
@@ -52,17 +54,29 @@ def _dummy_hash(memory_kib: int, time_cost: int, parallelism: int) -> str:
     return _hasher(memory_kib, time_cost, parallelism).hash("dummy password for timing")
 
 
+def _dummy_verification(password: str) -> None:
+    cfg = current_app.config
+    dummy = _dummy_hash(
+        cfg["ARGON2_MEMORY_KIB"], cfg["ARGON2_TIME_COST"], cfg["ARGON2_PARALLELISM"]
+    )
+    with contextlib.suppress(VerificationError):
+        hasher().verify(dummy, "not the password" + password)
+
+
 def verify_password(stored_hash: str | None, password: str) -> bool:
-    """True when the password matches; a missing or unreadable hash never matches."""
+    """True when the password matches; a missing or unreadable hash never matches.
+
+    A legacy hash (idp.directory.legacy: imported from the mail system) is checked by its
+    scheme, and an argon2 verification is made beside it, so that an account with a fast
+    legacy hash (a salted SHA) answers in the time of any other account or of none.
+    """
     ph = hasher()
     if not stored_hash:
-        cfg = current_app.config
-        dummy = _dummy_hash(
-            cfg["ARGON2_MEMORY_KIB"], cfg["ARGON2_TIME_COST"], cfg["ARGON2_PARALLELISM"]
-        )
-        with contextlib.suppress(VerificationError):
-            ph.verify(dummy, "not the password" + password)
+        _dummy_verification(password)
         return False
+    if not legacy.is_argon2(stored_hash):
+        _dummy_verification(password)
+        return legacy.verify_legacy(stored_hash, password)
     try:
         return ph.verify(stored_hash, normalize_password(password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -70,6 +84,10 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 
 
 def needs_rehash(stored_hash: str) -> bool:
+    """True for a legacy hash (replaced by argon2id at its owner's first sign-in) and for an
+    argon2 hash made with other parameters than the configured ones."""
+    if not legacy.is_argon2(stored_hash):
+        return True
     try:
         return hasher().check_needs_rehash(stored_hash)
     except (InvalidHashError, ValueError):

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from idp.directory.models import Unit, User, UserEmail
+from idp.directory.models import NAME_COLUMNS, Unit, User, UserEmail, search_name_of
 from idp.extensions import db
 
 _CHUNK = 500
@@ -50,6 +50,7 @@ class UserRecord:
     unit_id: int | None
     roles: list[str]
     status: str
+    has_password: bool = False
 
 
 @dataclass
@@ -88,9 +89,10 @@ def load_users() -> list[UserRecord]:
             User.unit_id,
             User.roles,
             User.status,
+            User.password_hash.is_not(None),
         ).order_by(User.id)
     )
-    return [UserRecord(*row[:9], list(row[9] or []), row[10]) for row in rows]
+    return [UserRecord(*row[:9], list(row[9] or []), row[10], bool(row[11])) for row in rows]
 
 
 def load_addresses() -> list[AddressRecord]:
@@ -119,8 +121,21 @@ def update_units(rows: list[dict[str, Any]]) -> None:
         db.session.execute(sa.update(Unit), rows)
 
 
+def _with_search_name(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with users.search_name set from its name parts, if it writes any: these Core
+    statements skip the ORM hook that keeps the folded name (models._fold_name). A row must
+    then carry all three parts, or the folded name would be made from a partial name."""
+    written = [column for column in NAME_COLUMNS if column in row]
+    if not written:
+        return row
+    if len(written) != len(NAME_COLUMNS):
+        raise ValueError(f"a user row writes {written}: a name is written whole")
+    return {**row, "search_name": search_name_of(*(row[column] for column in NAME_COLUMNS))}
+
+
 def insert_users(rows: list[dict[str, Any]]) -> list[int]:
     """Insert users (each row with its new `sub`); returns their ids in the order of `rows`."""
+    rows = [_with_search_name(row) for row in rows]
     # A plain executemany, then the ids looked up by sub: with RETURNING every batch is one
     # huge statement that psycopg re-parses in Python (2 s for 9,800 rows; this takes 0.4 s).
     ids: dict[str, int] = {}
@@ -135,8 +150,9 @@ def insert_users(rows: list[dict[str, Any]]) -> list[int]:
 
 
 def update_users(rows: list[dict[str, Any]]) -> None:
+    """Bulk UPDATE by primary key; a row that writes a name also rewrites its search_name."""
     if rows:
-        db.session.execute(sa.update(User), rows)
+        db.session.execute(sa.update(User), [_with_search_name(row) for row in rows])
 
 
 def delete_addresses(ids: list[int]) -> None:

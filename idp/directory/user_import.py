@@ -2,8 +2,11 @@
 
 See importer.py for the plan both imports follow. Users are matched by any of their addresses
 (primary or alias), so a re-import with a changed primary address updates the same user and
-keeps their `sub`. Passwords are never touched: new users get none and cannot sign in until
-one is set.
+keeps their `sub`. Without a password_hash column passwords are never touched: new users get
+none and cannot sign in until one is set. With it, each row gives the hash the mail system
+stores (idp.directory.legacy), kept for new users and for stored users without a password
+(a person who already has one here keeps it: a re-import never brings back a legacy hash
+that their first sign-in replaced).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from idp.directory.fields import (
     unique_addresses,
 )
 from idp.directory.importer import ImportSummary, Progress, Ticker, finish, start
+from idp.directory.legacy import imported_hash
 from idp.directory.models import USER_ACTIVE, USER_DISABLED, new_sub, normalize_email
 from idp.directory.service import end_sign_ins
 from idp.extensions import utcnow
@@ -47,6 +51,7 @@ USER_COLUMNS = (
     "phone",
     "status",
     "roles",
+    "password_hash",
 )
 USER_REQUIRED = (("email",), ("full_name", "given_name", "family_name"))
 
@@ -71,7 +76,17 @@ def _parse_user_row(row: dict[str, str], columns: set[str]) -> dict[str, Any]:
         values["status"] = parse_status(row["status"])
     if "roles" in columns:
         values["roles"] = parse_roles(row["roles"])
+    if "password_hash" in columns:
+        values["password_hash"] = parse_password_hash(row["password_hash"])
     return values
+
+
+def parse_password_hash(value: str | None) -> str:
+    """A hash as the mail system stores it (idp.directory.legacy), in the form kept."""
+    try:
+        return imported_hash(value or "")
+    except ValueError as exc:
+        raise FieldError(f"password hash: {exc}") from None
 
 
 _USER_FIELDS = (
@@ -90,9 +105,10 @@ _USER_FIELDS = (
 def import_users(
     table: CsvTable, *, actor: str, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportSummary:
-    """Create or update users from rows with the USER_COLUMNS; passwords are never touched.
+    """Create or update users from rows with the USER_COLUMNS.
 
-    New users get no password (password_hash NULL): they cannot sign in until one is set.
+    Without a password_hash column, new users get no password (password_hash NULL): they
+    cannot sign in until one is set.
     """
     summary = start("users", table, dry_run)
     directory = StoredUsers.load()
@@ -255,7 +271,7 @@ def _plan_new_user(match: UserMatch, directory: StoredUsers, plan: UserPlan) -> 
             "phone_number": values.get("phone_number"),
             "status": values.get("status", USER_ACTIVE),
             "roles": values.get("roles", []),
-            "password_hash": None,
+            "password_hash": values.get("password_hash"),
             "created_at": plan.now,
             "updated_at": plan.now,
         }
@@ -317,7 +333,10 @@ def _plan_update(match: UserMatch, uid: int, directory: StoredUsers, plan: UserP
     current = directory.users[uid]
     target = _target(match.values, current, directory.unit_ids)
     addresses = _address_changes(match, directory.addresses_of[uid])
-    if all(getattr(current, f) == target[f] for f in _USER_FIELDS) and not addresses:
+    if "password_hash" in match.values and not current.has_password:
+        target["password_hash"] = match.values["password_hash"]
+        current.has_password = True
+    elif all(getattr(current, f) == target[f] for f in _USER_FIELDS) and not addresses:
         plan.unchanged += 1
         return
     plan.user_updates.append({"id": uid, **target, "updated_at": plan.now})

@@ -217,15 +217,22 @@ def recovery_codes_left(user: User) -> int:
     return recovery.remaining(user.id)
 
 
-def remove_totp(user: User, now: datetime, origin: dict[str, Any]) -> None:
-    """Remove the authenticator and, with the last factor gone, the recovery codes."""
+def remove_totp(
+    user: User, now: datetime, origin: dict[str, Any], *, actor: str | None = None
+) -> None:
+    """Remove the authenticator and, with the last factor gone, the recovery codes.
+    `actor`: an administrator resetting the person's factors (else the person)."""
     factor = totp_of(user.id)
     if factor is None or factor.confirmed_at is None:
         raise NotEnrolled()
     db.session.delete(factor)
     recovery.remove_all(user.id)
     audit.record(
-        "factor_removed", actor=user.sub, subject=user.sub, detail={"method": "totp"}, **origin
+        "factor_removed",
+        actor=actor or user.sub,
+        subject=user.sub,
+        detail={"method": "totp"},
+        **origin,
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from idp import audit
 from idp.assurance import ACR_PASSWORD, AMR_PASSWORD  # noqa: F401 (the sign-in's names)
+from idp.directory.ldap.bind import SourceUnavailable, check_with_source, checks_with_source
+from idp.directory.legacy import legacy_scheme
 from idp.directory.models import User
 from idp.directory.passwords import hash_password, needs_rehash, verify_password
 from idp.directory.store import find_user_by_address
@@ -32,6 +34,9 @@ class SignInResult:
     retry_after: int = 0
     # After a success: the browser's new device cookie (idp.interaction.device).
     device_cookie: str | None = None
+    # The LDAP server that checks this account's password could not answer: "try again
+    # later", not a wrong password, and the attempt is not counted.
+    source_unavailable: bool = False
 
 
 @dataclass
@@ -138,12 +143,44 @@ def unlock_account(user: User, actor: str, now: datetime | None = None) -> dict[
     return cleared
 
 
+def check_password_with_source(user: User, stored_hash: str | None, password: str) -> bool:
+    """Bind pass-through (idp.directory.ldap.bind): LDAP's answer decides; on success the
+    password is kept as argon2id, so that the account can later be checked locally."""
+    if not check_with_source(user, password):
+        return False
+    if user.is_active and not (stored_hash and verify_password(stored_hash, password)):
+        user.password_hash = hash_password(password)
+    return True
+
+
+def source_unavailable(attempt: Attempt, reason: str) -> SignInResult:
+    """The LDAP server could not check the password: the attempt is given back (no delay,
+    no lock-out grows from an outage) and recorded as such."""
+    throttle.give_back(attempt.keys, attempt.now)
+    audit.record(
+        "login",
+        actor="anonymous",
+        subject=attempt.subject,
+        outcome="unavailable",
+        ip=attempt.ip,
+        user_agent=attempt.user_agent,
+        detail={"reason": "password_source_unavailable", "error": reason[:200]},
+    )
+    return SignInResult(None, source_unavailable=True)
+
+
 def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
     """Check the password of an attempt counted by begin_sign_in (one argon2 verification,
     whatever the account). The caller commits: a failure's audit row, or on success the
     session it starts."""
     user, now = attempt.user, attempt.now
-    ok = verify_password(attempt.stored_hash, password)
+    if user is not None and checks_with_source(user, attempt.stored_hash):
+        try:
+            ok = check_password_with_source(user, attempt.stored_hash, password)
+        except SourceUnavailable as exc:
+            return source_unavailable(attempt, str(exc))
+    else:
+        ok = verify_password(attempt.stored_hash, password)
     if user is None or not ok or not user.is_active:
         reason = "unknown_account" if user is None else ("disabled" if ok else "bad_password")
         counted = dict(attempt.counted)
@@ -160,6 +197,9 @@ def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
         record_locks(attempt, locks)
         return SignInResult(None)
 
+    # A legacy hash imported from the mail system (idp.directory.legacy) is replaced here,
+    # in the sign-in's own transaction: it is never kept past its owner's first sign-in.
+    replaced = legacy_scheme(user.password_hash)
     if needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
     user.last_login_at = now
@@ -175,6 +215,10 @@ def finish_sign_in(attempt: Attempt, password: str) -> SignInResult:
         subject=user.sub,
         ip=attempt.ip,
         user_agent=attempt.user_agent,
-        detail={"amr": [AMR_PASSWORD], "trusted_device": keys[0].startswith("dev:")},
+        detail={
+            "amr": [AMR_PASSWORD],
+            "trusted_device": keys[0].startswith("dev:"),
+            **({"legacy_hash_replaced": replaced} if replaced else {}),
+        },
     )
     return SignInResult(user, device_cookie=issue_device(attempt.device, user.sub))

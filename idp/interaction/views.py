@@ -73,6 +73,8 @@ from idp.sessions.store import reauthenticate, start_session
 bp = Blueprint("interaction", __name__)
 
 LANG_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
+# Retry-After of "try again later" when the LDAP server that checks a password is down.
+SOURCE_RETRY_SECONDS = 60
 # The pending sign-in's handle (idp.factors.pending), between the password and the factor.
 PENDING_COOKIE = "idp_pending"
 
@@ -126,6 +128,13 @@ def login():
             retry_after = result.retry_after
             error = throttled_message(retry_after)
             status = 429
+        elif result.source_unavailable:
+            retry_after = SOURCE_RETRY_SECONDS
+            error = _(
+                "Chưa kiểm tra được mật khẩu: hệ thống thư điện tử của tỉnh đang không trả lời. "
+                "Vui lòng thử lại sau ít phút."
+            )
+            status = 503
         else:
             error = _("Địa chỉ thư điện tử hoặc mật khẩu không đúng.")
             status = 401

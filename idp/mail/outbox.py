@@ -281,3 +281,45 @@ def remove_finished(*, older_than: datetime) -> int:
         sa.delete(MailMessage).where(finished).execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+RETRYABLE_STATUSES = (MAIL_FAILED, MAIL_GAVE_UP)
+
+
+def retryable(row: MailMessage) -> bool:
+    """Whether sending the message again would send what was queued: a message that held
+    a single-use link kept no copy of it (`record`), so only a new link helps."""
+    return row.status in RETRYABLE_STATUSES and not (
+        row.kind in LINK_KINDS and row.text_body == BODY_REMOVED
+    )
+
+
+def requeue(
+    *, now: datetime, retry_seconds: int, ids: list[int] | None = None
+) -> tuple[list[int], list[int]]:
+    """Put failed and given-up messages back in the queue, due now, with a fresh retry
+    period (the console's "retry now"): (ids requeued, ids that cannot be resent because
+    their single-use link was removed). `ids` None means every failed message. The caller
+    commits; `idp worker` sends them in its next round."""
+    query = sa.select(MailMessage).where(MailMessage.status.in_(RETRYABLE_STATUSES))
+    if ids is not None:
+        if not ids:
+            return [], []
+        query = query.where(MailMessage.id.in_(ids))
+    rows = list(db.session.execute(query.order_by(MailMessage.id)).scalars())
+    chosen = [row.id for row in rows if retryable(row)]
+    skipped = [row.id for row in rows if not retryable(row)]
+    if chosen:
+        db.session.execute(
+            sa.update(MailMessage)
+            .where(MailMessage.id.in_(chosen), MailMessage.status.in_(RETRYABLE_STATUSES))
+            .values(
+                status=MAIL_PENDING,
+                next_attempt_at=now,
+                give_up_at=now + timedelta(seconds=retry_seconds),
+                claimed_by=None,
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return chosen, skipped

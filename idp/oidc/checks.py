@@ -221,17 +221,17 @@ def max_age_exceeded(max_age: int | None, auth_time: datetime, now: datetime) ->
 
 
 def password_time(sso: SsoSession) -> datetime:
-    """When the session's first factor was last given: the password, or a passkey with user
-    verification (which signs in alone, docs/passkeys.md)."""
-    first = [assurance.AMR_PASSWORD]
-    if assurance.AMR_USER_PRESENCE in (sso.auth_times or {}):
-        first.extend(assurance.PROOF_OF_POSSESSION_KEYS)
+    """When the session's first factor was last given: the password, an upstream sign-in
+    (docs/upstreams.md), or a passkey with user verification (which signs in alone,
+    docs/passkeys.md)."""
+    first = assurance.first_factor_methods(sso.auth_times or {})
     return assurance.method_time(sso.auth_times, first, sso.auth_time)
 
 
 def second_factor_time(sso: SsoSession) -> datetime:
     """When the session's second factor was last given."""
-    return assurance.method_time(sso.auth_times, assurance.SECOND_FACTORS, sso.auth_time)
+    second = assurance.second_factor_methods(sso.auth_times or {})
+    return assurance.method_time(sso.auth_times, second, sso.auth_time)
 
 
 def consent_needed(ctx: AuthorizationContext) -> bool:

@@ -74,6 +74,10 @@ def describe_scope(scope: str) -> str:
         "offline_access": _(
             "Tiếp tục truy cập khi bạn không đăng nhập, cho đến khi bạn thu hồi quyền."
         ),
+        "admin:read": _("Xem dữ liệu quản trị trong phạm vi bạn được quản trị, thay mặt bạn."),
+        "admin:write": _(
+            "Thay đổi dữ liệu quản trị trong phạm vi bạn được quản trị, thay mặt bạn."
+        ),
     }
     return known.get(scope) or _("Quyền truy cập “%(scope)s”.", scope=scope)
 

@@ -39,7 +39,7 @@ def build_metadata() -> dict[str, Any]:
         "jwks_uri": issuer + profile.JWKS_PATH,
         "introspection_endpoint": issuer + profile.INTROSPECTION_PATH,
         "revocation_endpoint": issuer + profile.REVOCATION_PATH,
-        "scopes_supported": [s for s in profile.USER_SCOPES],
+        "scopes_supported": [*profile.USER_SCOPES, *profile.ADMIN_API_SCOPES],
         "response_types_supported": list(profile.RESPONSE_TYPES),
         "response_modes_supported": list(profile.RESPONSE_MODES),
         "grant_types_supported": list(profile.GRANT_TYPES),

@@ -210,6 +210,14 @@ class AuthorizationCodeGrant(AudienceMixin, grants.AuthorizationCodeGrant):
         )
         if principal.sso_session_id and tokens.wants_id_token(request.scope):
             store.record_session_client(principal.sso_session_id, client.client_id, now)
+        # "Who signed in where": a client's recent sign-ins in the console and the audit log.
+        audit.record(
+            "authorize",
+            actor=principal.user.sub,
+            subject=client.client_id,
+            detail={"acr": principal.acr, "scope": request.scope or ""},
+            **audit.request_origin(),
+        )
 
     def query_authorization_code(self, code: str, client) -> AuthorizationCodeRecord | None:
         """The code if it is this client's, unexpired and unused.

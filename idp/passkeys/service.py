@@ -534,15 +534,26 @@ def rename(
     return passkey
 
 
-def remove(user: User, passkey_id: int, *, origin: dict[str, str | None] | None = None) -> None:
-    """Remove one of `user`'s passkeys; someone else's is "not_found", like a missing one."""
+def remove(
+    user: User,
+    passkey_id: int,
+    *,
+    origin: dict[str, str | None] | None = None,
+    actor: str | None = None,
+) -> None:
+    """Remove one of `user`'s passkeys; someone else's is "not_found", like a missing one.
+    `actor`: an administrator resetting the person's factors (else the person)."""
     passkey = store.find_of_user(user.id, passkey_id)
     if passkey is None:
         raise PasskeyError("not_found")
     detail = {"passkey_id": passkey.id, "name": passkey.name}
     store.delete(passkey)
     audit.record(
-        "passkey_removed", actor=user.sub, subject=user.sub, detail=detail, **(origin or {})
+        "passkey_removed",
+        actor=actor or user.sub,
+        subject=user.sub,
+        detail=detail,
+        **(origin or {}),
     )
 
 

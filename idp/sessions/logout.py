@@ -19,6 +19,7 @@ The caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -60,6 +61,11 @@ class LogoutResult:
     frames: list[FrontChannelFrame] = field(default_factory=list)
     # Names of the applications signed out of (for the signed-out page).
     client_names: list[str] = field(default_factory=list)
+    # Set by a receiver of hooks.session_ended for the browser's own session: where the
+    # browser goes, after our relying parties were told, before the sign-out's destination
+    # (an upstream provider's own sign-out, idp.upstreams.signout); given that destination
+    # (None: the signed-out page), it returns the URL to go to instead.
+    continue_through: Callable[[str | None], str] | None = None
 
 
 def with_query(uri: str, params: dict[str, str]) -> str:

@@ -290,3 +290,46 @@ def remove_finished(*, older_than: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+RETRYABLE_STATUSES = (DELIVERY_FAILED, DELIVERY_GAVE_UP)
+
+
+def requeue(
+    *,
+    now: datetime,
+    retry_seconds: int,
+    ids: list[int] | None = None,
+    client_id: str | None = None,
+) -> list[int]:
+    """Put failed and given-up rows back in the queue, due now, with a fresh retry period
+    (the console's "retry now"); the ids requeued. The caller commits.
+
+    `ids` narrows it to those rows (None: every failed row, or every one of `client_id`'s).
+    Like new rows, they are attempted right after the commit when the provider delivers
+    immediately (idp.sessions.worker), else by the next `idp worker` round.
+    """
+    query = sa.select(LogoutDelivery.id).where(LogoutDelivery.status.in_(RETRYABLE_STATUSES))
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(LogoutDelivery.id.in_(ids))
+    if client_id:
+        query = query.where(LogoutDelivery.client_id == client_id)
+    chosen = list(db.session.execute(query.order_by(LogoutDelivery.id)).scalars())
+    if not chosen:
+        return []
+    db.session.execute(
+        sa.update(LogoutDelivery)
+        .where(LogoutDelivery.id.in_(chosen), LogoutDelivery.status.in_(RETRYABLE_STATUSES))
+        .values(
+            status=DELIVERY_PENDING,
+            next_attempt_at=now,
+            give_up_at=now + timedelta(seconds=retry_seconds),
+            claimed_by=None,
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.info.setdefault(SESSION_INFO_KEY, []).extend(chosen)
+    return chosen

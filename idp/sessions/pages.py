@@ -20,9 +20,16 @@ FRAMES_TIMEOUT_SECONDS = 4
 
 
 def signed_out_response(result: LogoutResult | None, continue_url: str | None) -> Response:
-    """The answer to a sign-out in this browser; the caller clears the SSO cookie."""
+    """The answer to a sign-out in this browser; the caller clears the SSO cookie.
+    An upstream provider's own sign-out (LogoutResult.continue_through) comes after the
+    frames, before `continue_url`, always from this page: a redirect there would be part
+    of the sign-out form's navigation, which a relying party's CSP form-action (or ours)
+    may not allow to reach the upstream's origin."""
+    through = result is not None and result.continue_through is not None
+    if through:
+        continue_url = result.continue_through(continue_url)
     frames = result.frames if result else []
-    if not frames:
+    if not frames and not through:
         return redirect(continue_url or url_for("interaction.logged_out"))
     page = render_template(
         "sessions/signed_out.html",

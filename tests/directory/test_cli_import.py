@@ -67,6 +67,7 @@ def test_directory_import_with_bom_and_json_summary(app, runner, tmp_path):
         "changed": True,
         "rejections": [],
         "ignored_columns": [],
+        "warnings": [],
     }
     again = json.loads(runner.invoke(args=["directory", "import", path, "--json"]).stdout)
     assert (again["unchanged"], again["changed"]) == (2, False)
@@ -122,7 +123,7 @@ def test_dry_run_shows_the_same_summary_and_writes_nothing(app, runner, tmp_path
             "mail_address,full_name\nx@haugiang.gov.vn,Lê X\n",
             "Error: bad CSV header: missing column email (the header is 'mail_address,full_name'; "
             "expected columns: email, aliases, full_name, family_name, middle_name, given_name, "
-            "unit_code, title, phone, status, roles)",
+            "unit_code, title, phone, status, roles, password_hash)",
         ),
         (
             "units",

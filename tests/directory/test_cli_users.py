@@ -239,3 +239,38 @@ def test_set_password_errors_keep_the_old_password(app, runner, make_user, args,
     assert one_line_error(result) == message
     with app.test_request_context():
         assert verify_password(find_user_by_address("an@haugiang.gov.vn").password_hash, PASSWORD)
+
+
+def test_lists_have_column_headers_on_a_terminal_only(app, runner, units, make_user):
+    from helpers.cli import run_on_terminal
+
+    make_user("c@haugiang.gov.vn", unit="SNV", given_name="C", roles=["admin"])
+    for args, header in (
+        (["users", "list"], ("EMAIL", "NAME", "UNIT", "STATUS", "ROLES")),
+        (["admins", "list"], ("EMAIL", "NAME", "STATUS", "ADMINISTERS")),
+    ):
+        lines = run_on_terminal(args, app.config["DATABASE_URL"]).splitlines()
+        assert lines[0].split() == list(header)
+        assert lines[1].startswith("c@haugiang.gov.vn ")
+        # The header starts each column where the rows do.
+        assert lines[0].index(header[1]) == lines[1].index("Nguyễn")
+        piped = runner.invoke(args=args)
+        assert piped.exit_code == 0 and piped.stdout.startswith("c@haugiang.gov.vn ")
+
+
+def test_show_writes_dates_as_vietnamese_offices_do(app, runner, make_user):
+    import re
+    from datetime import datetime
+
+    sub = make_user("an@haugiang.gov.vn")
+    created = re.search(
+        r"^created:\s+(.+)$", runner.invoke(args=["users", "show", sub]).stdout, re.M
+    )
+    # dd/MM/yyyy HH:mm in Asia/Ho_Chi_Minh, like the pages; JSON keeps ISO 8601.
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", created.group(1))
+    data = json.loads(runner.invoke(args=["users", "show", sub, "--json"]).stdout)
+    stored = datetime.fromisoformat(data["created_at"])
+    from zoneinfo import ZoneInfo
+
+    local = stored.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert created.group(1) == local.strftime("%d/%m/%Y %H:%M")

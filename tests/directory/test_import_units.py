@@ -98,19 +98,19 @@ X7,Đơn vị X7,other,HG,true
     assert [(r.line, r.reason) for r in summary.rejected] == [
         (3, "missing unit code"),
         (4, "missing unit name"),
-        (
-            5,
-            "unknown unit kind 'ministry' (expected one of province, department, sub_unit, "
-            "district, office, commune, high_school, school, health_centre, other)",
-        ),
         (6, "unknown parent unit NOWHERE"),
         (7, "bad active value 'maybe' (expected true or false)"),
         (8, "duplicate in file: unit HG is also on line 2"),
         (9, "unit X5 cannot be its own parent"),
         (10, "missing column: 4 fields, the header has 5"),
     ]
-    assert summary.created == 2
-    assert set(tree(app)) == {"HG", "X7"}
+    # An unknown kind is no reason to reject the unit (and every person in it): "other".
+    assert [(w.line, w.reason) for w in summary.warnings] == [
+        (5, "unit X2: unknown unit kind 'ministry', imported as 'other'")
+    ]
+    assert summary.created == 3
+    assert set(tree(app)) == {"HG", "X2", "X7"}
+    assert tree(app)["X2"][1] == "other"
 
 
 def test_dry_run_counts_the_same_and_writes_nothing(app, import_csv):

@@ -14,6 +14,8 @@
 - hostile_peers: servers the provider calls out to, hostile ones; the provider under attack
 - live: real servers and subprocesses on 127.0.0.1 (LiveIdp, NodeRP, Server, idp_serve)
 - apache: Apache httpd with mod_auth_openidc as a relying party
+- national_portal: the national public-service portal's stand-in (tests/upstreams/
+  national_portal, oidc-provider in Node.js) and our provider brokering it (start_brokered)
 - clock, db, csvimport, cli, logs: clocks moved by hand, rows counted or moved back, the
   directory imports, command errors, caplog's `idp` records
 """

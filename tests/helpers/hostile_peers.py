@@ -415,3 +415,15 @@ def under_attack(
     if errors:
         raise errors[0]
     return page_times, token_times, attack_times
+
+
+class SilentListener:
+    """A TCP port on 127.0.0.1 that accepts connections (the kernel completes the handshake
+    from the backlog) and never answers a byte: a server that hangs, for LDAP or anything."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.port = self.listener.getsockname()[1]
+
+    def close(self) -> None:
+        self.listener.close()

@@ -285,3 +285,20 @@ def test_the_held_back_message_in_both_languages(app, client, make_user, languag
     give_code(client, wrong)
     held = give_code(client, code_for(secret))
     assert held.status_code == 429 and TEXTS[language]["held"] in held.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("app_config", "offers_passkey"),
+    [({"ISSUER": "http://127.0.0.1:8000"}, False), ({"ISSUER": "http://localhost:8000"}, True)],
+)
+def test_enrolment_offers_a_passkey_only_where_passkeys_work(
+    app, client, make_user, offers_passkey
+):
+    """On an issuer at an IP address browsers refuse passkeys: the page neither shows the
+    passkey form nor tells the person to add one."""
+    make_user(roles=["admin"])
+    sign_in(client, next="/account/")
+    page = client.get("/login/factor").get_data(as_text=True)
+    assert "Thiết lập xác thực hai bước" in page
+    assert ("thêm một khóa truy cập" in page) is offers_passkey
+    assert ('id="passkey-add"' in page) is offers_passkey

@@ -65,7 +65,7 @@ def test_unlock_lets_the_person_in_at_once_and_is_audited(
 ):
     lock_out(app)
     assert Browser(app, VICTIM_IP).login().status_code == 429
-    monkeypatch.setenv("USER", "helpdesk")
+    monkeypatch.setenv("SUDO_USER", "helpdesk")
     typed = {"alias": ALIAS, "sub": victim, "upper": EMAIL.upper()}[identifier]
     result = runner.invoke(args=["users", "unlock", typed])
     assert result.exit_code == 0, result.output

@@ -13,3 +13,12 @@ def stopping():
     event = threading.Event()
     yield event
     event.set()
+
+
+# Upstream providers for brokered sign-in (tests/helpers/upstreams.py).
+from helpers.upstreams import (  # noqa: E402, F401  fixtures
+    fresh_upstream_caches,
+    hostile_upstream,
+    person,
+    provider_upstream,
+)

@@ -977,12 +977,372 @@ def test_passkey_factor_endpoints(world, make_user):
     fuzz.done()
 
 
+def test_console_people_and_audit(world, make_user):
+    """The console's people and audit pages (idp.admin.people, idp.admin.audit_log): every
+    search and filter parameter, a person's sub and each action's form fields, as a
+    super-administrator."""
+    from helpers.admin import make_admin
+
+    fuzz = world.fuzz
+    admin = world.app.test_client()
+    make_admin(world.app, make_user, admin)
+    person = make_user("muc.tieu@haugiang.gov.vn", PASSWORD, given_name="Tiêu")
+    fuzz.send(admin, "GET", "/admin/")
+    search = {"q": "nguyen", "unit": "", "status": "active", "offset": "0"}
+    for _name, params in variants(search, list(search), world.values):
+        fuzz.send(admin, "GET", "/admin/people", params)
+    filters = {"subject": person, "actor": "", "client": "webmail", "action": "login"}
+    filters |= {"outcome": "success", "ip": "10.", "from": "01/12/2026", "to": "", "before": ""}
+    for _name, params in variants(filters, list(filters), world.values):
+        fuzz.send(admin, "GET", "/admin/audit", params)
+        fuzz.send(admin, "GET", "/admin/audit.csv", params)
+    for value in world.values:
+        fuzz.send(admin, "GET", "/admin/people/" + quote(value, safe=""))
+        fuzz.send(admin, "GET", f"/admin/people/{person}/" + quote(value, safe=""))
+    csrf = world.csrf(admin, f"/admin/people/{person}")
+    for name in ("end-sessions", "grant-unit", "revoke-unit", "unlock", "remove-upstream-link"):
+        fields = {"sid": "x", "unit": "HG", "link": "1", "confirmed": "yes", "csrf_token": csrf}
+        hostile = ["sid", "unit", "link", "confirmed"]
+        for _name, params in variants(fields, hostile, world.values):
+            fuzz.send(admin, "GET", f"/admin/people/{person}/{name}", params)
+            fuzz.send(admin, "POST", f"/admin/people/{person}/{name}", params)
+
+
+def test_admin_application_pages(world, make_user):
+    """The console's applications, keys and deliveries pages (idp.admin): hostile values in
+    every form field, filter and path, signed in as a super-administrator."""
+    from helpers.admin import make_admin
+
+    fuzz = world.fuzz
+    http = world.app.test_client()
+    make_admin(world.app, make_user, http)
+    csrf = world.csrf(http, "/admin/clients/new")
+    form = {
+        "client_id": "moi",
+        "client_name": "Ứng dụng",
+        "application_type": "web",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "redirect_uris": "https://moi.example/cb",
+        "post_logout_redirect_uris": "https://moi.example/",
+        "grant_types": "authorization_code",
+        "scope": "openid",
+        "allowed_audiences": "https://api.example",
+        "backchannel_logout_uri": "https://moi.example/bc",
+        "backchannel_logout_session_required": "1",
+        "default_acr_values": "urn:hg:loa:2",
+        "first_party": "1",
+        "access_token_ttl": "600",
+        "jwks_uri": "https://moi.example/jwks",
+        "contacts": "it@haugiang.gov.vn",
+    }
+    fuzz.send(http, "GET", "/admin/")
+    for path in ("/admin/clients/new", "/admin/clients/webmail/edit"):
+        for _name, params in variants(form, list(form), world.values):
+            fuzz.send(http, "POST", path, [*params, ("csrf_token", csrf)])
+    for value in world.values:
+        if isinstance(value, str) and value:
+            segment = quote(value, safe="")[:3000]
+            for suffix in ("", "/edit", "/rotate-secret", "/disable", "/manifest.json"):
+                fuzz.send(http, "GET", f"/admin/clients/{segment}{suffix}")
+        for path, fields in (
+            ("/admin/clients/import", ("manifest_name", "manifest_body", "confirm")),
+            ("/admin/clients/registration-tokens", ("expires_in", "uses", "note")),
+            ("/admin/keys/rotate", ("alg", "force")),
+            ("/admin/deliveries/logout/retry", ("id", "client_id")),
+            ("/admin/deliveries/mail/retry", ("id",)),
+        ):
+            for name in fields:
+                fuzz.send(http, "POST", path, [(name, value), ("csrf_token", csrf)])
+                fuzz.send(http, "GET", path, [(name, value)])
+        for name in ("logout_status", "client_id", "mail_status", "recipient"):
+            fuzz.send(http, "GET", "/admin/deliveries", [(name, value)])
+    encoded = base64.b64encode(b'client_id = "x"\nredirect_uris = ["javascript:1"]').decode()
+    fuzz.send(
+        http,
+        "POST",
+        "/admin/clients/import",
+        [("manifest_name", "../../x.toml"), ("manifest_body", encoded), ("csrf_token", csrf)],
+    )
+    for content in (b"", b"x" * 300_000, b"\xff\x00", b"[[[[", b'{"client_id": 1}'):
+        for name in ("a.toml", "a.json", "../a.yaml", ".hidden", ""):
+            data = {"csrf_token": csrf, "manifests": (io.BytesIO(content), name)}
+            response = http.post(
+                "/admin/clients/import", data=data, content_type="multipart/form-data"
+            )
+            fuzz.check(response, f"POST /admin/clients/import with file {name!r}")
+    for path in (
+        "/admin/clients",
+        "/admin/clients/export.zip",
+        "/admin/keys",
+        "/admin/clients/registration-tokens/99/revoke",
+        "/admin/clients/registration-tokens/99999999999999999999999/revoke",
+    ):
+        fuzz.send(http, "GET", path)
+        fuzz.send(http, "POST", path, [("csrf_token", csrf)])
+    fuzz.done()
+
+
+def test_admin_api_applications(world):
+    """The admin API's applications, registration tokens, keys and deliveries with hostile
+    path segments, query parameters and JSON bodies (schemathesis adds generated input)."""
+    fuzz = world.fuzz
+    add_client(
+        world.app,
+        "automation-apps",
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=[],
+        scope="admin:read admin:write",
+        admin_automation=True,
+    )
+    http = world.app.test_client()
+    answer = http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic("automation-apps"),
+    )
+    bearer = {"Authorization": "Bearer " + answer.get_json()["access_token"]}
+    api = "/admin/api/v1"
+    for value in world.values:
+        if isinstance(value, str) and value and "/" not in value:
+            segment = quote(value, safe="")[:3000]
+            fuzz.send(http, "GET", f"{api}/clients/{segment}", headers=bearer)
+            fuzz.send(http, "DELETE", f"{api}/registration-tokens/{segment}", headers=bearer)
+        for path, names in (
+            ("/clients", ["active", "limit", "cursor"]),
+            ("/deliveries/logout", ["status", "client_id", "limit", "cursor"]),
+            ("/deliveries/mail", ["status", "recipient", "limit", "cursor"]),
+        ):
+            for name in names:
+                fuzz.send(http, "GET", api + path, [(name, value)], headers=bearer)
+    bodies = [DEEP_OBJECT, "[]", "null", '"x"', "{", json.dumps({"ids": [1e300, -1, "1"]})]
+    plain = [v for v in world.values if isinstance(v, str) and not isinstance(v, Raw)][:12]
+    for name in ("redirect_uris", "client_id", "scope", "access_token_ttl", "jwks", "note"):
+        for value in [*plain, [], {}, 10**30, -1, 1.5, None, True]:
+            bodies.append(json.dumps({name: value, "ids": [2**40], "alg": value}))
+    for body in bodies:
+        for method, path in (
+            ("POST", "/clients"),
+            ("PATCH", "/clients/webmail"),
+            ("POST", "/registration-tokens"),
+            ("POST", "/keys/rotate"),
+            ("POST", "/deliveries/logout/retry"),
+            ("POST", "/deliveries/mail/retry"),
+        ):
+            fuzz.send(
+                http,
+                method,
+                api + path,
+                body=body,
+                content_type="application/json",
+                headers=bearer,
+            )
+    fuzz.done()
+
+
+def test_admin_api_and_console(world, make_unit):
+    """The admin API with hostile credentials, parameters and bodies, and the console's
+    entry page: problem objects, never a 5xx (its generated input: tests/admin, schemathesis)."""
+    fuzz = world.fuzz
+    make_unit("HG", kind="province")
+    add_client(
+        world.app,
+        "automation",
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=[],
+        scope="admin:read admin:write",
+        admin_automation=True,
+    )
+    http = world.app.test_client()
+    answer = http.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, headers=basic("automation")
+    )
+    token = answer.get_json()["access_token"]
+    paths = ["/admin/api/v1/me", "/admin/api/v1/units", "/admin/api/v1/units/HG"]
+    headers = [*AUTH_HEADERS, *("Bearer " + v for v in world.values if "\n" not in v)]
+    for header in headers:
+        fuzz.send(http, "GET", paths[0], headers={"Authorization": header})
+    bearer = {"Authorization": f"Bearer {token}"}
+    names = ["parent", "search", "active", "limit", "cursor"]
+    for _name, params in variants({"limit": "2"}, names, world.values):
+        fuzz.send(http, "GET", "/admin/api/v1/units", params, headers=bearer)
+    for value in world.values:
+        if isinstance(value, str) and "/" not in value:
+            fuzz.send(http, "GET", "/admin/api/v1/units/" + quote(value, safe=""), headers=bearer)
+    for path in [*paths, "/admin/api/v1/openapi.json", "/admin/api/v1/nothing"]:
+        for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            fuzz.send(
+                http,
+                method,
+                path,
+                body=DEEP_OBJECT,
+                content_type="application/json",
+                headers=bearer,
+            )
+    console = world.browser()
+    for _name, params in variants({}, ["next", "x"], world.values[:20]):
+        fuzz.send(console, "GET", "/admin/", params)
+    fuzz.done()
+
+
+def _automation_bearer(app, http) -> dict[str, str]:
+    add_client(
+        app,
+        "automation",
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=[],
+        scope="admin:read admin:write",
+        admin_automation=True,
+    )
+    answer = http.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, headers=basic("automation")
+    )
+    return {"Authorization": "Bearer " + answer.get_json()["access_token"]}
+
+
+def test_units_console_and_api(world, make_unit, make_user):
+    """The Units pages (a super-administrator at the console's level) and the units' write
+    endpoints of the admin API, with hostile codes, names and bodies: never a 5xx."""
+    from helpers.admin import make_admin
+
+    fuzz = world.fuzz
+    make_unit("HG", kind="province")
+    make_unit("STC", parent="HG")
+    make_unit("CT", kind="district", parent="HG")
+    console = world.app.test_client()
+    make_admin(world.app, make_user, console)
+    token = csrf_token(console.get("/admin/units/STC").get_data(as_text=True))
+    texts = [v for v in world.values if isinstance(v, str)]
+    fuzz.send(console, "GET", "/admin/units")
+    for value in texts:
+        quoted = quote(value, safe="")
+        if "/" not in value:
+            fuzz.send(console, "GET", "/admin/units/" + quoted)
+            fuzz.send(console, "POST", f"/admin/units/{quoted}/deactivate", [("csrf_token", token)])
+        for action, name in (("rename", "name"), ("move", "parent"), ("merge", "target")):
+            for confirmed in ("", "yes"):
+                fields = [("csrf_token", token), (name, value), ("confirmed", confirmed)]
+                fuzz.send(console, "POST", f"/admin/units/STC/{action}", fields)
+    fuzz.send(
+        console,
+        "POST",
+        "/admin/units/STC/rename",
+        body=DEEP_OBJECT,
+        content_type="application/json",
+    )
+    http = world.app.test_client()
+    bearer = _automation_bearer(world.app, http)
+    fuzz.send(http, "GET", "/admin/api/v1/unit-tree", headers=bearer)
+    bodies = [DEEP_OBJECT, "[]", "null", "1", '"x"', "{"]
+    for value in [*texts[:40], None, 1, [], {}, True]:
+        for name in ("name", "parent", "into"):
+            bodies.append(json.dumps({name: value}))
+    for action in ("rename", "move", "merge", "deactivate"):
+        for body in bodies:
+            fuzz.send(
+                http,
+                "POST",
+                f"/admin/api/v1/units/CT/{action}",
+                body=body,
+                content_type="application/json",
+                headers=bearer,
+            )
+        for value in texts[:40]:
+            if "/" not in value:
+                path = f"/admin/api/v1/units/{quote(value, safe='')}/{action}"
+                fuzz.send(
+                    http, "POST", path, body="{}", content_type="application/json", headers=bearer
+                )
+    fuzz.done()
+
+
+# Brokered sign-in's pages need an upstream provider running: fuzzed beside its attacks.
+UPSTREAM_PAGES = "test_upstream_attacks.py::test_hostile_parameters_never_break_the_pages"
+# The link step, linked accounts and upstream sign-out, with the national portal stand-in.
+UPSTREAM_LINK_PAGES = (
+    "test_upstream_link_fuzz.py::test_hostile_values_never_break_the_link_and_sign_out_pages"
+)
 # Every route of the app and the test above that fuzzes it.
 FUZZED_ROUTES = {
     "/": "test_documents_and_pages",
+    "/admin/": "test_admin_api_and_console, test_admin_application_pages",
+    "/admin/api/v1/me": "test_admin_api_and_console",
+    "/admin/api/v1/openapi.json": "test_admin_api_and_console",
+    "/admin/api/v1/units": "test_admin_api_and_console",
+    "/admin/api/v1/units/<code>": "test_admin_api_and_console",
+    "/admin/api/v1/unit-tree": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/rename": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/move": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/merge": "test_units_console_and_api",
+    "/admin/api/v1/units/<code>/deactivate": "test_units_console_and_api",
+    "/admin/units": "test_units_console_and_api",
+    "/admin/units/<code>": "test_units_console_and_api",
+    "/admin/units/<code>/rename": "test_units_console_and_api",
+    "/admin/units/<code>/move": "test_units_console_and_api",
+    "/admin/units/<code>/merge": "test_units_console_and_api",
+    "/admin/units/<code>/deactivate": "test_units_console_and_api",
+    "/admin/clients": "test_admin_application_pages",
+    "/admin/clients/<client_id>": "test_admin_application_pages",
+    "/admin/clients/<client_id>/disable": "test_admin_application_pages",
+    "/admin/clients/<client_id>/edit": "test_admin_application_pages",
+    "/admin/clients/<client_id>/enable": "test_admin_application_pages",
+    "/admin/clients/<client_id>/manifest.json": "test_admin_application_pages",
+    "/admin/clients/<client_id>/rotate-secret": "test_admin_application_pages",
+    "/admin/clients/export.zip": "test_admin_application_pages",
+    "/admin/clients/import": "test_admin_application_pages",
+    "/admin/clients/new": "test_admin_application_pages",
+    "/admin/clients/registration-tokens": "test_admin_application_pages",
+    "/admin/clients/registration-tokens/<int:token_id>/revoke": "test_admin_application_pages",
+    "/admin/deliveries": "test_admin_application_pages",
+    "/admin/deliveries/logout/retry": "test_admin_application_pages",
+    "/admin/deliveries/mail/retry": "test_admin_application_pages",
+    "/admin/keys": "test_admin_application_pages",
+    "/admin/keys/rotate": "test_admin_application_pages",
+    "/admin/api/v1/clients": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>/disable": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>/enable": "test_admin_api_applications",
+    "/admin/api/v1/clients/<client_id>/rotate-secret": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/logout": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/logout/retry": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/mail": "test_admin_api_applications",
+    "/admin/api/v1/deliveries/mail/retry": "test_admin_api_applications",
+    "/admin/api/v1/keys": "test_admin_api_applications",
+    "/admin/api/v1/keys/rotate": "test_admin_api_applications",
+    "/admin/api/v1/registration-tokens": "test_admin_api_applications",
+    "/admin/api/v1/registration-tokens/<token_id>": "test_admin_api_applications",
     "/.well-known/oauth-authorization-server": "test_documents_and_pages",
     "/.well-known/openid-configuration": "test_documents_and_pages",
     "/account/": "test_documents_and_pages",
+    "/admin/people": "test_console_people_and_audit",
+    "/admin/people/<sub>": "test_console_people_and_audit",
+    "/admin/people/<sub>/<name>": "test_console_people_and_audit",
+    "/admin/audit": "test_console_people_and_audit",
+    "/admin/audit.csv": "test_console_people_and_audit",
+    # The admin API's people and audit: schemathesis, over every operation of its document.
+    **{
+        "/admin/api/v1" + path: "tests/admin/test_api_openapi.py"
+        for path in (
+            "/people",
+            "/people/<sub>",
+            "/audit",
+            *(
+                f"/people/<sub>/{name}"
+                for name in (
+                    "disable",
+                    "enable",
+                    "unlock",
+                    "send-activation",
+                    "send-reset",
+                    "reset-factors",
+                    "end-sessions",
+                    "remove-upstream-link",
+                )
+            ),
+        )
+    },
     "/account/apps/withdraw": "test_documents_and_pages",
     "/account/security/recovery-codes": "test_second_factor_pages",
     "/account/security/totp": "test_second_factor_pages",
@@ -993,6 +1353,7 @@ FUZZED_ROUTES = {
     "/account/passkeys/options": "test_passkey_endpoints",
     "/account/sessions/end": "test_documents_and_pages",
     "/account/sessions/end-all": "test_documents_and_pages",
+    "/account/upstream-links/<int:link_id>/remove": UPSTREAM_LINK_PAGES,
     "/dev/mail": "test_documents_and_pages",
     "/dev/mail/<int:message_id>": "test_documents_and_pages",
     "/dev/mail/<int:message_id>/html": "test_documents_and_pages",
@@ -1009,6 +1370,15 @@ FUZZED_ROUTES = {
     "/login/factor/passkey/options": "test_passkey_factor_endpoints",
     "/login/passkey": "test_passkey_endpoints",
     "/login/passkey/options": "test_passkey_endpoints",
+    "/login/upstream/<name>": UPSTREAM_PAGES,
+    "/login/upstream/<name>/callback": UPSTREAM_PAGES,
+    "/login/upstream/<name>/link": UPSTREAM_PAGES,
+    "/login/upstream/<name>/link/confirm": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/link/create": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/link/email": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/link/prove": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/logged-out": UPSTREAM_LINK_PAGES,
+    "/login/upstream/<name>/backchannel-logout": UPSTREAM_LINK_PAGES,
     "/logout": "test_documents_and_pages",
     "/oauth2/authorize": "test_authorization_endpoint, test_consent_form",
     "/oauth2/introspect": "test_introspection_and_revocation",
