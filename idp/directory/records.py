@@ -170,6 +170,28 @@ def insert_addresses(rows: list[dict[str, Any]]) -> None:
         db.session.execute(sa.insert(_USER_EMAILS), list(chunk))
 
 
+def write_changes(
+    *,
+    new_users: list[dict[str, Any]],
+    user_updates: list[dict[str, Any]],
+    address_deletes: list[int],
+    address_updates: list[dict[str, Any]],
+    address_inserts: list[dict[str, Any]],
+) -> None:
+    """One bulk change of the directory (an import, a sync), in the order that keeps every
+    address unique at each step: deletes first, so an address can move from one person to
+    another in one run. An address row of a new person names it by -(its index + 1) among
+    `new_users`; it gets the id the insert gave."""
+    delete_addresses(address_deletes)
+    update_addresses(address_updates)
+    update_users(user_updates)
+    new_ids = insert_users(new_users)
+    for row in address_inserts:
+        if row["user_id"] < 0:
+            row["user_id"] = new_ids[-row["user_id"] - 1]
+    insert_addresses(address_inserts)
+
+
 def add(obj: Any) -> None:
     db.session.add(obj)
 

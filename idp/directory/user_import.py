@@ -235,15 +235,13 @@ class UserPlan:
         return len(self.disabled_ids)
 
     def apply(self) -> None:
-        # Deletes first, so an address can move from one user to another in the same run.
-        records.delete_addresses(self.address_deletes)
-        records.update_addresses(self.address_updates)
-        records.update_users(self.user_updates)
-        new_ids = records.insert_users(self.new_users)
-        for row in self.address_inserts:
-            if row["user_id"] < 0:
-                row["user_id"] = new_ids[-row["user_id"] - 1]
-        records.insert_addresses(self.address_inserts)
+        records.write_changes(
+            new_users=self.new_users,
+            user_updates=self.user_updates,
+            address_deletes=self.address_deletes,
+            address_updates=self.address_updates,
+            address_inserts=self.address_inserts,
+        )
         end_sign_ins(self.disabled_ids)
 
 

@@ -80,15 +80,13 @@ class SyncPlan:
     address_inserts: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self) -> None:
-        # Deletes first, so an address can move from one person to another in one run.
-        records.delete_addresses(self.address_deletes)
-        records.update_addresses(self.address_updates)
-        records.update_users(self.user_updates)
-        new_ids = records.insert_users(self.new_users)
-        for row in self.address_inserts:
-            if row["user_id"] < 0:
-                row["user_id"] = new_ids[-row["user_id"] - 1]
-        records.insert_addresses(self.address_inserts)
+        records.write_changes(
+            new_users=self.new_users,
+            user_updates=self.user_updates,
+            address_deletes=self.address_deletes,
+            address_updates=self.address_updates,
+            address_inserts=self.address_inserts,
+        )
         end_sign_ins(self.disabled_ids)
 
 
