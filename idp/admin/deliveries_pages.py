@@ -4,11 +4,11 @@ idp.mail.outbox.requeue: due now, with a fresh retry period)."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 
-from idp import audit
+from idp.admin import delivery_retries
 from idp.admin.console import bp, console_page, super_only
-from idp.extensions import commit, utcnow
+from idp.extensions import commit
 from idp.mail import outbox as mail_outbox
 from idp.mail.models import MAIL_STATUSES
 from idp.sessions import outbox as logout_outbox
@@ -96,19 +96,7 @@ def deliveries_logout_retry():
         return render_template(
             "admin/deliveries_retry.html", box="logout", which=which, ids=ids, client_id=client_id
         )
-    requeued = logout_outbox.requeue(
-        now=utcnow(),
-        retry_seconds=int(current_app.config["LOGOUT_RETRY_SECONDS"]),
-        ids=ids,
-        client_id=client_id,
-    )
-    audit.record(
-        "deliveries.retry",
-        actor=g.admin_user.sub,
-        subject=client_id,
-        detail={"outbox": "logout", "ids": requeued[:100], "count": len(requeued)},
-        **audit.request_origin(),
-    )
+    requeued = delivery_retries.retry_logout(ids, client_id, actor=g.admin_user.sub)
     commit()
     return redirect(url_for("admin.deliveries", retried=len(requeued), logout_status="pending"))
 
@@ -120,20 +108,7 @@ def deliveries_mail_retry():
     which, ids = _target()
     if request.method == "GET":
         return render_template("admin/deliveries_retry.html", box="mail", which=which, ids=ids)
-    requeued, skipped = mail_outbox.requeue(
-        now=utcnow(), retry_seconds=int(current_app.config["MAIL_RETRY_SECONDS"]), ids=ids
-    )
-    audit.record(
-        "deliveries.retry",
-        actor=g.admin_user.sub,
-        detail={
-            "outbox": "mail",
-            "ids": requeued[:100],
-            "count": len(requeued),
-            "not_resendable": skipped[:100],
-        },
-        **audit.request_origin(),
-    )
+    requeued, skipped = delivery_retries.retry_mail(ids, actor=g.admin_user.sub)
     commit()
     return redirect(
         url_for("admin.deliveries", mail_retried=len(requeued), not_resendable=len(skipped))

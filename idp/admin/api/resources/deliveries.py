@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, jsonify
+from flask import jsonify
 
-from idp import audit
+from idp.admin import delivery_retries
 from idp.admin.api.auth import caller, deny, operation, scope
 from idp.admin.api.blueprint import bp
 from idp.admin.api.bodies import json_object
@@ -26,10 +26,9 @@ from idp.admin.api.paging import (
 )
 from idp.admin.api.problems import field_errors
 from idp.admin.permissions import ADMIN_READ, ADMIN_WRITE
-from idp.extensions import commit, utcnow
+from idp.extensions import commit
 from idp.mail import outbox as mail_outbox
 from idp.mail.models import MAIL_STATUSES, MailMessage
-from idp.sessions import outbox as logout_outbox
 from idp.sessions.models import DELIVERY_STATUSES, LogoutDelivery
 
 MAX_IDS = 1000
@@ -170,19 +169,7 @@ def retry_logout_deliveries():
     client_id = data.get("client_id")
     if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 128):
         raise field_errors([{"pointer": "/client_id", "detail": "must be a client_id"}])
-    requeued = logout_outbox.requeue(
-        now=utcnow(),
-        retry_seconds=int(current_app.config["LOGOUT_RETRY_SECONDS"]),
-        ids=ids,
-        client_id=client_id,
-    )
-    audit.record(
-        "deliveries.retry",
-        actor=caller().actor,
-        subject=client_id,
-        detail={"outbox": "logout", "ids": requeued[:100], "count": len(requeued)},
-        **audit.request_origin(),
-    )
+    requeued = delivery_retries.retry_logout(ids, client_id, actor=caller().actor)
     commit()
     return jsonify({"requeued": requeued})
 
@@ -192,20 +179,7 @@ def retry_logout_deliveries():
 def retry_mail_deliveries():
     _super_only()
     ids = _ids(json_object())
-    requeued, skipped = mail_outbox.requeue(
-        now=utcnow(), retry_seconds=int(current_app.config["MAIL_RETRY_SECONDS"]), ids=ids
-    )
-    audit.record(
-        "deliveries.retry",
-        actor=caller().actor,
-        detail={
-            "outbox": "mail",
-            "ids": requeued[:100],
-            "count": len(requeued),
-            "not_resendable": skipped[:100],
-        },
-        **audit.request_origin(),
-    )
+    requeued, skipped = delivery_retries.retry_mail(ids, actor=caller().actor)
     commit()
     return jsonify({"requeued": requeued, "not_resendable": skipped})
 
