@@ -18,8 +18,8 @@ from flask import current_app
 
 from idp import audit
 from idp.directory.csvfile import CsvTable
-from idp.directory.fields import ascii_fold
 from idp.directory.importer import UNIT_COLUMNS, ImportSummary, Progress, import_units
+from idp.directory.models import ascii_fold
 from idp.directory.passwords import hash_password, verify_password
 from idp.directory.service import check_password
 from idp.directory.store import find_unit, find_user_by_address

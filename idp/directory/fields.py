@@ -184,10 +184,3 @@ def parse_unit_kind(value: str | None) -> str:
     if kind not in UNIT_KINDS:
         raise FieldError(f"unknown unit kind {kind!r} (expected one of {', '.join(UNIT_KINDS)})")
     return kind
-
-
-def ascii_fold(text: str) -> str:
-    """Vietnamese text without diacritics: "Đặng Thị Ánh" -> "Dang Thi Anh"."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))

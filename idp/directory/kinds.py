@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import current_app
 
-from idp.directory.fields import ascii_fold, clean
-from idp.directory.models import UNIT_KINDS
+from idp.directory.fields import clean
+from idp.directory.models import UNIT_KINDS, ascii_fold
 from idp.errors import ValidationFailed
 
 UNKNOWN_KIND = "other"

@@ -20,8 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from idp.directory.fields import ascii_fold
-from idp.directory.models import Unit, User, UserEmail, normalize_email
+from idp.directory.models import Unit, User, UserEmail, ascii_fold, normalize_email
 from idp.extensions import db
 
 BATCH_SIZE = 1000

@@ -44,13 +44,18 @@ def new_sub() -> str:
 SEARCH_NAME_MAX_LENGTH = 400
 
 
+def ascii_fold(text: str) -> str:
+    """Vietnamese text without diacritics: "Đặng Thị Ánh" -> "Dang Thi Anh". Decomposing
+    first (NFD) makes precomposed and combining forms of the same letter fold alike."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def fold_for_search(text: str) -> str:
     """Text as people type it when searching: lower-case, without diacritics, with đ as d
-    and single spaces ("Nguyễn  Văn Ánh" -> "nguyen van anh"). Decomposing first (NFD)
-    makes precomposed and combining forms of the same letter fold alike."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "d"))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
+    and single spaces ("Nguyễn  Văn Ánh" -> "nguyen van anh")."""
+    return " ".join(ascii_fold(text).casefold().split())
 
 
 # The columns a full name is made of, in Vietnamese order.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from idp.directory.fields import ascii_fold, split_full_name
-from idp.directory.models import UNIT_KINDS
+from idp.directory.fields import split_full_name
+from idp.directory.models import UNIT_KINDS, ascii_fold
 from idp_demo.directory import DEMO_ACCOUNTS, USER_COUNT, generate_units, generate_users
 
 

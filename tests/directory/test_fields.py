@@ -8,7 +8,6 @@ import pytest
 
 from idp.directory.fields import (
     FieldError,
-    ascii_fold,
     check_name_parts,
     parse_aliases,
     parse_bool,
@@ -21,6 +20,7 @@ from idp.directory.fields import (
     split_full_name,
     unique_addresses,
 )
+from idp.directory.models import ascii_fold
 
 
 @pytest.mark.parametrize(
